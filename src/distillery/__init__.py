@@ -1,0 +1,3 @@
+"""distillery: from raw scientific data to validated, distilled ML models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,95 @@
+"""Raw files named in a dataset config to validated tables in the internal units."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distillery.data.can import combine_captures, read_can_csv, write_can_frames
+from distillery.data.extxyz import read_extxyz
+from distillery.data.frames import FrameSet, write_frames
+from distillery.data.npz import read_npz
+from distillery.errors import InputError
+
+MOLECULAR_FORMATS = ("npz", "extxyz")
+
+
+def raw_entries(cfg: Mapping[str, Any]) -> list[dict[str, str]]:
+    """Normalise `raw` (a path, or a list of paths / {path, attack, capture}) to dicts."""
+    raw = cfg.get("raw", [])
+    items = [raw] if isinstance(raw, str | dict) else list(raw)
+    entries = []
+    for item in items:
+        entry = {"path": item} if isinstance(item, str) else dict(item)
+        entry.setdefault("capture", Path(entry["path"]).stem)
+        entry.setdefault("attack", "attack")
+        entries.append(entry)
+    return entries
+
+
+def read_molecular(paths: Sequence[str], fmt: str, cfg: Mapping[str, Any]) -> FrameSet:
+    """Read and concatenate molecular files of one dataset."""
+    units = cfg.get("units", {})
+    sets = []
+    for path in paths:
+        if fmt == "npz":
+            sets.append(read_npz(path, units, cfg.get("fields")))
+        else:
+            sets.append(read_extxyz(path, units))
+    return concat_frames(sets, paths)
+
+
+def concat_frames(sets: Sequence[FrameSet], paths: Sequence[str]) -> FrameSet:
+    first = sets[0]
+    for fs, path in zip(sets[1:], paths[1:], strict=True):
+        for name in ("energy", "forces", "cell"):
+            if (getattr(fs, name) is None) != (getattr(first, name) is None):
+                raise InputError(path, name, "present in some files only",
+                                 "the same fields in every file of a dataset")
+    if len(sets) == 1:
+        return first
+
+    def joined(values: list) -> Any:
+        if values[0] is None:
+            return None
+        if isinstance(values[0], list):
+            return [x for v in values for x in v]
+        return np.concatenate(values)
+
+    shared_extras = set.intersection(*(set(fs.extras) for fs in sets))
+    return FrameSet(
+        **{name: joined([getattr(fs, name) for fs in sets])
+           for name in ("numbers", "positions", "energy", "forces", "cell", "pbc")},
+        extras={k: np.concatenate([fs.extras[k] for fs in sets]) for k in sorted(shared_extras)},
+    )
+
+
+def ingest(paths: Sequence[str], cfg: Mapping[str, Any], output: str | Path) -> dict[str, Any]:
+    """Ingest a dataset's raw files into `output` (Parquet); return a summary row."""
+    fmt = cfg["format"]
+    if fmt in MOLECULAR_FORMATS:
+        fs = read_molecular(paths, fmt, cfg)
+        write_frames(output, fs)
+        summary = {"frames": len(fs), "atoms": int(fs.n_atoms.sum()),
+                   "elements": sorted({int(z) for zs in fs.numbers for z in set(zs.tolist())}),
+                   "has_energy": fs.energy is not None, "has_forces": fs.forces is not None,
+                   "periodic": fs.pbc is not None and bool(fs.pbc.any())}
+        if fs.energy is not None:
+            summary["energy_mean_eV"] = float(fs.energy.mean())
+        return summary
+    entries = {e["path"]: e for e in raw_entries(cfg)}
+    parts = []
+    for path in paths:
+        entry = entries.get(str(path), {"capture": Path(path).stem, "attack": Path(path).stem})
+        parts.append(read_can_csv(path, entry["attack"], entry["capture"],
+                                  cfg.get("on_bad_rows", "error")))
+    table = combine_captures(parts, ",".join(map(str, paths)))
+    write_can_frames(output, table)
+    counts: pd.Series = table["label"].value_counts()
+    return {"frames": len(table), "captures": table["capture"].nunique(),
+            "can_ids": int(table["can_id"].nunique()),
+            "labels": {str(k): int(v) for k, v in counts.items()}}

@@ -1,0 +1,59 @@
+"""Unit conversion to the internal units: eV for energy, Å for length, eV/Å for forces."""
+
+from __future__ import annotations
+
+from ase import units as ase_units
+
+from distillery.errors import InputError
+
+ENERGY_TO_EV: dict[str, float] = {
+    "ev": 1.0,
+    "mev": 1e-3,
+    "kcal/mol": ase_units.kcal / ase_units.mol,
+    "kj/mol": ase_units.kJ / ase_units.mol,
+    "hartree": ase_units.Hartree,
+    "ha": ase_units.Hartree,
+    "rydberg": ase_units.Ry,
+    "ry": ase_units.Ry,
+}
+
+LENGTH_TO_ANGSTROM: dict[str, float] = {
+    "angstrom": 1.0,
+    "å": 1.0,
+    "a": 1.0,
+    "ang": 1.0,
+    "bohr": ase_units.Bohr,
+    "nm": 10.0,
+    "pm": 0.01,
+}
+
+
+def _lookup(table: dict[str, float], unit: str, kind: str, source: str) -> float:
+    try:
+        return table[unit.strip().lower()]
+    except KeyError:
+        raise InputError(
+            source, f"units.{kind}", repr(unit), f"one of {sorted(table)}",
+            fix=f"set units.{kind} in the dataset config to a known unit",
+        ) from None
+
+
+def energy_factor(unit: str, source: str = "config") -> float:
+    """Multiply energies in `unit` by this to get eV."""
+    return _lookup(ENERGY_TO_EV, unit, "energy", source)
+
+
+def length_factor(unit: str, source: str = "config") -> float:
+    """Multiply lengths in `unit` by this to get Å."""
+    return _lookup(LENGTH_TO_ANGSTROM, unit, "length", source)
+
+
+def force_factor(unit: str, source: str = "config") -> float:
+    """Multiply forces in `unit` (written energy/length, e.g. 'kcal/mol/angstrom') by this."""
+    energy, sep, length = unit.strip().rpartition("/")
+    if not sep or not energy:
+        raise InputError(
+            source, "units.forces", repr(unit), "'<energy unit>/<length unit>'",
+            fix="write force units as energy/length, e.g. 'Hartree/Bohr'",
+        )
+    return energy_factor(energy, source) / length_factor(length, source)

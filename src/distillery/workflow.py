@@ -1,0 +1,79 @@
+"""Glue between Snakemake `script:` rules and the package: logging, errors, provenance."""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any, TextIO
+
+from distillery.errors import DistilleryError
+
+_TRACKED_PACKAGES = (
+    "distillery", "numpy", "pandas", "pyarrow", "pandera", "jax", "jaxlib", "flax", "optax",
+    "torch", "torch-geometric", "ase", "snakemake",
+)
+
+
+class _Tee:
+    """Write to the original stream and to the rule's log file, unbuffered."""
+
+    def __init__(self, stream: TextIO, log: TextIO) -> None:
+        self._stream = stream
+        self._log = log
+
+    def write(self, text: str) -> int:
+        self._stream.write(text)
+        self._stream.flush()
+        self._log.write(text)
+        self._log.flush()
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+        self._log.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that shape results, recorded next to every result."""
+    versions = {"python": platform.python_version()}
+    for name in _TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
+    """Run a workflow script's `main(snakemake)` with its log, and a one-line error on failure."""
+    log_path = Path(snakemake.log[0]) if len(snakemake.log) else None
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(log_path, "w", encoding="utf-8")  # noqa: SIM115 - lives as long as the script
+        sys.stdout = _Tee(sys.__stdout__, log)
+        sys.stderr = _Tee(sys.__stderr__, log)
+    rule = getattr(snakemake, "rule", "script")
+    wildcards = dict(getattr(snakemake, "wildcards", {}).items())
+    start = time.perf_counter()
+    print(f"[{rule}] start {time.strftime('%Y-%m-%d %H:%M:%S')} wildcards={wildcards}", flush=True)
+    try:
+        main(snakemake)
+    except DistilleryError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    except Exception as exc:
+        traceback.print_exc()
+        print(f"ERROR: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
+    print(f"[{rule}] done in {time.perf_counter() - start:.1f} s", flush=True)
