@@ -43,6 +43,11 @@ def test_ingest_writes_validated_parquet_and_splits(ingested):
     for name in ("md", "cg", "can"):
         assert (ingested / f"results/{name}/benchmarks/ingest.tsv").exists()
         assert "done in" in (ingested / f"results/{name}/logs/ingest.log").read_text()
+        provenance = json.loads(
+            (ingested / f"results/{name}/logs/ingest.provenance.json").read_text())
+        assert provenance["params"]["cfg"]["track"] in ("forcefield", "coarse_grained",
+                                                        "classifier")
+        assert provenance["versions"]["numpy"] == np.__version__
 
 
 def test_report_is_built(ingested):

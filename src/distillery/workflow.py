@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import platform
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from distillery.errors import DistilleryError
+from distillery.io import write_json
 
 _TRACKED_PACKAGES = (
     "distillery", "numpy", "pandas", "pyarrow", "pandera", "jax", "jaxlib", "flax", "optax",
@@ -76,4 +78,23 @@ def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
         traceback.print_exc()
         print(f"ERROR: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
-    print(f"[{rule}] done in {time.perf_counter() - start:.1f} s", flush=True)
+    elapsed = time.perf_counter() - start
+    if log_path is not None:
+        write_provenance(log_path.with_suffix(".provenance.json"), snakemake, elapsed)
+    print(f"[{rule}] done in {elapsed:.1f} s", flush=True)
+
+
+def write_provenance(path: Path, snakemake: Any, elapsed: float) -> None:
+    """Record what produced a rule's outputs: params (the config used), files and versions."""
+    params = dict(getattr(snakemake, "params", {}).items())
+    write_json(path, {
+        "rule": getattr(snakemake, "rule", "script"),
+        "wildcards": dict(getattr(snakemake, "wildcards", {}).items()),
+        "params": json.loads(json.dumps(params, default=str)),
+        "input": [str(p) for p in snakemake.input],
+        "output": [str(p) for p in snakemake.output],
+        "host": platform.node(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "seconds": round(elapsed, 3),
+        "versions": package_versions(),
+    })

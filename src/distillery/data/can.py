@@ -89,12 +89,7 @@ def read_can_csv(
     timestamp, can_id (hex), dlc, data (space-separated hex) or b0..b7, and label or flag.
     """
     source = str(path)
-    try:
-        raw = pd.read_csv(path, header=None, names=range(12), dtype=str, skip_blank_lines=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            OSError) as exc:
-        raise InputError(source, "file", f"unparseable CSV ({exc})",
-                         "rows 'timestamp,hex id,dlc,bytes...,flag'") from None
+    raw = _read_text(source, header=None, names=range(12))
     if raw.empty:
         raise InputError(source, "file", "no rows", "at least one CAN frame")
     if not _looks_numeric(raw.iloc[0, 0]):
@@ -108,8 +103,17 @@ def read_can_csv(
     return _assemble(capture, ts, ids, dlc, data, labels, ~rows.bad)
 
 
+def _read_text(source: str, **options: object) -> pd.DataFrame:
+    try:
+        return pd.read_csv(source, dtype=str, skip_blank_lines=True, **options)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            OSError) as exc:
+        raise InputError(source, "file", f"unparseable CSV ({' '.join(str(exc).split())})",
+                         "rows 'timestamp,hex id,dlc,bytes...,flag' or a headered CSV") from None
+
+
 def _read_headered(source: str, attack: str, capture: str, on_bad_rows: str) -> pd.DataFrame:
-    raw = pd.read_csv(source, dtype=str)
+    raw = _read_text(source)
     cols = {c.strip().lower().replace(" ", "_"): c for c in raw.columns}
 
     def column(name: str, *options: str) -> pd.Series:

@@ -36,7 +36,10 @@ def read_extxyz(path: str | Path, units: Mapping[str, str] | None = None) -> Fra
         results = getattr(calc, "results", {}) if calc is not None else {}
         energy = results.get("energy", atoms.info.get("energy"))
         force = results.get("forces", atoms.arrays.get("forces"))
-        energies.append(np.nan if energy is None else float(energy))
+        try:
+            energies.append(np.nan if energy is None else float(energy))
+        except (TypeError, ValueError):
+            raise InputError(source, f"energy (frame {i})", repr(energy), "a number") from None
         if force is not None and np.shape(force) != (len(atoms), 3):
             raise InputError(source, f"forces (frame {i})", f"shape {np.shape(force)}",
                              f"({len(atoms)}, 3)")

@@ -13,6 +13,7 @@ from distillery.data.can import combine_captures, read_can_csv, write_can_frames
 from distillery.data.extxyz import read_extxyz
 from distillery.data.frames import FrameSet, write_frames
 from distillery.data.npz import read_npz
+from distillery.data.sanity import check_frames
 from distillery.errors import InputError
 
 MOLECULAR_FORMATS = ("npz", "extxyz")
@@ -40,7 +41,9 @@ def read_molecular(paths: Sequence[str], fmt: str, cfg: Mapping[str, Any]) -> Fr
             sets.append(read_npz(path, units, cfg.get("fields")))
         else:
             sets.append(read_extxyz(path, units))
-    return concat_frames(sets, paths)
+    fs = concat_frames(sets, paths)
+    check_frames(fs, ",".join(paths))
+    return fs
 
 
 def concat_frames(sets: Sequence[FrameSet], paths: Sequence[str]) -> FrameSet:

@@ -14,12 +14,17 @@ from distillery.data.units import energy_factor, force_factor, length_factor
 from distillery.errors import InputError
 
 
-def _load(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
+def _read_member(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
     try:
-        values = archive[key]
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile, KeyError) as exc:
-        raise InputError(path, key, f"an unreadable array ({exc})", "a complete numpy array",
-                         fix="regenerate or re-download the file") from None
+        return archive[key]
+    # a damaged archive fails in zipfile, zlib or numpy's header parser with many types
+    except Exception as exc:
+        raise InputError(path, key, f"an unreadable array ({type(exc).__name__}: {exc})",
+                         "a complete numpy array", fix="regenerate or re-copy the file") from None
+
+
+def _load(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
+    values = _read_member(archive, key, path)
     if values.dtype.kind not in "biuf":
         raise InputError(path, key, f"dtype {values.dtype}", "a numeric array")
     return values
@@ -48,7 +53,7 @@ def read_npz(
     units = dict(units or {})
     try:
         archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
         raise InputError(source, "file", f"not a readable NPZ archive ({exc})",
                          "an .npz archive written by numpy.savez",
                          fix="check the path and that the download/copy completed") from None
@@ -58,7 +63,8 @@ def read_npz(
         keys = resolve_fields(archive.files, source, fields)
         arrays = {name: _load(archive, key, source) for name, key in keys.items()}
         # other per-frame numeric arrays travel as extras; metadata such as MD17's `name` does not
-        extras_raw = {k: archive[k] for k in archive.files if k not in keys.values()}
+        extras_raw = {k: _read_member(archive, k, source) for k in archive.files
+                      if k not in keys.values()}
 
     positions = arrays["positions"].astype(np.float64)
     if positions.ndim == 2:
@@ -67,6 +73,8 @@ def read_npz(
         raise _shape_error(source, keys["positions"], arrays["positions"].shape,
                            "(n_frames, n_atoms, 3)")
     n_frames, n_atoms = positions.shape[:2]
+    if n_frames == 0:
+        raise InputError(source, keys["positions"], "0 frames", "at least one frame")
     check_finite(positions, source, keys["positions"])
 
     numbers = arrays["numbers"]
