@@ -12,7 +12,9 @@ include: "rules/ingest.smk"
 report: "report/workflow.rst"
 
 
-for _extra in ("teacher", "distill", "evaluate", "priors", "classifier", "report"):
+for _extra in (
+    "teacher", "distill", "evaluate", "priors", "classifier", "export", "md", "report"
+):
     if Path(workflow.basedir, "rules", f"{_extra}.smk").exists():
 
         include: f"rules/{_extra}.smk"
