@@ -4,20 +4,21 @@
 configfile: "config/config.yaml"
 
 
-include: "rules/common.smk"
-include: "rules/data.smk"
-include: "rules/ingest.smk"
-
-
 report: "report/workflow.rst"
 
 
-for _extra in (
-    "teacher", "distill", "evaluate", "priors", "classifier", "export", "md", "report"
-):
-    if Path(workflow.basedir, "rules", f"{_extra}.smk").exists():
-
-        include: f"rules/{_extra}.smk"
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/ingest.smk"
+include: "rules/teacher.smk"
+include: "rules/distill.smk"
+include: "rules/evaluate.smk"
+include: "rules/priors.smk"
+include: "rules/classifier.smk"
+include: "rules/export.smk"
+include: "rules/md.smk"
+# last: collects the final targets every track file registered
+include: "rules/report.smk"
 
 
 rule all:

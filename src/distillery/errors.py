@@ -9,6 +9,12 @@ class DistilleryError(Exception):
     """Base class for errors that end a workflow step with a readable one-line message."""
 
 
+def reason(exc: BaseException, limit: int = 160) -> str:
+    """A low-level exception as a short single line (parsers often raise multi-line text)."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class InputError(DistilleryError):
     """Bad input data: names the file, the field (or row), what was found and what was expected."""
 

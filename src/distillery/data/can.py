@@ -9,7 +9,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from distillery.data.schemas import CAN_BYTES, validate_can
-from distillery.errors import InputError
+from distillery.errors import InputError, reason
 from distillery.io import atomic_path
 
 NORMAL = "normal"
@@ -108,7 +108,7 @@ def _read_text(source: str, **options: object) -> pd.DataFrame:
         return pd.read_csv(source, dtype=str, skip_blank_lines=True, **options)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             OSError) as exc:
-        raise InputError(source, "file", f"unparseable CSV ({' '.join(str(exc).split())})",
+        raise InputError(source, "file", f"unparseable CSV ({reason(exc)})",
                          "rows 'timestamp,hex id,dlc,bytes...,flag' or a headered CSV") from None
 
 

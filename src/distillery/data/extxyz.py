@@ -11,7 +11,7 @@ from ase.io import read
 from distillery.data.frames import FrameSet
 from distillery.data.npz import check_finite
 from distillery.data.units import energy_factor, force_factor, length_factor
-from distillery.errors import InputError
+from distillery.errors import InputError, reason
 
 
 def read_extxyz(path: str | Path, units: Mapping[str, str] | None = None) -> FrameSet:
@@ -21,14 +21,14 @@ def read_extxyz(path: str | Path, units: Mapping[str, str] | None = None) -> Fra
     try:
         frames = read(source, index=":", format="extxyz")
     except Exception as exc:  # ASE raises many types for malformed text
-        raise InputError(source, "file", f"unparseable extended XYZ ({type(exc).__name__}: {exc})",
+        raise InputError(source, "file", f"unparseable extended XYZ ({reason(exc)})",
                          "an extended XYZ file (atom count, comment line, atom lines)") from None
     if not frames:
         raise InputError(source, "file", "no frames", "at least one frame")
-    length = length_factor(units.get("length", "angstrom"))
-    e_factor = energy_factor(units.get("energy", "eV"))
+    length = length_factor(units.get("length", "angstrom"), source)
+    e_factor = energy_factor(units.get("energy", "eV"), source)
     default = f"{units.get('energy', 'eV')}/{units.get('length', 'angstrom')}"
-    f_factor = force_factor(units.get("forces", default))
+    f_factor = force_factor(units.get("forces", default), source)
 
     energies, forces = [], []
     for i, atoms in enumerate(frames):

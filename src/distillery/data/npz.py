@@ -11,7 +11,7 @@ import numpy as np
 from distillery.data.frames import FrameSet
 from distillery.data.harmonise import resolve_fields
 from distillery.data.units import energy_factor, force_factor, length_factor
-from distillery.errors import InputError
+from distillery.errors import InputError, reason
 
 
 def _read_member(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
@@ -19,7 +19,7 @@ def _read_member(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarr
         return archive[key]
     # a damaged archive fails in zipfile, zlib or numpy's header parser with many types
     except Exception as exc:
-        raise InputError(path, key, f"an unreadable array ({type(exc).__name__}: {exc})",
+        raise InputError(path, key, f"an unreadable array ({reason(exc)})",
                          "a complete numpy array", fix="regenerate or re-copy the file") from None
 
 
@@ -91,7 +91,7 @@ def read_npz(
         raise InputError(source, keys["numbers"], f"atomic number {bad}",
                          "elements 1..118", fix="map bead/atom types to atomic numbers")
 
-    length = length_factor(units.get("length", "angstrom"))
+    length = length_factor(units.get("length", "angstrom"), source)
     fs = FrameSet(numbers=list(numbers), positions=list(positions * length))
 
     if "energy" in arrays:
@@ -101,7 +101,7 @@ def read_npz(
                                f"({n_frames},) or ({n_frames}, 1)")
         energy = energy.reshape(n_frames)
         check_finite(energy, source, keys["energy"])
-        fs.energy = energy * energy_factor(units.get("energy", "eV"))
+        fs.energy = energy * energy_factor(units.get("energy", "eV"), source)
     if "forces" in arrays:
         forces = arrays["forces"].astype(np.float64)
         if forces.ndim == 2:
@@ -111,7 +111,7 @@ def read_npz(
                                f"{positions.shape} (n_frames, n_atoms, 3) like the positions")
         check_finite(forces, source, keys["forces"])
         default = f"{units.get('energy', 'eV')}/{units.get('length', 'angstrom')}"
-        fs.forces = list(forces * force_factor(units.get("forces", default)))
+        fs.forces = list(forces * force_factor(units.get("forces", default), source))
     if "cell" in arrays:
         fs.cell = _cell(arrays["cell"], n_frames, source, keys["cell"]) * length
         fs.pbc = _pbc(arrays.get("pbc"), n_frames, source, keys.get("pbc", "pbc"))

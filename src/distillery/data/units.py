@@ -50,10 +50,12 @@ def length_factor(unit: str, source: str = "config") -> float:
 
 def force_factor(unit: str, source: str = "config") -> float:
     """Multiply forces in `unit` (written energy/length, e.g. 'kcal/mol/angstrom') by this."""
-    energy, sep, length = unit.strip().rpartition("/")
-    if not sep or not energy:
+    energy, _, length = unit.strip().lower().rpartition("/")
+    if energy not in ENERGY_TO_EV or length not in LENGTH_TO_ANGSTROM:
         raise InputError(
-            source, "units.forces", repr(unit), "'<energy unit>/<length unit>'",
+            source, "units.forces", repr(unit),
+            f"'<energy unit>/<length unit>', energy one of {sorted(ENERGY_TO_EV)}, "
+            f"length one of {sorted(LENGTH_TO_ANGSTROM)}",
             fix="write force units as energy/length, e.g. 'Hartree/Bohr'",
         )
-    return energy_factor(energy, source) / length_factor(length, source)
+    return ENERGY_TO_EV[energy] / LENGTH_TO_ANGSTROM[length]

@@ -1,0 +1,125 @@
+"""Train one classifier of the CAN track: class weights, hard or distilled loss, the loop."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch_geometric.data import Batch, Data
+
+from distillery.can.metrics import classification_metrics
+from distillery.distill.kd_torch import kd_loss
+from distillery.errors import ConfigError
+from distillery.models.torch.build import build_classifier
+from distillery.models.torch.files import read_torch_file
+from distillery.train.torch_loop import LossFn, TrainResult, train_classifier
+
+WEIGHTINGS = ("balanced", "none")
+KD_DEFAULTS = {"temperature": 4.0, "alpha": 0.7}
+
+
+def class_weights(labels: np.ndarray, n_classes: int, mode: str) -> torch.Tensor | None:
+    """`balanced`: n / (k * count_c) over the k classes present (absent classes get 1);
+    `none`: no weights."""
+    if mode not in WEIGHTINGS:
+        raise ConfigError(f"classifier.train.class_weighting: found {mode!r}, "
+                          f"expected one of {list(WEIGHTINGS)}")
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    present = counts > 0
+    weights = np.ones(n_classes)
+    weights[present] = len(labels) / (present.sum() * counts[present])
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def make_loss(class_weight: torch.Tensor | None, kd: Mapping[str, float] | None) -> LossFn:
+    """Hard-label cross entropy, or the KD loss against `batch.teacher` logits."""
+    def hard(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        weight = None if class_weight is None else class_weight.to(logits.device)
+        return F.cross_entropy(logits, batch.y, weight=weight)
+
+    def distilled(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
+        weight = None if class_weight is None else class_weight.to(logits.device)
+        return kd_loss(logits, batch.teacher, batch.y, kd["temperature"], kd["alpha"], weight)
+
+    return hard if kd is None else distilled
+
+
+def with_teacher(graphs: list[Data], logits: torch.Tensor) -> list[Data]:
+    """Copies of the graphs carrying their teacher logits (batched to (B, n_classes))."""
+    out = []
+    for graph, row in zip(graphs, logits, strict=True):
+        graph = graph.clone()
+        graph.teacher = row[None].float()
+        out.append(graph)
+    return out
+
+
+def fingerprint(*parts: Any) -> str:
+    """A stable key of the settings and inputs of a run (decides whether to resume)."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _feed(digest: Any, value: Any) -> None:
+    if isinstance(value, torch.Tensor):
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    elif isinstance(value, Mapping):
+        for key in sorted(value):
+            digest.update(str(key).encode())
+            _feed(digest, value[key])
+    else:
+        digest.update(repr(value).encode())
+
+
+def content_digest(*paths: str | Path) -> str:
+    """Digest of the tensors and values saved in torch files (the bytes of a torch file also
+    depend on its name, so they cannot be hashed directly)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        _feed(digest, read_torch_file(path, "a torch file written by the workflow"))
+    return digest.hexdigest()[:16]
+
+
+def metric_fn(n_classes: int) -> Callable[[torch.Tensor, torch.Tensor], dict[str, float]]:
+    """Validation accuracy and macro F1 for the metrics table."""
+    classes = [str(i) for i in range(n_classes)]
+
+    def metrics(logits: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+        m = classification_metrics(logits.numpy(), labels.numpy(), classes)
+        return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
+
+    return metrics
+
+
+def fit_classifier(
+    arch: Mapping[str, Any], train_cfg: Mapping[str, Any], meta: Mapping[str, Any],
+    train_set: list[Data], val_set: list[Data], device: torch.device,
+    checkpoint_dir: str | Path, history_path: str | Path, kd: Mapping[str, float] | None = None,
+    label: str = "train", data_key: Any = "", on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Seed, build and train one model; with `kd`, the graphs must carry `teacher` logits.
+
+    `data_key` identifies the training data (e.g. `content_digest` of the input files) so that
+    a checkpoint trained on other data is not resumed."""
+    n_classes = len(meta["classes"])
+    seed = int(train_cfg.get("seed", 0))
+    torch.manual_seed(seed)
+    model: nn.Module = build_classifier(arch, len(meta["features"]), n_classes,
+                                        meta["feature_mean"], meta["feature_std"])
+    labels = np.array([int(g.y) for g in train_set])
+    weight = class_weights(labels, n_classes, train_cfg.get("class_weighting", "balanced"))
+    kd = None if kd is None else {**KD_DEFAULTS, **kd}
+    key = fingerprint(dict(arch), dict(train_cfg), kd, data_key)
+    return train_classifier(
+        model, train_set, val_set, train_cfg, make_loss(weight, kd), device, checkpoint_dir,
+        history_path, key, metric_fn(n_classes), label, on_epoch_end,
+    )

@@ -1,0 +1,1 @@
+"""Knowledge distillation: teacher labelling, augmentation, Hessian-vector-product targets."""

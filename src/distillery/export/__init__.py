@@ -1,0 +1,2 @@
+"""Exported models that run without the training code: StableHLO force fields, TorchScript
+and ONNX classifiers."""

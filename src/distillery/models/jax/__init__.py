@@ -1,0 +1,1 @@
+"""JAX/flax force fields: PaiNN teacher, SchNet-like student, neighbour lists and batching."""

@@ -1,0 +1,132 @@
+"""Neighbour lists (with periodic images) and padded, fixed-shape frame buckets for jit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+from ase.neighborlist import primitive_neighbor_list
+
+from distillery.data.frames import FrameSet
+
+
+class Neighbours(NamedTuple):
+    """Directed edges j -> i of one frame: r_ij = R[j] - R[i] + shifts[e] @ cell."""
+
+    senders: np.ndarray  # (E,) int32, j
+    receivers: np.ndarray  # (E,) int32, i
+    shifts: np.ndarray  # (E, 3) integer image offsets as floats
+    edge_mask: np.ndarray  # (E,) bool, False on padding
+
+
+def neighbour_list(positions: np.ndarray, cutoff: float, cell: np.ndarray | None = None,
+                   pbc: np.ndarray | None = None) -> Neighbours:
+    """All pairs closer than `cutoff`, over as many periodic images as the cell needs."""
+    positions = np.asarray(positions, np.float64)
+    periodic = cell is not None and pbc is not None and bool(np.any(pbc))
+    cell_arr = np.asarray(cell, np.float64) if periodic else np.zeros((3, 3))
+    pbc_arr = np.asarray(pbc, bool) if periodic else np.zeros(3, bool)
+    i, j, shifts = primitive_neighbor_list("ijS", pbc_arr, cell_arr, positions, float(cutoff),
+                                           self_interaction=False)
+    return Neighbours(j.astype(np.int32), i.astype(np.int32), shifts.astype(np.float64),
+                      np.ones(len(i), bool))
+
+
+def _round_up(n: int, multiple: int) -> int:
+    return max(-(-n // multiple) * multiple, multiple)
+
+
+@dataclass
+class Bucket:
+    """Frames padded to `n_atoms` atoms and `n_edges` edges; `index` maps rows to frames."""
+
+    index: np.ndarray
+    arrays: dict[str, np.ndarray]
+
+    @property
+    def n_atoms(self) -> int:
+        return self.arrays["numbers"].shape[1]
+
+    @property
+    def n_edges(self) -> int:
+        return self.arrays["senders"].shape[1]
+
+
+def build_buckets(frames: FrameSet, cutoff: float, energy: np.ndarray | None = None,
+                  forces: list[np.ndarray] | None = None, atom_multiple: int = 8,
+                  edge_multiple: int = 256, extras: dict[str, list[np.ndarray]] | None = None,
+                  ) -> list[Bucket]:
+    """Group frames by padded atom count; pad atoms (number 0) and edges (mask False).
+
+    Labels default to the frames' own; pass `energy`/`forces` to train on other targets
+    (teacher labels, residuals after a prior). `extras` holds further per-atom (n_i, 3) arrays.
+    """
+    energy = frames.energy if energy is None else np.asarray(energy, np.float64)
+    forces = frames.forces if forces is None else forces
+    extras = extras or {}
+    counts = frames.n_atoms
+    padded = np.array([_round_up(int(n), atom_multiple) for n in counts])
+    buckets = []
+    for size in np.unique(padded):
+        index = np.flatnonzero(padded == size)
+        nbrs = [neighbour_list(frames.positions[k], cutoff,
+                               None if frames.cell is None else frames.cell[k],
+                               None if frames.pbc is None else frames.pbc[k]) for k in index]
+        n_edges = _round_up(max(len(nb.senders) for nb in nbrs), edge_multiple)
+        n_frames = len(index)
+        arrays = {
+            "positions": np.zeros((n_frames, size, 3)),
+            "numbers": np.zeros((n_frames, size), np.int32),
+            "cell": np.zeros((n_frames, 3, 3)),
+            "senders": np.zeros((n_frames, n_edges), np.int32),
+            "receivers": np.zeros((n_frames, n_edges), np.int32),
+            "shifts": np.zeros((n_frames, n_edges, 3)),
+            "edge_mask": np.zeros((n_frames, n_edges), bool),
+            "energy": np.zeros(n_frames),
+            "forces": np.zeros((n_frames, size, 3)),
+            "weight": np.ones(n_frames),
+            **{name: np.zeros((n_frames, size, 3)) for name in extras},
+        }
+        for row, (k, nb) in enumerate(zip(index, nbrs, strict=True)):
+            n, e = int(counts[k]), len(nb.senders)
+            arrays["positions"][row, :n] = frames.positions[k]
+            arrays["numbers"][row, :n] = frames.numbers[k]
+            if frames.cell is not None:
+                arrays["cell"][row] = frames.cell[k]
+            arrays["senders"][row, :e] = nb.senders
+            arrays["receivers"][row, :e] = nb.receivers
+            arrays["shifts"][row, :e] = nb.shifts
+            arrays["edge_mask"][row, :e] = True
+            if energy is not None:
+                arrays["energy"][row] = energy[k]
+            if forces is not None:
+                arrays["forces"][row, :n] = forces[k]
+            for name, values in extras.items():
+                arrays[name][row, :n] = values[k]
+        buckets.append(Bucket(index, arrays))
+    return buckets
+
+
+def take_batch(bucket: Bucket, rows: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+    """Rows of a bucket padded to exactly `batch_size` frames (padding frames have weight 0)."""
+    batch = {k: v[rows] for k, v in bucket.arrays.items()}
+    missing = batch_size - len(rows)
+    if missing > 0:
+        batch = {k: np.concatenate([v, np.zeros((missing, *v.shape[1:]), v.dtype)])
+                 for k, v in batch.items()}
+    return batch
+
+
+def batch_plan(buckets: list[Bucket], batch_size: int,
+               rng: np.random.Generator | None = None) -> list[tuple[int, np.ndarray]]:
+    """(bucket id, rows) for every batch of an epoch; shuffled within and across buckets."""
+    plan = []
+    for b, bucket in enumerate(buckets):
+        rows = np.arange(len(bucket.index))
+        if rng is not None:
+            rows = rng.permutation(rows)
+        plan += [(b, rows[s:s + batch_size]) for s in range(0, len(rows), batch_size)]
+    if rng is not None:
+        plan = [plan[i] for i in rng.permutation(len(plan))]
+    return plan

@@ -1,0 +1,90 @@
+"""Bonded topology of a coarse-grained molecule: bonds, angles, dihedrals, non-bonded pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from distillery.errors import InputError
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Index arrays into the bead list; `pairs` are non-bonded pairs beyond the exclusions."""
+
+    n_beads: int
+    bonds: np.ndarray  # (n_bonds, 2)
+    angles: np.ndarray  # (n_angles, 3), middle bead in the centre
+    dihedrals: np.ndarray  # (n_dihedrals, 4)
+    pairs: np.ndarray  # (n_pairs, 2)
+    exclusion: int  # pairs are at least this many bonds apart
+
+    def to_dict(self) -> dict[str, object]:
+        return {"n_beads": self.n_beads, "bonds": self.bonds.tolist(),
+                "exclusion": self.exclusion}
+
+
+def _graph_distances(n_beads: int, bonds: np.ndarray) -> np.ndarray:
+    """Shortest path lengths in bonds (Floyd–Warshall; CG molecules have few beads)."""
+    dist = np.full((n_beads, n_beads), np.inf)
+    np.fill_diagonal(dist, 0.0)
+    dist[bonds[:, 0], bonds[:, 1]] = dist[bonds[:, 1], bonds[:, 0]] = 1.0
+    for k in range(n_beads):
+        dist = np.minimum(dist, dist[:, k : k + 1] + dist[k : k + 1, :])
+    return dist
+
+
+def from_bonds(n_beads: int, bonds: Sequence[Sequence[int]], exclusion: int = 3,
+               source: str = "config") -> Topology:
+    """Angles and dihedrals are every path of two and three bonds in the bond graph."""
+    b = np.asarray(bonds, dtype=np.int64).reshape(-1, 2)
+    if len(b) == 0 or b.min() < 0 or b.max() >= n_beads or np.any(b[:, 0] == b[:, 1]):
+        raise InputError(source, "cg.topology.bonds", b.tolist(),
+                         f"pairs of distinct bead indices in [0, {n_beads})")
+    if exclusion < 2:
+        raise InputError(source, "cg.exclusion", exclusion, "an integer >= 2")
+    neighbours: list[set[int]] = [set() for _ in range(n_beads)]
+    for i, j in b:
+        neighbours[i].add(int(j))
+        neighbours[j].add(int(i))
+    angle_list = sorted({_canonical((i, j, k)) for j in range(n_beads)
+                         for i in neighbours[j] for k in neighbours[j] if i != k})
+    dihedral_list = sorted({_canonical((i, j, k, m)) for j, k in b.tolist()
+                            for i in neighbours[j] - {k} for m in neighbours[k] - {j, i}})
+    dist = _graph_distances(n_beads, b)
+    i, j = np.triu_indices(n_beads, k=1)
+    far = dist[i, j] >= exclusion
+    return Topology(
+        n_beads=n_beads,
+        bonds=np.array(sorted(_canonical(tuple(p)) for p in b.tolist()), np.int64),
+        angles=np.array(angle_list, np.int64).reshape(-1, 3),
+        dihedrals=np.array(dihedral_list, np.int64).reshape(-1, 4),
+        pairs=np.stack([i[far], j[far]], axis=1).astype(np.int64),
+        exclusion=exclusion,
+    )
+
+
+def chain(n_beads: int, exclusion: int = 3, source: str = "config") -> Topology:
+    """A linear chain bonded in bead order."""
+    return from_bonds(n_beads, [(i, i + 1) for i in range(n_beads - 1)], exclusion, source)
+
+
+def _canonical(path: tuple[int, ...]) -> tuple[int, ...]:
+    # a path and its reverse are the same interaction
+    return min(path, path[::-1])
+
+
+def from_config(cg: Mapping[str, Any], n_beads: int, source: str = "config") -> Topology:
+    """`cg.topology`: {kind: chain} (bonds in bead order) or {kind: list, bonds: [[i, j], ...]};
+    `cg.exclusion` is the bond separation from which pairs count as non-bonded."""
+    top = dict(cg.get("topology") or {"kind": "chain"})
+    exclusion = int(cg.get("exclusion", 3))
+    kind = top.get("kind", "chain")
+    if kind == "chain":
+        return chain(n_beads, exclusion, source)
+    if kind == "list":
+        return from_bonds(n_beads, top.get("bonds", []), exclusion, source)
+    raise InputError(source, "cg.topology.kind", kind, "chain or list")

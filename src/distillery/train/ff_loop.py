@@ -1,0 +1,297 @@
+"""Training loop for JAX force fields (teacher, student, delta models alike).
+
+Energy + force weighted loss (optionally Hessian-vector products), optax Adam with a warmup
+schedule, gradient clipping and accumulation, EMA weights for evaluation, early stopping, a
+per-epoch metrics table and checkpoints that resume bit-exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from distillery.data.frames import FrameSet
+from distillery.distill.hvp import force_jvp
+from distillery.errors import ConfigError
+from distillery.models.jax.model import ForceField, Params, fit_stats
+from distillery.models.jax.neighbours import Bucket, batch_plan, build_buckets, take_batch
+from distillery.train.batch_probe import is_oom_error, probe_batch_size
+from distillery.train.checkpoint import CheckpointManager
+from distillery.train.device import describe_jax_device
+from distillery.train.early_stopping import EarlyStopping
+from distillery.train.history import MetricsHistory, Progress, epoch_summary
+from distillery.train.schedule import make_schedule
+
+DEFAULTS: dict[str, Any] = {
+    "epochs": 50, "batch_size": 8, "max_batch_size": 64, "accumulate": 1,
+    "schedule": {"kind": "cosine", "lr": 3e-3, "warmup_steps": 20, "final_lr_ratio": 0.05},
+    "clip_norm": 10.0, "weight_decay": 0.0, "ema_decay": 0.99,
+    "energy_weight": 1.0, "forces_weight": 10.0, "hvp_weight": 0.0,
+    "patience": 0, "min_delta": 0.0, "checkpoint_every": 10, "seed": 0,
+    "progress_interval": 10.0,
+}
+
+
+@dataclass
+class Labels:
+    """Training targets that replace a FrameSet's own (teacher labels, residuals)."""
+
+    energy: np.ndarray
+    forces: list[np.ndarray]
+    extras: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+
+@dataclass
+class FitResult:
+    params: Params
+    history: list[dict[str, Any]]
+    info: dict[str, Any]
+
+
+def train_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults overlaid with `cfg` (the schedule dict merged key by key)."""
+    cfg = dict(cfg or {})
+    unknown = set(cfg) - set(DEFAULTS)
+    if unknown:
+        raise ConfigError(f"training config: unknown keys {sorted(unknown)}; "
+                          f"expected some of {sorted(DEFAULTS)}")
+    merged = {**DEFAULTS, **cfg}
+    merged["schedule"] = {**DEFAULTS["schedule"], **cfg.get("schedule", {})}
+    return merged
+
+
+class LossFunctions:
+    """Jitted per-batch sums, gradients and optimizer update for one model and config."""
+
+    def __init__(self, model: ForceField, cfg: Mapping[str, Any]) -> None:
+        self.model = model
+        self.weights = (float(cfg["energy_weight"]), float(cfg["forces_weight"]),
+                        float(cfg["hvp_weight"]))
+        chain = [optax.clip_by_global_norm(float(cfg["clip_norm"])), optax.scale_by_adam()]
+        if cfg["weight_decay"]:
+            chain.append(optax.add_decayed_weights(float(cfg["weight_decay"])))
+        self.optimizer = optax.chain(*chain)
+        self.sums = jax.jit(self._sums)
+        self.grad = jax.jit(jax.grad(self._objective, has_aux=True))
+        self.update = jax.jit(self._update)
+        self.add = jax.jit(lambda a, b: jax.tree.map(jnp.add, a, b))
+
+    def _sums(self, net: Any, stats: Any, batch: Mapping[str, jnp.ndarray]
+              ) -> dict[str, jnp.ndarray]:
+        params = {"net": net, "stats": stats}
+        energy, forces = self.model.predict_batch(params, batch)
+        w = batch["weight"]
+        atoms = (batch["numbers"] > 0) * w[:, None]
+        e_err = (energy - batch["energy"]) / jnp.maximum(jnp.sum(batch["numbers"] > 0, 1), 1)
+        f_err = (forces - batch["forces"]) * atoms[..., None]
+        sums = {"e_sq": jnp.sum(w * e_err**2), "e_abs": jnp.sum(w * jnp.abs(e_err)),
+                "f_sq": jnp.sum(f_err**2), "f_abs": jnp.sum(jnp.abs(f_err))}
+        if self.weights[2] and "hvp_dir" in batch:
+            h_err = (force_jvp(self.model, params, batch) - batch["hvp_target"]) * atoms[..., None]
+            sums["h_sq"] = jnp.sum(h_err**2)
+        return sums
+
+    def loss(self, sums: Mapping[str, Any], norms: Mapping[str, Any]) -> Any:
+        we, wf, wh = self.weights
+        total = we * sums["e_sq"] / norms["frames"] + wf * sums["f_sq"] / norms["components"]
+        if "h_sq" in sums:
+            total = total + wh * sums["h_sq"] / norms["components"]
+        return total
+
+    def _objective(self, net: Any, stats: Any, batch: Mapping[str, jnp.ndarray],
+                   norms: Mapping[str, jnp.ndarray]) -> tuple[jnp.ndarray, dict]:
+        sums = self._sums(net, stats, batch)
+        return self.loss(sums, norms), sums
+
+    def _update(self, net: Any, opt_state: Any, ema: Any, grads: Any, lr: jnp.ndarray,
+                ema_decay: jnp.ndarray) -> tuple[Any, Any, Any]:
+        updates, opt_state = self.optimizer.update(grads, opt_state, net)
+        net = optax.apply_updates(net, jax.tree.map(lambda u: -lr * u, updates))
+        ema = jax.tree.map(lambda e, p: ema_decay * e + (1.0 - ema_decay) * p, ema, net)
+        return net, opt_state, ema
+
+
+_LOSS_CACHE: dict[str, LossFunctions] = {}
+
+
+def loss_functions(model: ForceField, cfg: Mapping[str, Any]) -> LossFunctions:
+    """Shared LossFunctions per model config and loss settings, so that repeated fits in one
+    process (resumes, sweeps, tests) reuse the compiled programs."""
+    keys = ("energy_weight", "forces_weight", "hvp_weight", "clip_norm", "weight_decay")
+    key = json.dumps([model.config, [cfg[k] for k in keys]], sort_keys=True)
+    if key not in _LOSS_CACHE:
+        _LOSS_CACHE[key] = LossFunctions(model, cfg)
+    return _LOSS_CACHE[key]
+
+
+def run_fingerprint(model: ForceField, cfg: Mapping[str, Any], labels: Labels) -> str:
+    """What a checkpoint must match to be resumed: model, data and every setting that changes
+    the trajectory (the epoch budget, early stopping and logging may change)."""
+    free = {"epochs", "patience", "min_delta", "checkpoint_every", "progress_interval"}
+    data = [len(labels.energy), float(np.sum(labels.energy)),
+            float(sum(np.sum(f) for f in labels.forces))]
+    return json.dumps([model.config, {k: v for k, v in cfg.items() if k not in free}, data],
+                      sort_keys=True, default=str)
+
+
+def batch_norms(batches: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """Frame and force-component counts of an accumulation group (the loss denominators)."""
+    frames = sum(float(np.sum(b["weight"])) for b in batches)
+    atoms = sum(float(np.sum((b["numbers"] > 0) * b["weight"][:, None])) for b in batches)
+    return {"frames": np.asarray(max(frames, 1.0)), "components": np.asarray(max(3 * atoms, 1.0))}
+
+
+def summarise(sums: Mapping[str, float], norms: Mapping[str, float], loss: float
+              ) -> dict[str, float]:
+    frames, comps = float(norms["frames"]), float(norms["components"])
+    return {"loss": float(loss),
+            "e_mae": float(sums["e_abs"]) / frames, "e_rmse": float(np.sqrt(sums["e_sq"] / frames)),
+            "f_mae": float(sums["f_abs"]) / comps, "f_rmse": float(np.sqrt(sums["f_sq"] / comps))}
+
+
+def evaluate_buckets(fns: LossFunctions, net: Any, stats: Any, buckets: list[Bucket],
+                     batch_size: int) -> dict[str, float]:
+    """Loss and errors (energy per atom, force components) over every frame of `buckets`."""
+    batches = [take_batch(buckets[b], rows, batch_size) for b, rows in
+               batch_plan(buckets, batch_size)]
+    totals: dict[str, float] = {}
+    for batch in batches:
+        for key, value in fns.sums(net, stats, batch).items():
+            totals[key] = totals.get(key, 0.0) + float(value)
+    norms = batch_norms(batches)
+    return summarise(totals, norms, float(fns.loss(totals, norms)))
+
+
+def choose_batch_size(fns: LossFunctions, net: Any, stats: Any, buckets: list[Bucket],
+                      cfg: Mapping[str, Any], log: Callable[[str], None]) -> int:
+    """The configured batch size, or with `auto` the largest that fits (probing the biggest
+    bucket, backing off on out-of-memory), at most `max_batch_size`."""
+    if cfg["batch_size"] != "auto":
+        return int(cfg["batch_size"])
+    largest = max(buckets, key=lambda b: b.n_atoms * 10**9 + b.n_edges)
+    n_train = sum(len(b.index) for b in buckets)
+
+    def try_fn(n: int) -> None:
+        batch = take_batch(largest, np.arange(min(n, len(largest.index))), n)
+        grads, _ = fns.grad(net, stats, batch, batch_norms([batch]))
+        jax.block_until_ready(grads)
+
+    size = probe_batch_size(try_fn, 4, min(int(cfg["max_batch_size"]), n_train), is_oom_error)
+    log(f"batch_size auto: {size} frames per batch fit")
+    return size
+
+
+def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any] | None,
+        checkpoint_dir: str | Path, history: MetricsHistory | None = None,
+        train_labels: Labels | None = None, val_labels: Labels | None = None,
+        stats: Mapping[str, np.ndarray] | None = None,
+        log: Callable[[str], None] = print) -> FitResult:
+    """Train `model` on `train` (or on `train_labels`), validating on `val`; resumes from the
+    latest checkpoint in `checkpoint_dir`. Returns the best EMA parameters."""
+    cfg = train_config(cfg)
+    train_labels = train_labels or Labels(train.energy, train.forces)
+    val_labels = val_labels or (Labels(val.energy, val.forces) if len(val) else None)
+    if train_labels.energy is None or train_labels.forces is None:
+        raise ConfigError("training frames carry no energy/forces labels")
+    if stats is None:
+        stats = fit_stats(train, train_labels.energy, train_labels.forces, model.max_z)
+    stats = jax.tree.map(jnp.asarray, dict(stats))
+    train_buckets = build_buckets(train, model.cutoff, train_labels.energy, train_labels.forces,
+                                  extras=train_labels.extras)
+    val_buckets = (build_buckets(val, model.cutoff, val_labels.energy, val_labels.forces)
+                   if val_labels is not None else [])
+    fns = loss_functions(model, cfg)
+    manager = CheckpointManager(checkpoint_dir, int(cfg["checkpoint_every"]))
+    history = history or MetricsHistory(Path(checkpoint_dir) / "history.csv")
+    stopper = EarlyStopping(int(cfg["patience"]), float(cfg["min_delta"]))
+    fingerprint = run_fingerprint(model, cfg, train_labels)
+    resumed = manager.load_latest()
+    if resumed is not None and resumed[1].get("fingerprint") != fingerprint:
+        log(f"ignoring checkpoints in {checkpoint_dir}: written for another model, data or "
+            "training configuration")
+        resumed = None
+    if resumed is None:
+        net = model.init(int(cfg["seed"]))
+        state = {"net": net, "opt_state": fns.optimizer.init(net), "ema": net, "step": 0,
+                 "rng": np.random.default_rng(int(cfg["seed"])), "epoch": 0,
+                 "batch_size": choose_batch_size(fns, net, stats, train_buckets, cfg, log)}
+    else:
+        state = resumed[1]
+        stopper.load_state_dict(state["stopper"])
+        history.load_state_dict(state["history"])
+        log(f"resuming from {manager.path('latest')} after epoch {state['epoch']}")
+    net, opt_state, ema = jax.tree.map(jnp.asarray, (state["net"], state["opt_state"],
+                                                     state["ema"]))
+    rng, step, batch_size = state["rng"], int(state["step"]), int(state["batch_size"])
+    accumulate = max(int(cfg["accumulate"]), 1)
+    n_batches = len(batch_plan(train_buckets, batch_size))
+    steps_per_epoch = -(-n_batches // accumulate)
+    schedule_cfg = dict(cfg["schedule"])
+    schedule_cfg.setdefault("decay_steps", max(
+        int(cfg["epochs"]) * steps_per_epoch - int(schedule_cfg.get("warmup_steps", 0)), 1))
+    schedule = make_schedule(schedule_cfg)
+    info = {**describe_jax_device(), "batch_size": batch_size, "accumulate": accumulate,
+            "steps_per_epoch": steps_per_epoch, "n_train": len(train), "n_val": len(val)}
+    log(f"training {model.kind} on {info['platform']} ({info['device']}, {info['dtype']}), "
+        f"{len(train)} frames, batch {batch_size} x {accumulate}, {steps_per_epoch} steps/epoch")
+    progress = Progress(int(cfg["epochs"]) * steps_per_epoch, model.kind,
+                        float(cfg["progress_interval"]))
+    epoch = int(state["epoch"])
+    while epoch < int(cfg["epochs"]) and not stopper.should_stop:
+        epoch += 1
+        start = time.perf_counter()
+        plan = batch_plan(train_buckets, batch_size, rng)
+        totals: dict[str, float] = {}
+        epoch_norms = {"frames": 0.0, "components": 0.0}
+        for g in range(0, len(plan), accumulate):
+            batches = [take_batch(train_buckets[b], rows, batch_size)
+                       for b, rows in plan[g:g + accumulate]]
+            norms = batch_norms(batches)
+            grads = None
+            for batch in batches:
+                g_batch, sums = fns.grad(net, stats, batch, norms)
+                grads = g_batch if grads is None else fns.add(grads, g_batch)
+                for key, value in sums.items():
+                    totals[key] = totals.get(key, 0.0) + float(value)
+            for key in epoch_norms:
+                epoch_norms[key] += float(norms[key])
+            decay = min(float(cfg["ema_decay"]), (1.0 + step) / (10.0 + step))
+            net, opt_state, ema = fns.update(net, opt_state, ema, grads,
+                                             jnp.asarray(schedule(step)), jnp.asarray(decay))
+            step += 1
+            progress.update(step)
+        train_metrics = summarise(totals, epoch_norms, float(fns.loss(totals, epoch_norms)))
+        val_metrics = (evaluate_buckets(fns, ema, stats, val_buckets, batch_size)
+                       if val_buckets else {})
+        improved = stopper.update((val_metrics or train_metrics)["loss"])
+        seconds = time.perf_counter() - start
+        lr = schedule(max(step - 1, 0))
+        history.append({"epoch": epoch, "step": step, "lr": lr, "seconds": seconds,
+                        **{f"train_{k}": v for k, v in train_metrics.items()},
+                        **{f"val_{k}": v for k, v in val_metrics.items()}, "best": improved})
+        shown = ("loss", "e_mae", "f_mae")
+        log(epoch_summary(epoch, {k: train_metrics[k] for k in shown},
+                          {k: val_metrics[k] for k in shown if k in val_metrics},
+                          lr=lr, s=round(seconds, 1)))
+        host = jax.device_get({"net": net, "opt_state": opt_state, "ema": ema})
+        manager.save({**host, "step": step, "rng": rng, "epoch": epoch,
+                      "fingerprint": fingerprint,
+                      "batch_size": batch_size, "stopper": stopper.state_dict(),
+                      "history": history.state_dict()}, epoch, is_best=improved)
+    if stopper.should_stop:
+        log(f"early stopping after epoch {epoch}: no improvement in {stopper.patience} epochs")
+    best = manager.load_best()
+    best_epoch, best_state = best if best is not None else (epoch, {"ema": ema})
+    params = {"net": jax.tree.map(jnp.asarray, best_state["ema"]), "stats": stats}
+    info.update(epochs_run=epoch, best_epoch=best_epoch, stopped_early=stopper.should_stop,
+                final_step=step)
+    return FitResult(params, history.state_dict(), info)

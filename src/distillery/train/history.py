@@ -1,0 +1,100 @@
+"""Per-epoch metrics table (CSV + Parquet, atomic), one-line epoch summaries and progress."""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import pandas as pd
+
+from distillery.io import atomic_path
+
+
+class MetricsHistory:
+    """Rows of per-epoch metrics, rewritten in full (atomically) after every epoch."""
+
+    def __init__(self, csv_path: str | Path, parquet_path: str | Path | None = None) -> None:
+        self.csv_path = Path(csv_path)
+        self.parquet_path = None if parquet_path is None else Path(parquet_path)
+        self.rows: list[dict[str, Any]] = []
+
+    def append(self, row: Mapping[str, Any]) -> None:
+        self.rows.append(dict(row))
+        self.write()
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.rows)
+
+    def write(self) -> None:
+        table = self.frame()
+        with atomic_path(self.csv_path) as tmp:
+            table.to_csv(tmp, index=False)
+        if self.parquet_path is not None:
+            with atomic_path(self.parquet_path) as tmp:
+                table.to_parquet(tmp, index=False)
+
+    def state_dict(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.rows]
+
+    def load_state_dict(self, rows: list[dict[str, Any]]) -> None:
+        """Restore the rows of a resumed run (those saved with its checkpoint) and write them:
+        a run resumed after its last epoch trains no further and must still leave its table."""
+        self.rows = [dict(r) for r in rows]
+        self.write()
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def epoch_summary(epoch: int, train: Mapping[str, float], val: Mapping[str, float],
+                  **extra: Any) -> str:
+    """`epoch 3 | loss train 0.12 val 0.15 | f_mae train 0.05 val 0.06 | lr 1e-3`."""
+    parts = [f"epoch {epoch}"]
+    for key in dict.fromkeys([*train, *val]):
+        values = []
+        if key in train:
+            values.append(f"train {_fmt(train[key])}")
+        if key in val:
+            values.append(f"val {_fmt(val[key])}")
+        parts.append(f"{key} " + " ".join(values))
+    parts += [f"{k} {_fmt(v)}" for k, v in extra.items()]
+    return " | ".join(parts)
+
+
+class Progress:
+    """Prints `label step/total (pct) steps/s ETA` at most every `interval` seconds."""
+
+    def __init__(self, total: int, label: str = "train", interval: float = 10.0,
+                 stream: TextIO | None = None) -> None:
+        self.total = int(total)
+        self.label = label
+        self.interval = float(interval)
+        self.stream = sys.stdout if stream is None else stream
+        self.start = time.perf_counter()
+        self.last = -math.inf
+        self.first_step: int | None = None
+
+    def update(self, step: int, force: bool = False) -> str | None:
+        """Report progress at global `step` (counted from 0 for this run's total)."""
+        now = time.perf_counter()
+        if self.first_step is None:
+            self.first_step = step
+        if not force and now - self.last < self.interval:
+            return None
+        self.last = now
+        done = step - self.first_step
+        elapsed = max(now - self.start, 1e-9)
+        rate = done / elapsed
+        remaining = (self.total - step) / rate if rate > 0 else math.inf
+        eta = "?" if math.isinf(remaining) else time.strftime("%H:%M:%S", time.gmtime(remaining))
+        pct = 100.0 * step / max(self.total, 1)
+        line = f"{self.label} {step}/{self.total} ({pct:.0f}%) {rate:.2f} steps/s ETA {eta}"
+        print(line, file=self.stream, flush=True)
+        return line

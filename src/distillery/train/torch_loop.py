@@ -1,0 +1,200 @@
+"""Training loop for PyTorch Geometric graph classifiers.
+
+Warmup + decay schedule per step, gradient clipping, early stopping on the validation loss,
+`latest`/`best` checkpoints that resume exactly (model, optimizer, schedule, RNG, history),
+a per-epoch metrics table, one summary line per epoch and progress with an ETA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch, Data
+from torch_geometric.loader import DataLoader
+
+from distillery.train.checkpoint import CheckpointManager
+from distillery.train.early_stopping import EarlyStopping
+from distillery.train.history import MetricsHistory, Progress, epoch_summary
+from distillery.train.schedule import make_schedule
+from distillery.train.torch_device import autocast_dtype
+
+LossFn = Callable[[torch.Tensor, Batch], torch.Tensor]
+MetricFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]]
+DEFAULTS = {
+    "epochs": 40, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "clip_norm": 1.0,
+    "patience": 10, "min_delta": 0.0, "seed": 0, "amp": True, "checkpoint_every": 0,
+    "progress_interval": 10.0,
+    "schedule": {"kind": "cosine", "warmup_epochs": 2, "final_lr_ratio": 0.05},
+}
+
+
+@dataclass
+class TrainResult:
+    """The model holding the best (lowest validation loss) weights and how the run went."""
+
+    model: nn.Module
+    history: list[dict[str, Any]]
+    best_epoch: int
+    epochs_run: int
+    stopped_early: bool
+
+
+def _autocast(device: torch.device, amp: bool) -> contextlib.AbstractContextManager:
+    dtype = autocast_dtype(device, amp)
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, graphs: list[Data], batch_size: int,
+                   device: torch.device, amp: bool = False) -> torch.Tensor:
+    """Logits (n_graphs, n_classes) on the CPU, in the order of `graphs`, in eval mode."""
+    model.eval()
+    out = []
+    for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
+        with _autocast(device, amp):
+            out.append(model(batch.to(device)).float().cpu())
+    return torch.cat(out)
+
+
+def _rng_state() -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: Mapping[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _cpu(state: Any) -> Any:
+    """Tensors moved to the CPU so that a checkpoint loads without the GPU it was written on."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().cpu()
+    if isinstance(state, dict):
+        return {k: _cpu(v) for k, v in state.items()}
+    if isinstance(state, list | tuple):
+        return type(state)(_cpu(v) for v in state)
+    return state
+
+
+def _lr_lambda(cfg: Mapping[str, Any], steps_per_epoch: int) -> Callable[[int], float]:
+    schedule = dict(cfg["schedule"])
+    warmup = int(schedule.pop("warmup_epochs", 0)) * steps_per_epoch
+    decay = max(int(cfg["epochs"]) * steps_per_epoch - warmup, 1)
+    # peak 1.0: LambdaLR multiplies the optimizer's base rate by this factor
+    return make_schedule({"lr": 1.0, "warmup_steps": warmup, "decay_steps": decay, **schedule})
+
+
+def _evaluate(model: nn.Module, graphs: list[Data], loss_fn: LossFn, batch_size: int,
+              device: torch.device, amp: bool) -> tuple[float, torch.Tensor, torch.Tensor]:
+    """Mean loss, logits and labels over a set, in eval mode."""
+    model.eval()
+    total, logits, labels = 0.0, [], []
+    with torch.no_grad():
+        for batch in DataLoader(graphs, batch_size=batch_size, shuffle=False):
+            batch = batch.to(device)
+            with _autocast(device, amp):
+                out = model(batch).float()
+            total += float(loss_fn(out, batch)) * batch.num_graphs
+            logits.append(out.cpu())
+            labels.append(batch.y.cpu())
+    return total / max(len(graphs), 1), torch.cat(logits), torch.cat(labels)
+
+
+def train_classifier(
+    model: nn.Module, train_set: list[Data], val_set: list[Data], cfg: Mapping[str, Any],
+    loss_fn: LossFn, device: torch.device, checkpoint_dir: str | Path, history_path: str | Path,
+    run_key: str, metric_fn: MetricFn | None = None, label: str = "train",
+    on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train `model` (already seeded and built) and return it holding its best weights.
+
+    `loss_fn(logits, batch)` gives the training objective (also the validation loss);
+    `metric_fn(logits, labels)` adds validation metrics to the table. A checkpoint whose
+    `run_key` (a fingerprint of data and settings) matches is resumed; another is ignored.
+    """
+    cfg = {**DEFAULTS, **cfg, "schedule": {**DEFAULTS["schedule"], **cfg.get("schedule", {})}}
+    model.to(device)
+    amp, batch_size = bool(cfg["amp"]), int(cfg["batch_size"])
+    steps_per_epoch = -(-len(train_set) // batch_size)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]),
+                                  weight_decay=float(cfg["weight_decay"]))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, steps_per_epoch))
+    stopper = EarlyStopping(int(cfg["patience"]), float(cfg["min_delta"]))
+    history = MetricsHistory(history_path)
+    checkpoints = CheckpointManager(checkpoint_dir, every=int(cfg["checkpoint_every"]))
+    torch.manual_seed(int(cfg["seed"]))
+    start, best_epoch, best_state = 0, 0, _cpu(model.state_dict())
+    saved = checkpoints.load_latest()
+    if saved is not None and saved[1]["run_key"] == run_key:
+        start, state = saved
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        stopper.load_state_dict(state["early_stopping"])
+        history.load_state_dict(state["history"])
+        _set_rng_state(state["rng"])
+        best_epoch, best_state = state["best_epoch"], state["best_model"]
+        print(f"{label}: resuming after epoch {start} from {checkpoints.path('latest')}")
+    elif saved is not None:
+        print(f"{label}: ignoring checkpoint of other settings in {checkpoint_dir}")
+
+    epochs = int(cfg["epochs"])
+    progress = Progress(epochs * steps_per_epoch, label, float(cfg["progress_interval"]))
+    epoch = start
+    while epoch < epochs and not stopper.should_stop:
+        epoch += 1
+        tic = time.perf_counter()
+        model.train()
+        # the shuffle order depends only on seed and epoch, so a resumed run sees the same one
+        order = torch.Generator().manual_seed(int(cfg["seed"]) * 100_003 + epoch)
+        loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=order)
+        train_loss = 0.0
+        for step, batch in enumerate(loader):
+            batch = batch.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            with _autocast(device, amp):
+                loss = loss_fn(model(batch).float(), batch)
+            loss.backward()
+            if cfg["clip_norm"]:
+                nn.utils.clip_grad_norm_(model.parameters(), float(cfg["clip_norm"]))
+            optimizer.step()
+            scheduler.step()
+            train_loss += float(loss.detach()) * batch.num_graphs
+            progress.update((epoch - 1) * steps_per_epoch + step + 1)
+        val_loss, logits, labels = _evaluate(model, val_set, loss_fn, batch_size, device, amp)
+        val = {"loss": val_loss, **(metric_fn(logits, labels) if metric_fn else {})}
+        train = {"loss": train_loss / len(train_set)}
+        lr = scheduler.get_last_lr()[0]
+        is_best = stopper.update(val_loss)
+        if is_best:
+            best_epoch, best_state = epoch, _cpu(model.state_dict())
+        seconds = time.perf_counter() - tic
+        history.append({"epoch": epoch, "lr": lr, "train_loss": train["loss"],
+                        **{f"val_{k}": v for k, v in val.items()}, "seconds": seconds})
+        print(epoch_summary(epoch, train, val, lr=lr, s=seconds), flush=True)
+        checkpoints.save({
+            "run_key": run_key, "model": _cpu(model.state_dict()),
+            "optimizer": _cpu(optimizer.state_dict()), "scheduler": scheduler.state_dict(),
+            "early_stopping": stopper.state_dict(), "history": history.state_dict(),
+            "rng": _rng_state(), "best_epoch": best_epoch, "best_model": best_state,
+        }, epoch, is_best=is_best)
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+    if stopper.should_stop:
+        print(f"{label}: early stop after epoch {epoch} (best epoch {best_epoch})")
+    history.write()
+    model.load_state_dict(best_state)
+    return TrainResult(model.eval(), history.state_dict(), best_epoch, epoch, stopper.should_stop)

@@ -1,0 +1,147 @@
+"""Training loop: a tiny model overfits a tiny set, an interrupted run resumes exactly,
+saved models reload, class weights and devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch_geometric.data import Data
+
+from distillery.can.training import class_weights, content_digest, fit_classifier, with_teacher
+from distillery.errors import ConfigError, InputError
+from distillery.models.torch.build import build_classifier, load_classifier, save_classifier
+from distillery.train.torch_device import autocast_dtype, torch_device
+from distillery.train.torch_loop import predict_logits
+
+N_FEATURES = 5
+META = {"classes": ["normal", "dos"], "features": [f"f{i}" for i in range(N_FEATURES)],
+        "feature_mean": [0.0] * N_FEATURES, "feature_std": [1.0] * N_FEATURES}
+TINY_GAT = {"kind": "gat", "hidden": 8, "heads": 2, "layers": 2, "jk": "cat", "dropout": 0.2}
+TINY_MLP = {"kind": "mlp", "hidden": 8, "layers": 1, "node_layers": 1}
+CPU = torch.device("cpu")
+
+
+def _graphs(n: int, seed: int = 0) -> list[Data]:
+    """Ring graphs of 4-7 nodes; class 1 has one node with a shifted feature vector."""
+    rng = np.random.default_rng(seed)
+    graphs = []
+    for i in range(n):
+        nodes = int(rng.integers(4, 8))
+        x = rng.normal(size=(nodes, N_FEATURES)).astype(np.float32)
+        label = i % 2
+        if label:
+            x[rng.integers(nodes)] += 3.0
+        ring = np.arange(nodes)
+        edges = np.stack([ring, np.roll(ring, -1)])
+        graphs.append(Data(x=torch.from_numpy(x), edge_index=torch.from_numpy(edges),
+                           edge_attr=torch.full((nodes, 1), 1.0 / nodes),
+                           y=torch.tensor([label])))
+    return graphs
+
+
+def _fit(tmp_path, arch, epochs, **kwargs):
+    cfg = {"epochs": epochs, "batch_size": 4, "lr": 1e-2, "patience": 0, "seed": 3,
+           "schedule": {"kind": "cosine", "warmup_epochs": 1}, **kwargs.pop("cfg", {})}
+    graphs = kwargs.pop("graphs", _graphs(8))
+    return fit_classifier(arch, cfg, META, graphs, graphs, CPU, tmp_path / "ckpt",
+                          tmp_path / "history.csv", **kwargs)
+
+
+def test_a_tiny_gat_overfits_a_tiny_set(tmp_path):
+    graphs = _graphs(8)
+    result = _fit(tmp_path, TINY_GAT, 40, graphs=graphs)
+    logits = predict_logits(result.model, graphs, 8, CPU)
+    assert (logits.argmax(1) == torch.cat([g.y for g in graphs])).all()
+    assert result.history[-1]["train_loss"] < 0.1
+    assert result.history[-1]["val_macro_f1"] == 1.0
+
+
+def test_a_distilled_tiny_mlp_learns_from_teacher_logits(tmp_path):
+    graphs = _graphs(8)
+    # a confident "teacher" that knows the labels
+    teacher = torch.tensor([[4.0, -4.0] if int(g.y) == 0 else [-4.0, 4.0] for g in graphs])
+    result = _fit(tmp_path, TINY_MLP, 40, graphs=with_teacher(graphs, teacher),
+                  kd={"temperature": 2.0, "alpha": 0.9})
+    logits = predict_logits(result.model, graphs, 8, CPU)
+    assert (logits.argmax(1) == torch.cat([g.y for g in graphs])).all()
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def _stop_at(epoch):
+    def callback(done):
+        if done == epoch:
+            raise _Interrupt
+    return callback
+
+
+def test_an_interrupted_run_resumes_exactly(tmp_path):
+    straight = _fit(tmp_path / "a", TINY_GAT, 6)
+    with pytest.raises(_Interrupt):
+        _fit(tmp_path / "b", TINY_GAT, 6, on_epoch_end=_stop_at(3))
+    resumed = _fit(tmp_path / "b", TINY_GAT, 6)
+    for key, value in straight.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[key], value, rtol=0, atol=0)
+
+    def without_time(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    assert without_time(resumed.history) == without_time(straight.history)
+    assert len((tmp_path / "b" / "history.csv").read_text().splitlines()) == 7
+
+
+def test_a_checkpoint_of_other_settings_is_not_resumed(tmp_path, capsys):
+    with pytest.raises(_Interrupt):
+        _fit(tmp_path, TINY_MLP, 4, on_epoch_end=_stop_at(2))
+    result = _fit(tmp_path, TINY_MLP, 4, cfg={"lr": 5e-3})
+    assert [r["epoch"] for r in result.history] == [1, 2, 3, 4]
+    assert "ignoring checkpoint of other settings" in capsys.readouterr().out
+
+
+def test_saved_model_reloads_with_identical_outputs(tmp_path):
+    model = build_classifier(TINY_GAT, N_FEATURES, 2, [0.5] * N_FEATURES, [2.0] * N_FEATURES)
+    graphs = _graphs(4)
+    before = predict_logits(model, graphs, 4, CPU)
+    save_classifier(tmp_path / "m.pt", model, TINY_GAT, {"n_classes": 2})
+    loaded, info = load_classifier(tmp_path / "m.pt")
+    torch.testing.assert_close(predict_logits(loaded, graphs, 4, CPU), before)
+    # a single un-batched window gives the same logits as inside a batch
+    torch.testing.assert_close(loaded(graphs[1]), before[1:2], rtol=1e-5, atol=1e-5)
+    assert info["n_classes"] == 2
+
+
+def test_balanced_class_weights_and_bad_settings():
+    weights = class_weights(np.array([0, 0, 0, 1]), 3, "balanced")
+    torch.testing.assert_close(weights, torch.tensor([4 / 6, 4 / 2, 1.0]))
+    assert class_weights(np.array([0, 1]), 2, "none") is None
+    with pytest.raises(ConfigError, match="class_weighting"):
+        class_weights(np.array([0, 1]), 2, "inverse")
+    with pytest.raises(ConfigError, match="kind"):
+        build_classifier({"kind": "gcn"}, 3, 2, [0.0] * 3, [1.0] * 3)
+    with pytest.raises(ConfigError, match="multiple of heads"):
+        build_classifier({"kind": "gat", "hidden": 6, "heads": 4}, 3, 2, [0.0] * 3, [1.0] * 3)
+
+
+def test_cpu_fallback_trains_in_float32():
+    assert torch_device("cpu").type == "cpu"
+    assert autocast_dtype(torch.device("cpu")) is None
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert torch_device("auto").type == expected
+
+
+def test_content_digest_depends_on_content_not_file_name(tmp_path):
+    torch.save({"x": torch.arange(4.0), "y": torch.tensor([1])}, tmp_path / "a.pt")
+    torch.save({"x": torch.arange(4.0), "y": torch.tensor([1])}, tmp_path / "b.pt")
+    torch.save({"x": torch.arange(4.0), "y": torch.tensor([0])}, tmp_path / "c.pt")
+    assert content_digest(tmp_path / "a.pt") == content_digest(tmp_path / "b.pt")
+    assert content_digest(tmp_path / "a.pt") != content_digest(tmp_path / "c.pt")
+
+
+def test_an_unreadable_model_file_is_an_input_error(tmp_path):
+    path = tmp_path / "teacher.pt"
+    path.write_text("garbage")
+    with pytest.raises(InputError, match=r"teacher\.pt: file: found an unreadable torch file"):
+        load_classifier(path)

@@ -1,0 +1,147 @@
+"""Training loop: exact resume, gradient accumulation, overfitting, HVP targets, distillation."""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+import pytest
+
+from distillery.distill.hvp import force_jvp, hvp_targets
+from distillery.distill.labelling import (
+    DISPLACED,
+    ORIGINAL,
+    TEACHER_MD,
+    build_distill_set,
+    mixed_labels,
+)
+from distillery.evaluate.ff_eval import predict
+from distillery.models.jax.model import ForceField, fit_stats
+from distillery.models.jax.neighbours import build_buckets, take_batch
+from distillery.train.checkpoint import CheckpointManager
+from distillery.train.ff_loop import LossFunctions, batch_norms, fit, train_config
+from tests.ff_toy import toy_frames
+
+TINY = {"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4, "cutoff": 3.5}
+
+
+def _run(tmp_path, epochs, frames):
+    cfg = {"epochs": epochs, "batch_size": 4, "checkpoint_every": 1, "progress_interval": 1e9,
+           "schedule": {"kind": "cosine", "lr": 5e-3, "warmup_steps": 2, "decay_steps": 20}}
+    return fit(ForceField(TINY), frames.subset(range(8)), frames.subset(range(8, 10)), cfg,
+               tmp_path, log=lambda _: None)
+
+
+def test_resume_from_mid_run_checkpoint_is_bit_identical(tmp_path) -> None:
+    frames = toy_frames(10, seed=0)
+    straight = _run(tmp_path / "straight", 4, frames)
+    _run(tmp_path / "resumed", 2, frames)  # "interrupted" after epoch 2
+    resumed = _run(tmp_path / "resumed", 4, frames)
+    a = CheckpointManager(tmp_path / "straight").load_latest()
+    b = CheckpointManager(tmp_path / "resumed").load_latest()
+    assert a[0] == b[0] == 4 and a[1]["step"] == b[1]["step"] == 8
+    for key in ("net", "opt_state", "ema"):
+        for x, y in zip(jax.tree.leaves(a[1][key]), jax.tree.leaves(b[1][key]), strict=True):
+            np.testing.assert_array_equal(x, y)
+    for x, y in zip(jax.tree.leaves(straight.params), jax.tree.leaves(resumed.params),
+                    strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert [r["train_loss"] for r in straight.history] == [r["train_loss"]
+                                                          for r in resumed.history]
+
+
+def test_gradient_accumulation_equals_one_larger_batch() -> None:
+    frames = toy_frames(6, seed=1)
+    model = ForceField(TINY)
+    with jax.enable_x64(True):
+        stats = fit_stats(frames, frames.energy, frames.forces, model.max_z)
+        net = jax.tree.map(lambda x: np.asarray(x, np.float64), model.init(0))
+        fns = LossFunctions(model, train_config({}))
+        bucket = build_buckets(frames, model.cutoff)[0]
+        big = take_batch(bucket, np.arange(6), 6)
+        parts = [take_batch(bucket, np.arange(k, k + 2), 2) for k in (0, 2, 4)]
+        g_big, _ = fns.grad(net, stats, big, batch_norms([big]))
+        norms = batch_norms(parts)
+        g_acc = None
+        for part in parts:
+            g, _ = fns.grad(net, stats, part, norms)
+            g_acc = g if g_acc is None else fns.add(g_acc, g)
+        for x, y in zip(jax.tree.leaves(g_big), jax.tree.leaves(g_acc), strict=True):
+            np.testing.assert_allclose(x, y, rtol=1e-10, atol=1e-14)
+        assert max(float(np.abs(x).max()) for x in jax.tree.leaves(g_big)) > 0
+
+
+def test_tiny_model_overfits_tiny_set(tmp_path) -> None:
+    frames = toy_frames(4, seed=2)
+    cfg = {"epochs": 150, "batch_size": 4, "checkpoint_every": 0, "ema_decay": 0.0,
+           "progress_interval": 1e9, "schedule": {"kind": "constant", "lr": 1e-2}}
+    result = fit(ForceField({**TINY, "features": 16}), frames, frames.subset([]), cfg,
+                 tmp_path, log=lambda _: None)
+    losses = [r["train_loss"] for r in result.history]
+    assert losses[-1] < losses[0] / 10
+
+
+def test_force_jvp_is_the_derivative_of_forces_along_the_direction() -> None:
+    frames = toy_frames(2, seed=3)
+    model = ForceField(TINY)
+    with jax.enable_x64(True):
+        params = jax.tree.map(lambda x: np.asarray(x, np.float64), {
+            "net": model.init(1),
+            "stats": fit_stats(frames, frames.energy, frames.forces, model.max_z)})
+        directions, targets = hvp_targets(model, params, frames, seed=0, batch_size=2)
+        h = 1e-5
+        shifted = [frames.subset([0]), frames.subset([0])]
+        shifted[0].positions = [frames.positions[0] + h * directions[0]]
+        shifted[1].positions = [frames.positions[0] - h * directions[0]]
+        f_plus, f_minus = (predict(model, params, s)[1][0] for s in shifted)
+        np.testing.assert_allclose(targets[0], (f_plus - f_minus) / (2 * h), rtol=1e-5,
+                                   atol=1e-7)
+        bucket = build_buckets(frames, model.cutoff, extras={"hvp_dir": directions})[0]
+        direct = force_jvp(model, params, take_batch(bucket, np.arange(2), 2))
+        np.testing.assert_allclose(np.asarray(direct[1, :8]), targets[1], rtol=1e-10)
+
+
+def test_distill_set_is_labelled_by_the_teacher_and_mixes_labels() -> None:
+    train = toy_frames(3, seed=4)
+    teacher = ForceField(TINY)
+    params = {"net": teacher.init(2),
+              "stats": fit_stats(train, train.energy, train.forces, teacher.max_z)}
+    cfg = {"displace": {"copies": 2, "sigma": 0.05},
+           "md": {"starts": 1, "steps": 4, "every": 2, "temperature": 300, "timestep_fs": 1.0}}
+    distilled = build_distill_set(train, teacher, params, cfg, seed=0, log=lambda _: None)
+    kinds = distilled.extras["augmentation"]
+    assert list(np.bincount(kinds)) == [3, 6, 2]
+    assert list(distilled.extras["source_frame"][kinds == DISPLACED]) == [0, 0, 1, 1, 2, 2]
+    displaced = np.flatnonzero(kinds == DISPLACED)[0]
+    step = distilled.positions[displaced] - train.positions[0]
+    assert 0.02 < np.std(step) < 0.1
+    assert np.any(kinds == TEACHER_MD)
+    energy, forces = predict(teacher, params, distilled)
+    np.testing.assert_allclose(distilled.energy, energy)
+    labels = mixed_labels(distilled, train, teacher_weight=0.25)
+    k = np.flatnonzero(kinds == ORIGINAL)[1]
+    assert labels.energy[k] == pytest.approx(0.25 * energy[k] + 0.75 * train.energy[1])
+    np.testing.assert_allclose(labels.forces[k], 0.25 * forces[k] + 0.75 * train.forces[1])
+    np.testing.assert_allclose(labels.forces[displaced], forces[displaced])
+
+
+def test_auto_batch_size_grows_to_the_cap_when_memory_allows(tmp_path) -> None:
+    frames = toy_frames(8, seed=5)
+    cfg = {"epochs": 1, "batch_size": "auto", "max_batch_size": 6, "progress_interval": 1e9}
+    result = fit(ForceField(TINY), frames, frames.subset([]), cfg, tmp_path, log=lambda _: None)
+    assert result.info["batch_size"] == 6
+    assert result.info["steps_per_epoch"] == 2
+
+
+def test_hvp_loss_term_compares_student_and_target_products() -> None:
+    frames = toy_frames(2, seed=6)
+    model = ForceField(TINY)
+    params = {"net": model.init(3),
+              "stats": fit_stats(frames, frames.energy, frames.forces, model.max_z)}
+    directions, targets = hvp_targets(model, params, frames, seed=1, batch_size=2)
+    fns = LossFunctions(model, train_config({"hvp_weight": 1.0}))
+    for target, expect_zero in ((targets, True), ([np.zeros_like(t) for t in targets], False)):
+        bucket = build_buckets(frames, model.cutoff,
+                               extras={"hvp_dir": directions, "hvp_target": target})[0]
+        sums = fns.sums(params["net"], params["stats"], take_batch(bucket, np.arange(2), 2))
+        expected = 0.0 if expect_zero else sum(float(np.sum(t**2)) for t in targets)
+        assert float(sums["h_sq"]) == pytest.approx(expected, rel=1e-4, abs=1e-6)

@@ -1,0 +1,53 @@
+"""The coarse-grained part of the DAG through Snakemake on the tiny config."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from distillery.priors.delta import MODES
+from distillery.priors.serialise import load_priors, priors_to_dict
+from tests.conftest import run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+PRIORS = "results/cg/priors"
+
+
+@pytest.fixture(scope="module")
+def cg_run(tiny_workdir):
+    run_snakemake(tiny_workdir, f"{PRIORS}/metrics.json", f"{PRIORS}/simulation.json",
+                  f"{PRIORS}/fit_summary.json")
+    return tiny_workdir / PRIORS
+
+
+def test_priors_are_fitted_saved_and_plotted(cg_run):
+    readable = yaml.safe_load((cg_run / "priors.yaml").read_text())
+    assert readable["kind"] == "parametric" and readable["bond"]["form"] == "harmonic"
+    priors = load_priors(cg_run / "priors.yaml")
+    assert priors_to_dict(load_priors(cg_run / "priors.npz")) == priors_to_dict(priors)
+    recovery = json.loads((cg_run / "fit_summary.json").read_text())["recovery"]
+    # 160 training frames: coarse, but the bonded constants are still close to the truth
+    assert abs(recovery["bond"]["k_rel_error"]) < 0.15
+    assert abs(recovery["angle"]["x0_rel_error"]) < 0.02
+    for term in ("bond", "angle", "dihedral", "pair"):
+        assert (cg_run / "plots" / f"fit_{term}.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_modes_and_simulation_are_reported(cg_run):
+    metrics = json.loads((cg_run / "metrics.json").read_text())["modes"]
+    assert set(metrics) == set(MODES)
+    # the prior carries almost all of the force; the residual model alone cannot
+    assert metrics["ml-only"]["force_rmse"] > 5 * metrics["prior-only"]["force_rmse"]
+    sim = json.loads((cg_run / "simulation.json").read_text())
+    assert isinstance(sim["stability"]["stable"], bool)
+    assert sim["stability"]["simulated_ps"] == pytest.approx(200 * 0.005)
+    for name in ("bond", "angle", "dihedral", "fes"):
+        assert 0.0 <= sim["js_divergence"][name] <= 1.0
+    traj = np.load(cg_run / "simulation" / "trajectory.npz")
+    assert traj["positions"].shape == (10, 2, 12, 3)
+    log = (cg_run.parents[0] / "logs" / "cg_simulate.log").read_text()
+    assert "langevin: 200/200 steps" in log

@@ -1,0 +1,44 @@
+"""Train one CAN classifier: the teacher, or a student with (KD) or without the teacher."""
+
+import torch
+
+from distillery.can.dataset import load_graphs
+from distillery.can.training import content_digest, fit_classifier, with_teacher
+from distillery.io import read_json
+from distillery.models.torch.build import count_parameters, load_classifier, save_classifier
+from distillery.train.torch_device import describe_torch_device, torch_device
+from distillery.train.torch_loop import predict_logits
+from distillery.workflow import run_script
+
+
+def main(snakemake) -> None:
+    torch.set_num_threads(snakemake.threads)
+    p = snakemake.params
+    meta = read_json(snakemake.input.meta)
+    device = torch_device(p.device)
+    print(f"device: {describe_torch_device(device, p.train.get('amp', True))}")
+    # the inputs' content decides whether a checkpoint is resumed (rerun on other data: restart)
+    teacher_file = [snakemake.input.teacher] if p.kd is not None else []
+    data_key = content_digest(snakemake.input.train, snakemake.input.val, *teacher_file)
+    train_set, val_set = load_graphs(snakemake.input.train), load_graphs(snakemake.input.val)
+    if p.kd is not None:
+        teacher, _ = load_classifier(snakemake.input.teacher)
+        batch = p.train.get("batch_size", 64)
+        teacher = teacher.to(device)
+        train_set = with_teacher(train_set, predict_logits(teacher, train_set, batch, device))
+        val_set = with_teacher(val_set, predict_logits(teacher, val_set, batch, device))
+    result = fit_classifier(
+        p.arch, p.train, meta, train_set, val_set, device, p.checkpoints,
+        snakemake.output.history, kd=p.kd, label=p.name,
+        data_key=data_key,
+    )
+    info = {"classes": meta["classes"], "n_classes": len(meta["classes"]), "kd": p.kd,
+            "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+            "stopped_early": result.stopped_early, "params": count_parameters(result.model),
+            "device": describe_torch_device(device, p.train.get("amp", True))}
+    save_classifier(snakemake.output.model, result.model, p.arch, info)
+    print(f"saved {snakemake.output.model}: {info['params']} parameters, "
+          f"best epoch {result.best_epoch}")
+
+
+run_script(main, snakemake)

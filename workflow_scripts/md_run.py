@@ -1,0 +1,45 @@
+"""NVE and Langevin MD of one exported force field from test-split structures."""
+
+from dataclasses import asdict
+from pathlib import Path
+
+from ase import Atoms
+
+from distillery.ase_calculator import DistilleryCalculator
+from distillery.data.frames import read_frames
+from distillery.data.splits import read_splits
+from distillery.evaluate.md_stability import (
+    ENSEMBLES,
+    MDSettings,
+    run_md,
+    save_trajectories,
+    summarise,
+)
+from distillery.io import write_json
+from distillery.workflow import run_script
+
+
+def main(snakemake) -> None:
+    cfg, out = snakemake.params.md, snakemake.output
+    settings = MDSettings.from_config(cfg)
+    frames = read_frames(snakemake.input.frames)
+    starts = read_splits(snakemake.input.splits)["test"][:cfg["starts"]]
+    calculator = DistilleryCalculator(Path(snakemake.input.program).parent)
+    trajectories, summaries = [], []
+    for i, k in enumerate(starts):
+        atoms = Atoms(numbers=frames.numbers[k], positions=frames.positions[k],
+                      cell=None if frames.cell is None else frames.cell[k],
+                      pbc=False if frames.pbc is None else frames.pbc[k])
+        for ensemble in ENSEMBLES:
+            print(f"{snakemake.wildcards.model}: {ensemble} from test frame {k}", flush=True)
+            run = run_md(atoms, calculator, ensemble, settings,
+                         seed=snakemake.params.seed + i, progress_every=max(settings.steps // 5, 1))
+            trajectories.append(run)
+            summaries.append({"start_frame": int(k), **summarise(run, settings)})
+            print(f"  {summaries[-1]}", flush=True)
+    save_trajectories(out.trajectories, trajectories)
+    write_json(out.summary, {"model": snakemake.wildcards.model, "settings": asdict(settings),
+                             "runs": summaries})
+
+
+run_script(main, snakemake)

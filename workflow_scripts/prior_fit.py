@@ -1,0 +1,60 @@
+"""Fit priors on the training frames; write them (NPZ + readable YAML), a summary and plots."""
+
+from ase import units
+
+from distillery.data.frames import read_frames
+from distillery.data.splits import read_splits
+from distillery.errors import InputError
+from distillery.io import write_json, write_yaml
+from distillery.priors.fit import PriorSettings, fit_priors
+from distillery.priors.plots import plot_fit, plot_placeholder
+from distillery.priors.serialise import priors_to_dict, save_priors
+from distillery.priors.topology import from_config
+from distillery.priors.truth import parameter_recovery, read_reference_terms
+from distillery.workflow import run_script
+
+
+def main(snakemake) -> None:
+    inp, out, params = snakemake.input, snakemake.output, snakemake.params
+    dataset = snakemake.wildcards.dataset
+    if params.temperature is None:
+        raise InputError("config", f"datasets.{dataset}.temperature", "nothing",
+                         "the reference temperature in K (needed for Boltzmann inversion)")
+    kt = units.kB * float(params.temperature)
+    cg = dict(params.cg)
+    frames = read_frames(inp.frames)
+    train = frames.subset(read_splits(inp.splits)["train"])
+    topology = from_config(cg, int(frames.n_atoms[0]), "config")
+    settings = PriorSettings.from_config(cg)
+    print(f"fitting {settings.kind} priors on {len(train)} training frames: "
+          f"{len(topology.bonds)} bonds, {len(topology.angles)} angles, "
+          f"{len(topology.dihedrals)} dihedrals, {len(topology.pairs)} non-bonded pairs")
+    priors, hists = fit_priors(train.stacked_positions(), topology, kt, settings)
+    save_priors(out.priors, priors)
+    readable = priors_to_dict(priors)
+    if priors.kind == "spline":
+        readable["tables"] = "spline tables are stored in priors.npz"
+    write_yaml(out.readable, readable)
+
+    reference = read_reference_terms(inp.truth[0], settings.dihedral_order) if inp.truth else {}
+    summary = {"dataset": dataset, "kind": priors.kind, "n_train_frames": len(train),
+               "temperature": float(params.temperature), "kT": kt,
+               "terms": {k: v for k, v in readable.items()
+                         if k in ("bond", "angle", "dihedral", "repulsion")}}
+    if reference:
+        summary["recovery"] = parameter_recovery(priors, hists, reference)
+        for name, row in summary["recovery"].items():
+            print(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
+    write_json(out.summary, summary)
+
+    terms = {"bond": priors.bond, "angle": priors.angle, "dihedral": priors.dihedral,
+             "pair": priors.repulsion}
+    for name, term in terms.items():
+        path = out[f"plot_{name}"]
+        if name not in hists or term is None:
+            plot_placeholder(path, f"no {name} term for this molecule / configuration")
+            continue
+        plot_fit(path, name, hists[name], term, kt, reference.get(name), align=name != "pair")
+
+
+run_script(main, snakemake)

@@ -1,0 +1,16 @@
+"""Collect every dataset's metrics.json into the leaderboard table and its size plot."""
+
+from distillery.evaluate.leaderboard import build_leaderboard, write_leaderboard
+from distillery.evaluate.leaderboard_plot import plot_metric_vs_size
+from distillery.workflow import run_script
+
+
+def main(snakemake) -> None:
+    table = build_leaderboard(snakemake.params.sources)
+    out = snakemake.output
+    write_leaderboard(table, out.parquet, out.csv, out.html)
+    plot_metric_vs_size(table, out.plot)
+    print(f"leaderboard: {len(table)} models from {len(snakemake.params.sources)} metrics files")
+
+
+run_script(main, snakemake)

@@ -1,0 +1,23 @@
+"""Execute the analytics notebook with papermill and render it to HTML."""
+
+from distillery.evaluate.report_notebook import run_notebook
+from distillery.workflow import run_script
+
+
+def main(snakemake) -> None:
+    inp, params = snakemake.input, snakemake.params
+    run_notebook(
+        inp.notebook, snakemake.output.ipynb, snakemake.output.html,
+        parameters={
+            "results_dir": params.results,
+            "datasets": params.datasets,
+            "leaderboard_path": inp.leaderboard,
+            "benchmarks_path": inp.benchmarks,
+            "run_config_path": inp.run_config,
+            "compare_config_path": params.compare_with,
+        },
+        kernel=params.kernel,
+    )
+
+
+run_script(main, snakemake)
