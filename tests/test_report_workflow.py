@@ -154,3 +154,33 @@ def test_rerunning_one_target_rebuilds_only_what_depends_on_it(reported, tmp_pat
     assert not {"ingest", "split", "generate_frames", "generate_can_capture",
                 "run_config"} & rules
     assert not [job for job in pending if re.search(r"dataset=(cg|can)\b", job[1])]
+
+
+# wall-clock figures: throughput, latency, speed-ups and timings differ from run to run
+_TIMING = re.compile(r"per_s|_s$|seconds|speedup|latency|compile|_ms$|throughput")
+_RESULT_FILES = ("metrics.json", "fit_summary.json", "simulation.json", "md_stability.json",
+                 "check.json")
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if not _TIMING.search(k)}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+def test_a_second_run_gives_identical_results(reported, tmp_path):
+    # the generated raw data is compared byte for byte in test_slurm_cluster; start from it
+    shutil.copytree(reported / "data", tmp_path / "data")
+    run_snakemake(tmp_path)
+    files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "results").rglob("*.json")
+                   if p.name in _RESULT_FILES)
+    assert len(files) >= 8
+    for rel in files:
+        assert _without_timings(read_json(tmp_path / rel)) == _without_timings(
+            read_json(reported / rel)), rel
+    ours, theirs = (pd.read_parquet(root / "results/report/leaderboard.parquet")
+                    for root in (tmp_path, reported))
+    kept = [c for c in ours if not _TIMING.search(c)]
+    pd.testing.assert_frame_equal(ours[kept], theirs[kept])

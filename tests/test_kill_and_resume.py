@@ -1,0 +1,144 @@
+"""A training job killed mid-run and rerun with the same Snakemake target resumes from its last
+checkpoint and ends with the same parameters and metrics table as an uninterrupted run.
+
+SIGTERM is what SLURM sends at a time limit or preemption, SIGKILL what the OOM killer or a lost
+node amounts to; both go to the whole process group (Snakemake and the job it runs).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+
+from tests.conftest import DEFAULT_CONFIG, ROOT, SNAKEMAKE, TINY_CONFIG, run_snakemake
+
+pytestmark = pytest.mark.workflow
+EPOCHS = 40
+
+
+def _forcefield_params(path: Path) -> dict[str, np.ndarray]:
+    with open(path, "rb") as handle:
+        params = pickle.load(handle)["params"]
+    leaves: dict[str, np.ndarray] = {}
+
+    def walk(node, prefix: str) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, f"{prefix}/{key}")
+        else:
+            leaves[prefix] = np.asarray(node)
+
+    walk(params, "")
+    return leaves
+
+
+def _classifier_params(path: Path) -> dict[str, np.ndarray]:
+    state = torch.load(path, weights_only=True)["state_dict"]
+    return {key: value.numpy() for key, value in state.items()}
+
+
+CASES = {
+    "forcefield": {
+        "target": "results/md/forcefield/teacher/model.pkl",
+        "outputs": ["results/md/forcefield/teacher"],
+        "history": "results/md/forcefield/teacher/history.csv",
+        "checkpoints": "results/md/checkpoints/teacher",
+        "log": "results/md/logs/ff_teacher.log",
+        "resumed": "after epoch {epoch}",
+        "params": _forcefield_params,
+        "config": {"forcefield": {"teacher": {"train": {
+            "epochs": EPOCHS, "checkpoint_every": 1, "schedule": {"warmup_steps": 5}}}}},
+    },
+    "classifier": {
+        "target": "results/can/classifier/models/teacher.pt",
+        "outputs": ["results/can/classifier/models", "results/can/classifier/history"],
+        "history": "results/can/classifier/history/teacher.csv",
+        "checkpoints": "results/can/checkpoints/classifier/teacher",
+        "log": "results/can/logs/can_train_teacher.log",
+        "resumed": "resuming after epoch {epoch}",
+        "params": _classifier_params,
+        "config": {"classifier": {"train": {
+            "epochs": EPOCHS, "checkpoint_every": 1, "patience": 0}}},
+    },
+}
+
+
+def _history(path: Path) -> pd.DataFrame:
+    """The per-epoch table without its wall-clock column."""
+    return pd.read_csv(path).drop(columns=["seconds"])
+
+
+def _configs(tmp_path: Path, overrides: dict) -> tuple[Path, ...]:
+    path = tmp_path / "longer_training.yaml"
+    path.write_text(yaml.safe_dump(overrides))
+    return DEFAULT_CONFIG, TINY_CONFIG, path
+
+
+def _kill_after_second_epoch(workdir: Path, case: dict, configs: tuple[Path, ...],
+                             sig: signal.Signals) -> None:
+    """Start the target's DAG, wait for the epoch-2 checkpoint, signal the process group."""
+    command = [str(SNAKEMAKE), case["target"], "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+               "--cores", "2", "--configfile", *map(str, configs)]
+    marker = workdir / case["checkpoints"] / "epoch_0002.pkl"
+    with open(workdir / "killed_run.log", "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
+                                   start_new_session=True,
+                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        deadline = time.monotonic() + 600
+        while not marker.exists():
+            assert process.poll() is None, (workdir / "killed_run.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "no epoch-2 checkpoint within 10 minutes"
+            time.sleep(0.02)
+        os.killpg(process.pid, sig)
+        process.wait(timeout=120)
+    # what a user does after a hard kill: release Snakemake's lock on the directory
+    subprocess.run([str(SNAKEMAKE), "--unlock", "-s", str(ROOT / "Snakefile"), "-d",
+                    str(workdir), "--configfile", *map(str, configs)],
+                   check=True, capture_output=True, cwd=workdir)
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def uninterrupted(request, tmp_path_factory):
+    case = CASES[request.param]
+    workdir = tmp_path_factory.mktemp(f"uninterrupted_{request.param}")
+    configs = _configs(workdir, case["config"])
+    run_snakemake(workdir, case["target"], configfiles=configs)
+    return case, workdir, configs
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_killed_training_resumes_to_the_same_result(uninterrupted, sig, tmp_path):
+    case, reference, configs = uninterrupted
+    # the reference's data and Snakemake records, without the training's outputs/checkpoints
+    shutil.copytree(reference, tmp_path, symlinks=True, dirs_exist_ok=True)
+    for path in (*case["outputs"], case["checkpoints"]):
+        shutil.rmtree(tmp_path / path)
+    _kill_after_second_epoch(tmp_path, case, configs, sig)
+    assert not (tmp_path / case["target"]).exists()
+    latest = pickle.loads((tmp_path / case["checkpoints"] / "latest.pkl").read_bytes())["epoch"]
+    assert 2 <= latest < EPOCHS, f"killed after epoch {latest}: nothing left to resume"
+
+    run_snakemake(tmp_path, case["target"], "--rerun-incomplete", configfiles=configs)
+    log = (tmp_path / case["log"]).read_text()
+    assert case["resumed"].format(epoch=latest) in log, log[-2000:]
+
+    expected, got = case["params"](reference / case["target"]), case["params"](tmp_path /
+                                                                             case["target"])
+    assert expected.keys() == got.keys()
+    for key in expected:
+        np.testing.assert_array_equal(got[key], expected[key], err_msg=key)
+    history = _history(tmp_path / case["history"])
+    pd.testing.assert_frame_equal(history, _history(reference / case["history"]))
+    assert list(history["epoch"]) == list(range(1, EPOCHS + 1))
+
