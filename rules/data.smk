@@ -14,6 +14,8 @@ rule generate_frames:
         log_path("generate_frames"),
     benchmark:
         benchmark_path("generate_frames")
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow_scripts/generate_frames.py"
 
@@ -29,5 +31,7 @@ rule generate_can_capture:
         f"{RESULTS}/{{dataset}}/logs/generate_can_capture_{{capture}}.log",
     benchmark:
         f"{RESULTS}/{{dataset}}/benchmarks/generate_can_capture_{{capture}}.tsv"
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow_scripts/generate_can_capture.py"

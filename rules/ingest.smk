@@ -14,6 +14,8 @@ rule ingest:
         log_path("ingest"),
     benchmark:
         benchmark_path("ingest")
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow_scripts/ingest.py"
 
@@ -32,6 +34,8 @@ rule split:
         log_path("split"),
     benchmark:
         benchmark_path("split")
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow_scripts/split.py"
 
@@ -54,5 +58,7 @@ rule data_summary:
         f"{RESULTS}/logs/data_summary.log",
     benchmark:
         f"{RESULTS}/benchmarks/data_summary.tsv"
+    conda:
+        "../envs/data.yaml"
     script:
         "../workflow_scripts/data_summary.py"

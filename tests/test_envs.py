@@ -91,3 +91,11 @@ def test_data_env_holds_every_package_the_data_rules_import():
     distributions = packages_distributions()
     needed = {normal(distributions[m][0]) for m in modules}
     assert needed <= set(env_pins(ROOT / "envs" / "data.yaml")), needed
+
+
+@pytest.mark.parametrize("rule", [p.stem for p in DATA_CODE])
+def test_data_rules_name_the_data_env(rule):
+    # `--sdm conda` deploys an env only for rules that name one
+    text = "".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
+    block = re.search(rf"^rule {rule}:\n((?:    .*\n|\n)*)", text, re.M)
+    assert block is not None and 'conda:\n        "../envs/data.yaml"' in block.group(1)
