@@ -39,7 +39,7 @@ CLASSIFIER = {
     "student_mlp": {"macro_f1": 0.93, "accuracy": 0.95, "params": 2_000, "latency_ms": 0.2},
     "student_no_kd": {"macro_f1": 0.90, "accuracy": 0.93, "params": 5_000, "latency_ms": 0.5},
 }
-PRIORS = {"modes": {
+PRIORS = {"device": {"framework": "jax", "platform": "cpu", "device": "cpu"}, "modes": {
     "full": {"force_mae": 0.10},
     "prior-only": {"force_mae": 0.30},
     "ml-only": {"force_mae": 0.20},
@@ -71,6 +71,8 @@ def test_forcefield_rows_pick_size_speed_and_headline_metric():
     assert student["primary_metric"] == "test.force_mae"
     assert student["primary_value"] == 0.048
     assert student["device"] == "cpu"  # the file-level device applies to every model
+    described = rows_for("cg", "coarse_grained", PRIORS)
+    assert {r["device"] for r in described} == {"cpu"}  # the name out of a device record
     assert student["metric.test.energy_mae_per_atom"] == 0.003
 
 

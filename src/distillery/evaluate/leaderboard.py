@@ -140,6 +140,13 @@ def _throughput(flat: Mapping[str, Any]) -> tuple[float, str]:
     return found if found is not None else (math.nan, "")
 
 
+def _device_name(value: Any) -> str:
+    """`cpu`, `cuda:0`, ...: a plain name, or the `device` of a described device."""
+    if isinstance(value, Mapping):
+        return str(value.get("device", ""))
+    return "" if value is None else str(value)
+
+
 def rows_for(dataset: str, track: str, metrics: Mapping[str, Any],
              source: str | Path = "metrics.json") -> list[dict[str, Any]]:
     """Leaderboard rows of one dataset's metrics.json; InputError when no model is found."""
@@ -153,7 +160,7 @@ def rows_for(dataset: str, track: str, metrics: Mapping[str, Any],
             f"per-model entries under one of {list(adapter.container_keys)} or named like "
             "teacher/student/baseline",
         )
-    shared_device = metrics.get("device")
+    shared_device = _device_name(metrics.get("device"))
     rows = []
     for model, entry in entries.items():
         flat = flatten(entry)
@@ -169,7 +176,7 @@ def rows_for(dataset: str, track: str, metrics: Mapping[str, Any],
             "role": adapter.role(model, entry),
             "params": params[1] if params else math.nan,
             "size_bytes": size[1] if size else math.nan,
-            "device": str(device[1]) if device else str(shared_device or ""),
+            "device": _device_name(device[1]) if device else shared_device,
             "throughput": throughput,
             "throughput_unit": unit,
             "primary_metric": primary[0] if primary else "",
