@@ -13,6 +13,8 @@ from distillery.data.frames import write_frames
 from distillery.data.ingest import ingest
 from distillery.data.npz import read_npz
 from distillery.errors import InputError
+from distillery.priors.serialise import load_priors
+from distillery.train.checkpoint import CheckpointManager
 
 CSV = (
     "1478198376.389427,0316,8,05,21,68,09,21,21,00,6f,R\n"
@@ -36,6 +38,10 @@ def _xyz(path):
 
 def _npz(path):
     return write_frames(f"{path}.parquet", read_npz(path))
+
+
+def _checkpoint(path):
+    return CheckpointManager(path.parent).load(path.stem)
 
 
 def _only_input_errors(reader, path) -> None:
@@ -70,7 +76,9 @@ def test_mutated_text_inputs(tmp_path_factory, changes):
 @given(data=st.binary(max_size=400))
 def test_random_bytes(tmp_path_factory, data):
     tmp = tmp_path_factory.mktemp("bytes")
-    for name, reader in (("x.npz", _npz), ("x.csv", _csv), ("x.xyz", _xyz)):
+    for name, reader in (("x.npz", _npz), ("x.csv", _csv), ("x.xyz", _xyz),
+                         ("p.yaml", load_priors), ("p.json", load_priors),
+                         ("p.npz", load_priors), ("latest.pkl", _checkpoint)):
         path = tmp / name
         path.write_bytes(data)
         _only_input_errors(reader, path)

@@ -1,6 +1,7 @@
 """Bad input through the workflow's entry points: every case stops its rule with one line that
 names the file and the problem, exits non-zero, leaves no output behind and leaves earlier
-results alone. Library-level readers (priors, checkpoints) get the same treatment below."""
+results alone. Damaged prior files and checkpoints name the file below; random bytes for every
+reader are in test_bad_input_fuzz.py."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from distillery.errors import InputError
 from distillery.priors.serialise import load_priors
@@ -133,31 +132,6 @@ def test_bad_config_stops_before_any_job(tmp_path):
     assert result.returncode != 0
     assert "'unit' was unexpected" in result.stderr
     assert not (tmp_path / "results").exists()
-
-
-FUZZ = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
-
-
-def _assert_one_line_input_error(reader, path: Path) -> None:
-    try:
-        reader(path)
-    except InputError as exc:
-        assert str(path) in str(exc) and "\n" not in str(exc)
-
-
-def _checkpoint(path: Path):
-    return CheckpointManager(path.parent).load(path.stem)
-
-
-@FUZZ
-@given(data=st.binary(max_size=300))
-def test_random_bytes_as_priors_or_checkpoint(tmp_path_factory, data):
-    tmp = tmp_path_factory.mktemp("bytes")
-    for name in ("priors.yaml", "priors.json", "priors.npz"):
-        (tmp / name).write_bytes(data)
-        _assert_one_line_input_error(load_priors, tmp / name)
-    (tmp / "latest.pkl").write_bytes(data)
-    _assert_one_line_input_error(_checkpoint, tmp / "latest.pkl")
 
 
 def test_damaged_checkpoints_name_the_file_and_the_fix(tmp_path):
