@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import jax
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,17 +31,8 @@ EPOCHS = 40
 def _forcefield_params(path: Path) -> dict[str, np.ndarray]:
     with open(path, "rb") as handle:
         params = pickle.load(handle)["params"]
-    leaves: dict[str, np.ndarray] = {}
-
-    def walk(node, prefix: str) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                walk(value, f"{prefix}/{key}")
-        else:
-            leaves[prefix] = np.asarray(node)
-
-    walk(params, "")
-    return leaves
+    return {jax.tree_util.keystr(key): np.asarray(leaf)
+            for key, leaf in jax.tree_util.tree_leaves_with_path(params)}
 
 
 def _classifier_params(path: Path) -> dict[str, np.ndarray]:
