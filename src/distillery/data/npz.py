@@ -54,7 +54,7 @@ def read_npz(
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
-        raise InputError(source, "file", f"not a readable NPZ archive ({exc})",
+        raise InputError(source, "file", f"not a readable NPZ archive ({reason(exc)})",
                          "an .npz archive written by numpy.savez",
                          fix="check the path and that the download/copy completed") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
