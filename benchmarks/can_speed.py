@@ -19,8 +19,8 @@ import torch
 
 from distillery.can.dataset import load_graphs
 from distillery.can.evaluate import add_speedups, distillation_summary, evaluate_model
+from distillery.can.models.build import load_classifier
 from distillery.io import read_json, read_yaml
-from distillery.models.torch.build import load_classifier
 from distillery.train.torch_device import describe_torch_device, torch_device
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,9 +18,9 @@ import numpy as np
 from ase.build import bulk
 
 from distillery.data.frames import FrameSet, read_frames
-from distillery.evaluate.ff_eval import throughput
 from distillery.io import read_yaml
-from distillery.models.jax.model import ForceField, fit_stats, load_model
+from distillery.models.inference import throughput
+from distillery.models.model import ForceField, fit_stats, load_model
 from distillery.train.device import describe_jax_device
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 # Force-field track: trained models -> jax.export (StableHLO) programs + parameters that run
-# without the training code (loader: distillery.export.jax_loader, ASE calculator:
-# distillery.ase_calculator.DistilleryCalculator), checked against the in-process model.
+# without the training code (loader: distillery.forcefield.export.jax_loader, ASE calculator:
+# distillery.forcefield.ase_calculator.DistilleryCalculator), checked against the in-process model.
 
 FF_EXPORT = FF.get("export", {})
 EXPORT_DIR = f"{RESULTS}/{{dataset}}/export"
@@ -36,7 +36,7 @@ register_targets(
 
 
 # Classifier track: the distilled students as TorchScript (every architecture) and ONNX (the
-# graph-free MLP; GATConv cannot be exported to ONNX, see distillery.export.torch_export).
+# graph-free MLP; GATConv cannot be exported to ONNX, see distillery.can.export).
 CAN_EXPORTED = [f"{s}_kd" for s in CAN_STUDENTS]
 CAN_ONNX = [f"{s}_kd" for s, arch in CLASSIFIER.get("students", {}).items()
             if arch.get("kind") == "mlp"]

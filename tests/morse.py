@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from distillery.export.neighbours import dense_neighbours
+from distillery.forcefield.export.neighbours import dense_neighbours
 
 CUTOFF = 3.4  # Å, below half of the 2x2x2 fcc Cu test cell (7.2 Å)
 PARAMS = {"depth": jnp.float32(0.35), "alpha": jnp.float32(1.4), "r0": jnp.float32(2.6)}

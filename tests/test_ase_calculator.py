@@ -10,8 +10,8 @@ from ase.calculators.calculator import PropertyNotImplementedError
 from ase.calculators.fd import calculate_numerical_stress
 from ase.optimize import BFGS
 
-from distillery.ase_calculator import DistilleryCalculator
-from distillery.export.jax_export import export_forcefield
+from distillery.forcefield.ase_calculator import DistilleryCalculator
+from distillery.forcefield.export.jax_export import export_forcefield
 from tests.morse import CUTOFF, PARAMS, morse_energy
 
 

@@ -7,13 +7,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from distillery.cg.serialise import load_priors
 from distillery.data.can import combine_captures, read_can_csv
 from distillery.data.extxyz import read_extxyz
 from distillery.data.frames import write_frames
 from distillery.data.ingest import ingest
 from distillery.data.npz import read_npz
 from distillery.errors import InputError
-from distillery.priors.serialise import load_priors
 from distillery.train.checkpoint import CheckpointManager
 
 CSV = (

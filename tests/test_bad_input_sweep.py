@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 import yaml
 
+from distillery.cg.serialise import load_priors
 from distillery.errors import InputError
-from distillery.priors.serialise import load_priors
 from distillery.train.checkpoint import CheckpointManager
 from tests.conftest import run_snakemake
 

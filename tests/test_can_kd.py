@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from distillery.distill.kd_torch import kd_loss
+from distillery.can.kd import kd_loss
 
 STUDENT = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0], [-2.0, 1.5, 0.0]])
 TEACHER = np.array([[3.0, -2.0, 1.0], [0.0, 0.0, 4.0], [-1.0, 2.5, -0.5]])

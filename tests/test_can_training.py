@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from distillery.can.models.build import build_classifier, load_classifier, save_classifier
 from distillery.can.training import class_weights, content_digest, fit_classifier, with_teacher
 from distillery.errors import ConfigError, InputError
-from distillery.models.torch.build import build_classifier, load_classifier, save_classifier
 from distillery.train.torch_device import autocast_dtype, torch_device
 from distillery.train.torch_loop import predict_logits
 

@@ -8,9 +8,9 @@ import torch
 import yaml
 
 from distillery.can.dataset import load_graphs
-from distillery.export.torch_export import graph_tensors, onnx_logits, torchscript_logits
+from distillery.can.export import graph_tensors, onnx_logits, torchscript_logits
+from distillery.can.models.build import build_classifier, load_classifier, save_classifier
 from distillery.io import read_json
-from distillery.models.torch.build import build_classifier, load_classifier, save_classifier
 from tests.conftest import DEFAULT_CONFIG, run_snakemake
 
 STUDENTS = yaml.safe_load(DEFAULT_CONFIG.read_text())["classifier"]["students"]

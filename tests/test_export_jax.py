@@ -12,8 +12,8 @@ import pytest
 from ase.build import bulk
 
 from distillery.errors import InputError
-from distillery.export.jax_export import energy_forces_virial, export_forcefield
-from distillery.export.jax_loader import ExportedForceField
+from distillery.forcefield.export.jax_export import energy_forces_virial, export_forcefield
+from distillery.forcefield.export.jax_loader import ExportedForceField
 from tests.morse import CUTOFF, PARAMS, morse_energy
 
 
@@ -78,7 +78,7 @@ def test_loading_needs_no_training_code(tmp_path, crystal):
     export_forcefield(tmp_path, morse_energy, PARAMS, CUTOFF)
     script = (
         "import sys, numpy as np\n"
-        "from distillery.ase_calculator import DistilleryCalculator\n"
+        "from distillery.forcefield.ase_calculator import DistilleryCalculator\n"
         f"calc = DistilleryCalculator({str(tmp_path)!r})\n"
         "data = np.load(sys.argv[1])\n"
         "out = calc.model.predict(data['R'], data['z'], data['cell'], data['pbc'])\n"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from distillery.export.torch_export import (
+from distillery.can.export import (
     export_onnx,
     export_torchscript,
     max_logit_difference,
@@ -14,7 +14,7 @@ from distillery.export.torch_export import (
     onnx_supported,
     torchscript_logits,
 )
-from distillery.models.torch.build import build_classifier
+from distillery.can.models.build import build_classifier
 
 ARCHS = {
     "mlp": {"kind": "mlp", "hidden": 8, "layers": 2},

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillery.evaluate.ff_plots import error_histogram, parity_plot
-from distillery.evaluate.metrics import angular_errors, energy_metrics, force_metrics
+from distillery.forcefield.plots import error_histogram, parity_plot
+from distillery.metrics.regression import angular_errors, energy_metrics, force_metrics
 
 
 def test_energy_metrics_are_per_atom() -> None:

@@ -10,8 +10,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from distillery.data.frames import FrameSet
-from distillery.models.jax.model import ForceField, fit_stats, load_model, save_model
-from distillery.models.jax.neighbours import build_buckets, neighbour_list, take_batch
+from distillery.models.model import ForceField, fit_stats, load_model, save_model
+from distillery.models.neighbours import build_buckets, neighbour_list, take_batch
 from tests.ff_toy import morse, toy_frames
 
 ARCHS = [

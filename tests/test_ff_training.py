@@ -6,19 +6,19 @@ import jax
 import numpy as np
 import pytest
 
-from distillery.distill.hvp import force_jvp, hvp_targets
-from distillery.distill.labelling import (
+from distillery.forcefield.labelling import (
     DISPLACED,
     ORIGINAL,
     TEACHER_MD,
     build_distill_set,
     mixed_labels,
 )
-from distillery.evaluate.ff_eval import predict
-from distillery.models.jax.model import ForceField, fit_stats
-from distillery.models.jax.neighbours import build_buckets, take_batch
+from distillery.models.inference import predict
+from distillery.models.model import ForceField, fit_stats
+from distillery.models.neighbours import build_buckets, take_batch
 from distillery.train.checkpoint import CheckpointManager
 from distillery.train.ff_loop import LossFunctions, batch_norms, fit, train_config
+from distillery.train.hvp import force_jvp, hvp_targets
 from tests.ff_toy import toy_frames
 
 TINY = {"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4, "cutoff": 3.5}

@@ -10,14 +10,14 @@ import pandas as pd
 import pytest
 
 from distillery.errors import InputError
-from distillery.evaluate.leaderboard import (
+from distillery.report.leaderboard import (
     COLUMNS,
     build_leaderboard,
     rows_for,
     teacher_vs_student,
     write_leaderboard,
 )
-from distillery.evaluate.leaderboard_plot import plot_metric_vs_size
+from distillery.report.leaderboard_plot import plot_metric_vs_size
 
 FORCEFIELD = {
     "device": "cpu",

@@ -8,8 +8,9 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from distillery.ase_calculator import DistilleryCalculator
-from distillery.evaluate.md_stability import (
+from distillery.forcefield.ase_calculator import DistilleryCalculator
+from distillery.forcefield.export.jax_export import export_forcefield
+from distillery.forcefield.md_stability import (
     MDSettings,
     energy_drift,
     instability,
@@ -19,8 +20,7 @@ from distillery.evaluate.md_stability import (
     save_trajectories,
     summarise,
 )
-from distillery.evaluate.rdf import radial_distribution, rdf_distance
-from distillery.export.jax_export import export_forcefield
+from distillery.forcefield.rdf import radial_distribution, rdf_distance
 from tests.morse import CUTOFF, PARAMS, morse_energy
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from distillery.io import read_json
-from distillery.models.jax.model import ForceField, save_model
+from distillery.models.model import ForceField, save_model
 from tests.conftest import run_snakemake
 
 MODEL = {"kind": "schnet", "features": 4, "n_layers": 1, "n_rbf": 4, "cutoff": 3.2, "max_z": 80}

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from distillery.cg.fit import PriorSettings, fit_priors
+from distillery.cg.terms import HarmonicTerm
+from distillery.cg.topology import chain
+from distillery.cg.truth import parameter_recovery, reference_terms
 from distillery.data.generate.cg_chain import ChainPotential, simulate_chain, truth
-from distillery.priors.fit import PriorSettings, fit_priors
-from distillery.priors.terms import HarmonicTerm
-from distillery.priors.topology import chain
-from distillery.priors.truth import parameter_recovery, reference_terms
 
 TEMPERATURE = 300.0
 

@@ -9,17 +9,17 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from distillery.cg import geometry
+from distillery.cg.boltzmann import boltzmann_inversion
+from distillery.cg.energy import Priors, prior_energy, prior_energy_and_forces
+from distillery.cg.fit import PriorSettings, fit_priors
+from distillery.cg.fits import fit_fourier, fit_harmonic, fit_repulsion
+from distillery.cg.mapping import from_config, from_groups
+from distillery.cg.serialise import load_priors, priors_to_dict, save_priors
+from distillery.cg.terms import FourierTerm, HarmonicTerm, RepulsionTerm
+from distillery.cg.topology import chain, from_bonds
 from distillery.errors import InputError
 from distillery.io import write_yaml
-from distillery.priors import geometry
-from distillery.priors.boltzmann import boltzmann_inversion
-from distillery.priors.energy import Priors, prior_energy, prior_energy_and_forces
-from distillery.priors.fit import PriorSettings, fit_priors
-from distillery.priors.fits import fit_fourier, fit_harmonic, fit_repulsion
-from distillery.priors.mapping import from_config, from_groups
-from distillery.priors.serialise import load_priors, priors_to_dict, save_priors
-from distillery.priors.terms import FourierTerm, HarmonicTerm, RepulsionTerm
-from distillery.priors.topology import chain, from_bonds
 
 KT = 0.025852  # eV at 300 K
 

@@ -8,18 +8,18 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from distillery.data.frames import FrameSet
-from distillery.models.jax.model import ForceField
-from distillery.priors.delta import (
+from distillery.cg.delta import (
     MODES,
     combined_energy,
     mode_metrics,
     mode_predictions,
     residual_labels,
 )
-from distillery.priors.energy import Priors, prior_energy_and_forces
-from distillery.priors.terms import FourierTerm, HarmonicTerm, RepulsionTerm
-from distillery.priors.topology import chain
+from distillery.cg.energy import Priors, prior_energy_and_forces
+from distillery.cg.terms import FourierTerm, HarmonicTerm, RepulsionTerm
+from distillery.cg.topology import chain
+from distillery.data.frames import FrameSet
+from distillery.models.model import ForceField
 
 N_BEADS = 6
 

@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 from ase import units
 
-from distillery.errors import InputError
-from distillery.priors import geometry
-from distillery.priors.compare import (
+from distillery.cg import geometry
+from distillery.cg.compare import (
     coordinate_histograms,
     fes_histograms,
     free_energy,
     js_divergence,
 )
-from distillery.priors.delta import combined_energy
-from distillery.priors.energy import Priors
-from distillery.priors.langevin import SimulationSettings, Trajectory, langevin, stability
-from distillery.priors.terms import FourierTerm, HarmonicTerm
-from distillery.priors.topology import chain
+from distillery.cg.delta import combined_energy
+from distillery.cg.energy import Priors
+from distillery.cg.langevin import SimulationSettings, Trajectory, langevin, stability
+from distillery.cg.terms import FourierTerm, HarmonicTerm
+from distillery.cg.topology import chain
+from distillery.errors import InputError
 
 
 def test_js_divergence_bounds_and_symmetry():

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from distillery.priors.delta import MODES
-from distillery.priors.serialise import load_priors, priors_to_dict
+from distillery.cg.delta import MODES
+from distillery.cg.serialise import load_priors, priors_to_dict
 from tests.conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from distillery.errors import InputError
-from distillery.evaluate.benchmarks_table import (
+from distillery.report.benchmarks_table import (
     benchmarks_table,
     find_benchmarks,
     identify,
@@ -14,8 +14,8 @@ from distillery.evaluate.benchmarks_table import (
     read_benchmark,
     write_benchmarks,
 )
-from distillery.evaluate.config_diff import config_diff
-from distillery.evaluate.learning_curves import (
+from distillery.report.config_diff import config_diff
+from distillery.report.learning_curves import (
     curve_columns,
     find_epoch_tables,
     plot_learning_curves,

@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from distillery.evaluate.report_browser import find_chromium, walk_report
 from distillery.io import read_json
+from distillery.report.browser import find_chromium, walk_report
 from tests.conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow

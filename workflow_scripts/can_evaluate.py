@@ -5,9 +5,9 @@ import torch
 
 from distillery.can.dataset import load_graphs
 from distillery.can.evaluate import add_speedups, distillation_summary, evaluate_model, role
+from distillery.can.models.build import load_classifier
 from distillery.can.plots import plot_confusion
 from distillery.io import atomic_path, read_json, write_json
-from distillery.models.torch.build import load_classifier
 from distillery.train.torch_device import describe_torch_device, torch_device
 from distillery.workflow import run_script
 

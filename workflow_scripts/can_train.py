@@ -3,9 +3,9 @@
 import torch
 
 from distillery.can.dataset import load_graphs
+from distillery.can.models.build import count_parameters, load_classifier, save_classifier
 from distillery.can.training import content_digest, fit_classifier, with_teacher
 from distillery.io import read_json
-from distillery.models.torch.build import count_parameters, load_classifier, save_classifier
 from distillery.train.torch_device import describe_torch_device, torch_device
 from distillery.train.torch_loop import predict_logits
 from distillery.workflow import run_script

@@ -1,7 +1,7 @@
 """Map all-atom frames to coarse-grained beads (the dataset's `cg.mapping`)."""
 
+from distillery.cg.frames import map_dataset
 from distillery.data.frames import read_frames, write_frames
-from distillery.priors.frames import map_dataset
 from distillery.workflow import run_script
 
 

@@ -7,17 +7,17 @@ import numpy as np
 import pandas as pd
 from ase import units
 
+from distillery.cg import geometry
+from distillery.cg.compare import coordinate_histograms, fes_histograms, free_energy
+from distillery.cg.delta import combined_energy
+from distillery.cg.langevin import SimulationSettings, langevin, stability
+from distillery.cg.plots import plot_distributions, plot_fes, plot_placeholder
+from distillery.cg.serialise import load_priors
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
 from distillery.errors import InputError
 from distillery.io import atomic_path, atomic_write, write_json
-from distillery.models.jax.model import load_model
-from distillery.priors import geometry
-from distillery.priors.compare import coordinate_histograms, fes_histograms, free_energy
-from distillery.priors.delta import combined_energy
-from distillery.priors.langevin import SimulationSettings, langevin, stability
-from distillery.priors.plots import plot_distributions, plot_fes, plot_placeholder
-from distillery.priors.serialise import load_priors
+from distillery.models.model import load_model
 from distillery.train.device import describe_jax_device, enable_compilation_cache
 from distillery.workflow import run_script
 

@@ -2,8 +2,7 @@
 against the in-process model on test-split graphs."""
 
 from distillery.can.dataset import load_graphs
-from distillery.errors import DistilleryError
-from distillery.export.torch_export import (
+from distillery.can.export import (
     export_onnx,
     export_torchscript,
     graph_tensors,
@@ -12,8 +11,9 @@ from distillery.export.torch_export import (
     onnx_supported,
     torchscript_logits,
 )
+from distillery.can.models.build import load_classifier
+from distillery.errors import DistilleryError
 from distillery.io import write_json
-from distillery.models.torch.build import load_classifier
 from distillery.workflow import run_script
 
 FORMATS = {"torchscript": (export_torchscript, torchscript_logits),

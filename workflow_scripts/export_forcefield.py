@@ -5,8 +5,8 @@ from pathlib import Path
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
 from distillery.errors import DistilleryError
-from distillery.export.forcefield import compare_exported, export_trained
-from distillery.export.jax_loader import ExportedForceField
+from distillery.forcefield.export.forcefield import compare_exported, export_trained
+from distillery.forcefield.export.jax_loader import ExportedForceField
 from distillery.io import write_json
 from distillery.workflow import run_script
 

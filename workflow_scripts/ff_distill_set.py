@@ -6,11 +6,11 @@ import numpy as np
 
 from distillery.data.frames import read_frames, write_frames
 from distillery.data.splits import read_splits
-from distillery.distill.hvp import hvp_targets
-from distillery.distill.labelling import build_distill_set
+from distillery.forcefield.labelling import build_distill_set
 from distillery.io import atomic_write
-from distillery.models.jax.model import load_model
+from distillery.models.model import load_model
 from distillery.train.device import enable_compilation_cache
+from distillery.train.hvp import hvp_targets
 from distillery.workflow import run_script
 
 

@@ -6,10 +6,10 @@ import numpy as np
 
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from distillery.evaluate.ff_eval import evaluate, throughput
-from distillery.evaluate.ff_plots import error_histogram, parity_plot
+from distillery.forcefield.plots import error_histogram, parity_plot
 from distillery.io import write_json
-from distillery.models.jax.model import load_model
+from distillery.models.inference import evaluate, throughput
+from distillery.models.model import load_model
 from distillery.train.device import describe_jax_device, enable_compilation_cache
 from distillery.workflow import run_script
 

@@ -6,9 +6,9 @@ import numpy as np
 
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from distillery.distill.labelling import mixed_labels
+from distillery.forcefield.labelling import mixed_labels
 from distillery.io import write_json
-from distillery.models.jax.model import ForceField, save_model
+from distillery.models.model import ForceField, save_model
 from distillery.train.device import enable_compilation_cache
 from distillery.train.ff_loop import fit
 from distillery.train.history import MetricsHistory

@@ -5,9 +5,9 @@ import pandas as pd
 
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from distillery.evaluate.md_plots import langevin_temperature_plot, nve_energy_plot, rdf_plot
-from distillery.evaluate.md_stability import load_trajectories
-from distillery.evaluate.rdf import radial_distribution, rdf_distance
+from distillery.forcefield.md_plots import langevin_temperature_plot, nve_energy_plot, rdf_plot
+from distillery.forcefield.md_stability import load_trajectories
+from distillery.forcefield.rdf import radial_distribution, rdf_distance
 from distillery.io import atomic_path, read_json, write_json
 from distillery.workflow import run_script
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from ase import Atoms
 
-from distillery.ase_calculator import DistilleryCalculator
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from distillery.evaluate.md_stability import (
+from distillery.forcefield.ase_calculator import DistilleryCalculator
+from distillery.forcefield.md_stability import (
     ENSEMBLES,
     MDSettings,
     run_md,

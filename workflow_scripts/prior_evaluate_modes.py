@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pandas as pd
 
+from distillery.cg.delta import mode_metrics, mode_predictions
+from distillery.cg.plots import plot_mode_parity
+from distillery.cg.serialise import load_priors
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
 from distillery.io import atomic_path, write_json
-from distillery.models.jax.model import count_parameters, load_model
-from distillery.priors.delta import mode_metrics, mode_predictions
-from distillery.priors.plots import plot_mode_parity
-from distillery.priors.serialise import load_priors
+from distillery.models.model import count_parameters, load_model
 from distillery.train.device import describe_jax_device, enable_compilation_cache
 from distillery.workflow import run_script
 

@@ -2,15 +2,15 @@
 
 from ase import units
 
+from distillery.cg.fit import PriorSettings, fit_priors
+from distillery.cg.plots import plot_fit, plot_placeholder
+from distillery.cg.serialise import priors_to_dict, save_priors
+from distillery.cg.topology import from_config
+from distillery.cg.truth import parameter_recovery, read_reference_terms
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
 from distillery.errors import InputError
 from distillery.io import write_json, write_yaml
-from distillery.priors.fit import PriorSettings, fit_priors
-from distillery.priors.plots import plot_fit, plot_placeholder
-from distillery.priors.serialise import priors_to_dict, save_priors
-from distillery.priors.topology import from_config
-from distillery.priors.truth import parameter_recovery, read_reference_terms
 from distillery.workflow import run_script
 
 

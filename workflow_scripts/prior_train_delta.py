@@ -2,12 +2,12 @@
 
 from pathlib import Path
 
+from distillery.cg.delta import train_delta
+from distillery.cg.serialise import load_priors
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
 from distillery.io import write_json
-from distillery.models.jax.model import save_model
-from distillery.priors.delta import train_delta
-from distillery.priors.serialise import load_priors
+from distillery.models.model import save_model
 from distillery.train.device import enable_compilation_cache
 from distillery.train.history import MetricsHistory
 from distillery.workflow import run_script

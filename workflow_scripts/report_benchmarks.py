@@ -1,6 +1,6 @@
 """Collect the benchmark TSVs of every finished rule into one table."""
 
-from distillery.evaluate.benchmarks_table import (
+from distillery.report.benchmarks_table import (
     benchmarks_table,
     find_benchmarks,
     write_benchmarks,

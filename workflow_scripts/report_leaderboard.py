@@ -1,7 +1,7 @@
 """Collect every dataset's metrics.json into the leaderboard table and its size plot."""
 
-from distillery.evaluate.leaderboard import build_leaderboard, write_leaderboard
-from distillery.evaluate.leaderboard_plot import plot_metric_vs_size
+from distillery.report.leaderboard import build_leaderboard, write_leaderboard
+from distillery.report.leaderboard_plot import plot_metric_vs_size
 from distillery.workflow import run_script
 
 

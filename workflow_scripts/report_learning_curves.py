@@ -1,6 +1,6 @@
 """Plot train/val curves of every per-epoch table a dataset's training rules wrote."""
 
-from distillery.evaluate.learning_curves import find_epoch_tables, plot_learning_curves
+from distillery.report.learning_curves import find_epoch_tables, plot_learning_curves
 from distillery.workflow import run_script
 
 

@@ -1,6 +1,6 @@
 """Execute the analytics notebook with papermill and render it to HTML."""
 
-from distillery.evaluate.report_notebook import run_notebook
+from distillery.report.notebook import run_notebook
 from distillery.workflow import run_script
 
 

@@ -13,11 +13,11 @@ from torch_geometric.data import Data
 
 from distillery.can.features import FEATURE_NAMES
 from distillery.can.graph import window_graph
+from distillery.can.models.files import read_torch_file
 from distillery.can.windows import NORMAL, WindowSpec, split_windows, window_label
 from distillery.data.schemas import CAN_BYTES
 from distillery.errors import InputError
 from distillery.io import atomic_path
-from distillery.models.torch.files import read_torch_file
 
 SPLITS = ("train", "val", "test")
 

@@ -12,8 +12,8 @@ from torch_geometric.data import Data
 
 from distillery.can.latency import measure_latency
 from distillery.can.metrics import classification_metrics
+from distillery.can.models.build import count_parameters
 from distillery.errors import ConfigError
-from distillery.models.torch.build import count_parameters
 from distillery.train.torch_loop import predict_logits
 
 TEACHER = "teacher"

@@ -14,11 +14,11 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.data import Batch, Data
 
+from distillery.can.kd import kd_loss
 from distillery.can.metrics import classification_metrics
-from distillery.distill.kd_torch import kd_loss
+from distillery.can.models.build import build_classifier
+from distillery.can.models.files import read_torch_file
 from distillery.errors import ConfigError
-from distillery.models.torch.build import build_classifier
-from distillery.models.torch.files import read_torch_file
 from distillery.train.torch_loop import LossFn, TrainResult, train_classifier
 
 WEIGHTINGS = ("balanced", "none")

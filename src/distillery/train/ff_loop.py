@@ -20,15 +20,15 @@ import numpy as np
 import optax
 
 from distillery.data.frames import FrameSet
-from distillery.distill.hvp import force_jvp
 from distillery.errors import ConfigError
-from distillery.models.jax.model import ForceField, Params, fit_stats
-from distillery.models.jax.neighbours import Bucket, batch_plan, build_buckets, take_batch
+from distillery.models.model import ForceField, Params, fit_stats
+from distillery.models.neighbours import Bucket, batch_plan, build_buckets, take_batch
 from distillery.train.batch_probe import is_oom_error, probe_batch_size
 from distillery.train.checkpoint import CheckpointManager
 from distillery.train.device import describe_jax_device
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import MetricsHistory, Progress, epoch_summary
+from distillery.train.hvp import force_jvp
 from distillery.train.schedule import make_schedule
 
 DEFAULTS: dict[str, Any] = {

@@ -1,0 +1,105 @@
+"""Distributions of a simulation against reference frames: Jensen–Shannon divergences of
+bonds, angles and dihedrals, and 2-D free-energy surfaces of two collective variables."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from distillery.cg import geometry
+from distillery.cg.topology import Topology
+from distillery.errors import InputError
+
+COLLECTIVE_VARIABLES = ("end_to_end", "radius_of_gyration", "bond_<i>", "angle_<i>",
+                        "dihedral_<i>")
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Jensen–Shannon divergence (base 2, in [0, 1]) of two histograms of the same bins."""
+    p = np.asarray(p, np.float64).ravel()
+    q = np.asarray(q, np.float64).ravel()
+    p, q = p / p.sum(), q / q.sum()
+    m = 0.5 * (p + q)
+
+    def kl(a: np.ndarray) -> float:
+        use = a > 0
+        return float(np.sum(a[use] * np.log2(a[use] / m[use])))
+
+    return 0.5 * kl(p) + 0.5 * kl(q)
+
+
+def collective_variable(name: str, positions: np.ndarray, topology: Topology) -> np.ndarray:
+    """Values (n_frames,) of `end_to_end`, `radius_of_gyration`, or one bond/angle/dihedral
+    by index (`dihedral_3`)."""
+    if name == "end_to_end":
+        return geometry.end_to_end(positions)
+    if name == "radius_of_gyration":
+        return geometry.radius_of_gyration(positions)
+    kind, _, index = name.rpartition("_")
+    tables = {"bond": (geometry.bond_lengths, topology.bonds),
+              "angle": (geometry.angles, topology.angles),
+              "dihedral": (geometry.dihedrals, topology.dihedrals)}
+    if kind in tables and index.isdigit() and int(index) < len(tables[kind][1]):
+        fn, table = tables[kind]
+        return fn(positions, table[int(index) : int(index) + 1])[..., 0]
+    raise InputError("config", "cg.simulate.fes", name,
+                     f"one of {COLLECTIVE_VARIABLES} with an index present in the topology")
+
+
+@dataclass
+class Histograms:
+    """Reference and simulated histograms on shared bins (1-D or 2-D)."""
+
+    edges: tuple[np.ndarray, ...]
+    reference: np.ndarray
+    simulated: np.ndarray
+
+    @property
+    def divergence(self) -> float:
+        return js_divergence(self.reference, self.simulated)
+
+
+def _range(*arrays: np.ndarray) -> tuple[float, float]:
+    values = np.concatenate([np.ravel(a) for a in arrays])
+    values = values[np.isfinite(values)]
+    return float(values.min()), float(values.max())
+
+
+def coordinate_histograms(reference: np.ndarray, simulated: np.ndarray, topology: Topology,
+                          bins: int) -> dict[str, Histograms]:
+    """Pooled bond, angle and dihedral histograms of reference and simulated frames."""
+    coords = {"bond": (geometry.bond_lengths, topology.bonds, None),
+              "angle": (geometry.angles, topology.angles, (0.0, np.pi)),
+              "dihedral": (geometry.dihedrals, topology.dihedrals, (-np.pi, np.pi))}
+    out = {}
+    for name, (fn, table, fixed) in coords.items():
+        if not len(table):
+            continue
+        ref, sim = fn(reference, table).ravel(), fn(simulated, table).ravel()
+        value_range = fixed or _range(ref, sim)
+        ref_counts, edges = np.histogram(ref, bins, value_range)
+        sim_counts, _ = np.histogram(sim[np.isfinite(sim)], bins, value_range)
+        out[name] = Histograms((edges,), ref_counts, sim_counts)
+    return out
+
+
+def fes_histograms(reference: np.ndarray, simulated: np.ndarray, topology: Topology,
+                   names: Sequence[str], bins: int) -> Histograms:
+    """2-D histograms of two collective variables on shared bins."""
+    ref = [collective_variable(n, reference, topology) for n in names]
+    sim = [collective_variable(n, simulated, topology) for n in names]
+    ranges = [_range(r, s) for r, s in zip(ref, sim, strict=True)]
+    finite = np.isfinite(sim[0]) & np.isfinite(sim[1])
+    ref_counts, x_edges, y_edges = np.histogram2d(ref[0], ref[1], bins, ranges)
+    sim_counts, _, _ = np.histogram2d(sim[0][finite], sim[1][finite], bins, ranges)
+    return Histograms((x_edges, y_edges), ref_counts, sim_counts)
+
+
+def free_energy(counts: np.ndarray, kt: float) -> np.ndarray:
+    """-kT ln p with the minimum at zero; NaN where nothing was sampled."""
+    with np.errstate(divide="ignore"):
+        f = -kt * np.log(counts / counts.sum())
+    f[~np.isfinite(f)] = np.nan
+    return f - np.nanmin(f)

@@ -1,0 +1,31 @@
+"""Coarse-grained frames: an all-atom FrameSet mapped to beads."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from distillery.cg.mapping import CGMapping, from_config
+from distillery.data.frames import FrameSet
+from distillery.errors import InputError
+
+
+def map_frames(frames: FrameSet, mapping: CGMapping) -> FrameSet:
+    """Bead positions and aggregated forces; energies carry over unchanged."""
+    atoms = frames.stacked_positions()
+    numbers = mapping.bead_numbers(frames.numbers[0])
+    forces = None if frames.forces is None else list(mapping.forces(frames.stacked_forces()))
+    return FrameSet(numbers=[numbers.copy() for _ in range(len(frames))],
+                    positions=list(mapping.positions(atoms)), energy=frames.energy,
+                    forces=forces)
+
+
+def map_dataset(frames: FrameSet, cg: Mapping[str, Any], source: str = "config") -> FrameSet:
+    """Apply the `cg.mapping` of a dataset config; all frames must hold the same molecule."""
+    if len(frames) == 0 or not frames.is_uniform():
+        raise InputError(source, "frames", "frames with differing atoms (or none)",
+                         "the same molecule in every frame for a coarse-grained mapping")
+    if frames.forces is None:
+        raise InputError(source, "forces", "missing", "reference forces to fit and learn from")
+    return map_frames(frames, from_config(cg.get("mapping"), frames.numbers[0], source))
+

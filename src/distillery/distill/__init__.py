@@ -1,1 +1,0 @@
-"""Knowledge distillation: teacher labelling, augmentation, Hessian-vector-product targets."""

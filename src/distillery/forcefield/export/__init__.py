@@ -1,0 +1,1 @@
+"""Exported force fields that run without the training code (StableHLO + params.npz)."""

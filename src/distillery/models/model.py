@@ -1,0 +1,138 @@
+"""Force fields E(positions, numbers, cell): flax network + per-element shifts; F = -dE/dR.
+
+`params` is `{"net": flax parameters, "stats": {"shift": (max_z+1,), "scale": ()}}`. The shift
+(per-element reference energies) and scale are fitted on the training set and not trained.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from distillery.data.frames import FrameSet
+from distillery.errors import ConfigError
+from distillery.io import atomic_write, write_yaml
+from distillery.models.neighbours import Neighbours
+from distillery.models.painn import PaiNN
+from distillery.models.schnet import SchNet
+
+ARCHITECTURES = {"painn": PaiNN, "schnet": SchNet}
+Params = dict[str, Any]
+
+
+class ForceField:
+    """A model built from a config dict: `{"kind": "painn"|"schnet", "features", "n_layers",
+    "n_rbf", "cutoff"}`."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        config = dict(config)
+        kind = config.pop("kind", "painn")
+        if kind not in ARCHITECTURES:
+            raise ConfigError(f"model kind: found {kind!r}, expected one of {list(ARCHITECTURES)}")
+        self.kind = kind
+        self.module = ARCHITECTURES[kind](**config)
+        self.config = {"kind": kind, **config}
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.module.cutoff)
+
+    @property
+    def max_z(self) -> int:
+        return int(self.module.max_z)
+
+    def init(self, seed: int) -> Any:
+        """Network parameters for a random seed (shape-independent: any frame size works)."""
+        numbers = jnp.array([1, 1], jnp.int32)
+        vectors = jnp.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
+        edges = jnp.array([1, 0], jnp.int32)
+        return self.module.init(jax.random.PRNGKey(seed), numbers, vectors, edges,
+                                edges[::-1], jnp.ones(2, bool))
+
+    def energy(self, params: Params, positions: jnp.ndarray, numbers: jnp.ndarray,
+               cell: jnp.ndarray, neighbours: Neighbours) -> jnp.ndarray:
+        """Total energy of one (padded) frame; atoms with number 0 are padding.
+
+        A plain JAX function of `params` and `positions`, so other energy terms (priors) can be
+        added to it before differentiating.
+        """
+        senders, receivers, shifts, edge_mask = neighbours
+        vectors = positions[senders] - positions[receivers] + shifts @ cell
+        atomic = self.module.apply(params["net"], numbers, vectors, senders, receivers,
+                                   edge_mask)
+        stats = params["stats"]
+        per_atom = stats["scale"] * atomic + jnp.asarray(stats["shift"])[numbers]
+        return jnp.sum(jnp.where(numbers > 0, per_atom, 0.0))
+
+    def energy_and_forces(self, params: Params, positions: jnp.ndarray, numbers: jnp.ndarray,
+                          cell: jnp.ndarray, neighbours: Neighbours
+                          ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        energy, grad = jax.value_and_grad(self.energy, argnums=1)(
+            params, positions, numbers, cell, neighbours)
+        return energy, -grad
+
+    def predict_batch(self, params: Params, batch: Mapping[str, jnp.ndarray]
+                      ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        """Energies (B,) and forces (B, N, 3) of a padded batch from `neighbours.take_batch`."""
+        def one(positions, numbers, cell, senders, receivers, shifts, edge_mask):
+            return self.energy_and_forces(params, positions, numbers, cell,
+                                          Neighbours(senders, receivers, shifts, edge_mask))
+
+        return jax.vmap(one)(batch["positions"], batch["numbers"], batch["cell"],
+                             batch["senders"], batch["receivers"], batch["shifts"],
+                             batch["edge_mask"])
+
+
+def fit_stats(frames: FrameSet, energy: np.ndarray, forces: list[np.ndarray] | None,
+              max_z: int) -> dict[str, np.ndarray]:
+    """Per-element energy shifts by least squares on element counts; scale = force RMS.
+
+    With a fixed composition the counts are collinear; lstsq then gives the minimum-norm shifts,
+    which still reproduce the mean energy.
+    """
+    elements = np.unique(np.concatenate(frames.numbers))
+    if elements.max() > max_z or elements.min() < 1:
+        raise ConfigError(f"atomic numbers {elements.tolist()} outside 1..{max_z}")
+    counts = np.array([[np.sum(z == e) for e in elements] for z in frames.numbers], float)
+    coef, *_ = np.linalg.lstsq(counts, np.asarray(energy, float), rcond=None)
+    shift = np.zeros(max_z + 1)
+    shift[elements] = coef
+    scale = 1.0
+    if forces is not None:
+        rms = float(np.sqrt(np.mean(np.concatenate([f.ravel() for f in forces]) ** 2)))
+        scale = rms if rms > 0 else 1.0
+    return {"shift": shift, "scale": np.asarray(scale)}
+
+
+def count_parameters(net_params: Any) -> int:
+    return int(sum(np.size(leaf) for leaf in jax.tree.leaves(net_params)))
+
+
+def save_model(directory: str | Path, model: ForceField, params: Params,
+               meta: Mapping[str, Any] | None = None) -> None:
+    """`model.pkl` (numpy parameters + config) and a readable `model.yaml` beside it."""
+    directory = Path(directory)
+    host = jax.tree.map(np.asarray, jax.device_get(params))
+    with atomic_write(directory / "model.pkl") as handle:
+        pickle.dump({"config": model.config, "params": host}, handle,
+                    protocol=pickle.HIGHEST_PROTOCOL)
+    write_yaml(directory / "model.yaml", {
+        "config": model.config,
+        "n_parameters": count_parameters(host["net"]),
+        "energy_shift": {int(z): float(v) for z, v in enumerate(host["stats"]["shift"]) if v},
+        "scale": float(host["stats"]["scale"]),
+        **dict(meta or {}),
+    })
+
+
+def load_model(directory: str | Path) -> tuple[ForceField, Params]:
+    path = Path(directory) / "model.pkl"
+    with open(path, "rb") as handle:
+        payload = pickle.load(handle)
+    return ForceField(payload["config"]), payload["params"]

@@ -1,0 +1,2 @@
+"""Run-wide reports: leaderboard, benchmarks table, learning curves, config diff, notebook,
+HTML report checks."""
