@@ -1,0 +1,5 @@
+import sys
+
+from distillery.tracking.cli import main
+
+sys.exit(main())

@@ -1,0 +1,46 @@
+"""Settings of experiment tracking: the `tracking:` section of the workflow config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrackingSettings(BaseModel):
+    """Where and how training and evaluation jobs are logged to MLflow.
+
+    `uri` None means a local SQLite store `<results>/mlflow.db` with artifacts under
+    `<results>/mlruns/`; any MLflow tracking URI (`http://host:5000`, `sqlite:///...`) works.
+    Without `strict`, an unreachable store never stops a job: the run is queued under
+    `<results>/tracking_pending/` and `python -m distillery.tracking sync` replays it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    uri: str | None = None
+    strict: bool = False
+    # one experiment per dataset, named `<prefix><dataset>`; a prefix keeps projects apart
+    # on a shared server
+    experiment_prefix: str = ""
+    # a tracking server that does not answer must not hold up training: fail fast, queue
+    http_timeout_s: float = Field(5.0, gt=0)
+    http_retries: int = Field(0, ge=0, le=10)
+
+    def tracking_uri(self, results_dir: str | Path) -> str:
+        """The store to log to: `uri`, or the local SQLite store under `results_dir`."""
+        if self.uri is not None:
+            return self.uri
+        return f"sqlite:///{(Path(results_dir) / 'mlflow.db').resolve()}"
+
+    def artifact_location(self, results_dir: str | Path, experiment: str) -> str | None:
+        """Artifact root of a new experiment: `<results>/mlruns/<experiment>` for the local
+        store; None (the server's default) for a configured URI."""
+        if self.uri is not None:
+            return None
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
+        return (Path(results_dir) / "mlruns" / safe).resolve().as_uri()
+
+    def experiment(self, dataset: str) -> str:
+        return f"{self.experiment_prefix}{dataset}"
