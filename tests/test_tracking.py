@@ -15,13 +15,14 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from pydantic import BaseModel
 
 from distillery.errors import DistilleryError
 from distillery.metrics.record import Goal, MetricsFile, ModelRecord, PrimaryMetric, Throughput
-from distillery.tracking import TrackingSettings, tracked_run
+from distillery.tracking import TrackingSettings, tracked_job, tracked_run
 from distillery.tracking.cli import main as tracking_cli
 from distillery.tracking.flatten import clean_key, param_values, record_metrics
 from distillery.tracking.pending import list_pending, read_pending
@@ -67,7 +68,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         # the server runs uvicorn and a job runner as children: end its whole session
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(timeout=15)
+            proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -215,6 +216,41 @@ def test_default_store_is_local_sqlite_under_results(tmp_path: Path) -> None:
         "models/model.json"]
 
 
+def test_tracked_job_takes_settings_and_job_from_snakemake(server: str, prefix: str,
+                                                          tmp_path: Path) -> None:
+    job = SimpleNamespace(
+        config={"results": str(tmp_path / "results"),
+                "tracking": {"uri": server, "experiment_prefix": prefix}},
+        rule="can_train_student", wildcards={"dataset": "can", "student": "mlp", "mode": "kd"},
+        params={"train": {"epochs": 4}, "name": "mlp_kd"})
+    with tracked_job(job, variant="kd") as run:
+        run.log_epoch(0, {"val_f1": 0.5})
+    found = _only_run(server, f"{prefix}can")
+    assert found.info.run_name == "can_train_student student=mlp,mode=kd"
+    assert found.data.params == {"train.epochs": "4", "name": "mlp_kd"}
+    assert found.data.tags["variant"] == "kd" and found.data.tags["wildcard.mode"] == "kd"
+
+
+def test_parallel_jobs_share_a_new_local_store(tmp_path: Path) -> None:
+    """Jobs that start together must not trip over the store's table creation."""
+    code = (
+        "import sys\n"
+        "from distillery.tracking import tracked_run\n"
+        "with tracked_run({}, sys.argv[1], dataset='md', rule=sys.argv[2]) as run:\n"
+        "    run.log_epoch(0, {'loss': 1.0})\n"
+    )
+    results = tmp_path / "results"
+    jobs = [subprocess.Popen([sys.executable, "-c", code, str(results), f"job{i}"],
+                             stderr=subprocess.PIPE, text=True) for i in range(2)]
+    errors = [job.communicate(timeout=120)[1] for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0]
+    assert not any("WARNING" in e for e in errors), errors
+    assert list_pending(results) == []
+    client = _client(f"sqlite:///{results / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("md").experiment_id])
+    assert sorted(r.data.tags["rule"] for r in runs) == ["job0", "job1"]
+
+
 def _closed_uri() -> str:
     return f"http://127.0.0.1:{_free_port()}"  # nobody listens there
 
@@ -320,6 +356,9 @@ def test_settings_are_frozen_and_strict() -> None:
     with pytest.raises(ValueError):
         settings.enabled = False  # type: ignore[misc]
     assert settings.tracking_uri("/r") == "sqlite:////r/mlflow.db"
+    assert settings.artifact_location("/r", "a/b") == "file:///r/mlruns/a_b"
+    assert TrackingSettings(uri="sqlite:////s/t.db").artifact_location("/r", "md") == \
+        "file:///s/mlruns/md"
     assert TrackingSettings(uri="http://h:5000").artifact_location("/r", "md") is None
 
 

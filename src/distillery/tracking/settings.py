@@ -35,12 +35,14 @@ class TrackingSettings(BaseModel):
         return f"sqlite:///{(Path(results_dir) / 'mlflow.db').resolve()}"
 
     def artifact_location(self, results_dir: str | Path, experiment: str) -> str | None:
-        """Artifact root of a new experiment: `<results>/mlruns/<experiment>` for the local
-        store; None (the server's default) for a configured URI."""
-        if self.uri is not None:
+        """Artifact root of a new experiment: `mlruns/<experiment>` beside a SQLite store
+        (`<results>/mlruns/` for the default one); None (the server's default) otherwise."""
+        uri = self.tracking_uri(results_dir)
+        if not uri.startswith("sqlite:///"):
             return None
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in experiment)
-        return (Path(results_dir) / "mlruns" / safe).resolve().as_uri()
+        store = Path(uri.removeprefix("sqlite:///"))
+        return (store.parent / "mlruns" / safe).resolve().as_uri()
 
     def experiment(self, dataset: str) -> str:
         return f"{self.experiment_prefix}{dataset}"

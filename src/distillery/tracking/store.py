@@ -4,6 +4,7 @@ active run, so two runs in one process (or a replay beside a live run) never mix
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import math
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +41,23 @@ def _http_limits(settings: TrackingSettings) -> Iterator[None]:
                 os.environ[key] = value
 
 
+@contextlib.contextmanager
+def _first_use_lock(uri: str) -> Iterator[None]:
+    """MLflow creates and migrates a SQLite store's tables on first use, and two jobs doing
+    that at once break each other ("table runs already exists"): let one go first."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    path = Path(uri.removeprefix("sqlite:///"))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
@@ -53,8 +71,9 @@ class Store:
 
         self.uri = uri
         self.settings = settings
-        with _http_limits(settings):
+        with _http_limits(settings), _first_use_lock(uri):
             self.client = MlflowClient(tracking_uri=uri)
+            self.client.get_experiment_by_name("Default")  # opens (and creates) the store
 
     def _call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         with _http_limits(self.settings):

@@ -1,0 +1,5 @@
+import sys
+
+from distillery.db.cli import main
+
+sys.exit(main())
