@@ -1,0 +1,93 @@
+"""The CAN classifier evaluation (teacher, KD students, students trained from scratch) as the
+metrics record, with the goals of `CANGoalSettings` on the teacher and the primary student."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from distillery.can.settings import CANGoalSettings
+from distillery.errors import ConfigError
+from distillery.metrics.build import (
+    Headline,
+    check,
+    environment,
+    model_record,
+    number,
+    plain,
+    ratio,
+)
+from distillery.metrics.record import MetricsFile
+
+TEACHER = "teacher"
+HEADLINE = Headline(primary="macro_f1", direction="maximize", unit="",
+                    throughput="windows_per_s", throughput_unit="windows/s", n_params="params")
+
+
+def role(name: str) -> str:
+    """teacher; `<student>_kd` distilled from it; `<student>_scratch` trained without it."""
+    if name == TEACHER:
+        return "teacher"
+    if name.endswith("_kd"):
+        return "student"
+    if name.endswith("_scratch"):
+        return "baseline"
+    raise ValueError(f"classifier model {name!r}: expected teacher, <student>_kd or "
+                     "<student>_scratch")
+
+
+def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
+                       goals: CANGoalSettings, primary_student: str,
+                       device: str | Mapping[str, Any], classes: Sequence[str],
+                       n_windows: int, *, variant: str = "default",
+                       split: str = "test") -> MetricsFile:
+    """`models`: {name: flat figures} as `can_evaluate` collects them (`evaluate_model`,
+    `best_epoch`, optionally `size_bytes`). `primary_student` is the student compared with the
+    teacher (`mlp` or `mlp_kd`: its KD model either way). Every model gets its speed-up over the
+    teacher at batch 1 and batched; the teacher carries the macro-F1 goal, the primary
+    student the F1-gap and speed-up goals."""
+    if TEACHER not in models:
+        raise ValueError(f"classifier models: found {sorted(models)}, expected a teacher")
+    base = primary_student.removesuffix("_kd")
+    student = f"{base}_kd"
+    if student not in models:
+        distilled = sorted(m.removesuffix("_kd") for m in models if m.endswith("_kd"))
+        raise ConfigError(f"classifier.primary_student: found {base!r}, "
+                          f"expected one of {distilled}")
+    teacher, kd = models[TEACHER], models[student]
+    speedups = {name: {
+        # latency ratios: batch 1 is the on-vehicle case, batched the offline one
+        "speedup_vs_teacher": ratio(teacher.get("latency_batch1_ms"),
+                                    m.get("latency_batch1_ms")),
+        "speedup_vs_teacher_batched": ratio(teacher.get("latency_batched_ms"),
+                                            m.get("latency_batched_ms")),
+    } for name, m in models.items()}
+    teacher_f1, student_f1 = number(teacher.get("macro_f1")), number(kd.get("macro_f1"))
+    gap = None if teacher_f1 is None or student_f1 is None else teacher_f1 - student_f1
+    both = [speedups[student]["speedup_vs_teacher"],
+            speedups[student]["speedup_vs_teacher_batched"]]
+    slowest = None if None in both else min(both)  # the goal holds at both batch sizes
+    model_goals = {
+        TEACHER: [check("macro_f1", teacher_f1, goals.teacher_macro_f1, ">=")],
+        student: [check("f1_gap", gap, goals.max_f1_gap, "<="),
+                  check("speedup", slowest, goals.min_speedup, ">=")],
+    }
+    records = tuple(
+        model_record(name, role(name), {**figures, **speedups[name]}, HEADLINE, device=device,
+                     goals=model_goals.get(name, ()))
+        for name, figures in models.items())
+    scratch = models.get(f"{base}_scratch")
+    summary = {
+        "student": student,
+        "teacher_macro_f1": teacher_f1,
+        "student_macro_f1": student_f1,
+        "scratch_macro_f1": None if scratch is None else number(scratch.get("macro_f1")),
+        "f1_gap": gap,
+        "speedup_batch1": both[0],
+        "speedup_batched": both[1],
+        "param_ratio": ratio(teacher.get("params"), kd.get("params")),
+        "classes": plain(list(classes)),
+        "n_windows": n_windows,
+    }
+    return MetricsFile(dataset=dataset, track="classifier", variant=variant, split=split,
+                       models=records, summary={**summary, **environment(device)})

@@ -1,0 +1,202 @@
+"""Each track's evaluation figures -> the metrics record: roles, headline fields, goals from
+the typed settings (passing and failing), non-finite values written as null."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distillery.can.record import classifier_metrics
+from distillery.can.settings import CANGoalSettings
+from distillery.cg.record import cg_metrics
+from distillery.errors import ConfigError
+from distillery.forcefield.record import forcefield_metrics
+from distillery.forcefield.settings import FFGoalSettings
+from distillery.metrics.record import read_metrics, write_metrics
+from tests.metrics_inputs import CLASSES, JAX_CPU, can_models, cg_modes, ff_models
+
+
+def _model(record, name):
+    return next(m for m in record.models if m.model == name)
+
+
+# --- force field -----------------------------------------------------------------------------
+
+def test_forcefield_record_lifts_headline_fields_and_keeps_the_rest_under_metrics():
+    record = forcefield_metrics("md", ff_models(), FFGoalSettings(), JAX_CPU, n_frames=12)
+    assert (record.dataset, record.track, record.split) == ("md", "forcefield", "test")
+    assert [(m.model, m.role) for m in record.models] == [
+        ("teacher", "teacher"), ("student", "student"), ("baseline", "baseline")]
+    student = _model(record, "student")
+    assert student.primary.model_dump() == {"name": "force_mae", "value": 0.048,
+                                            "direction": "minimize", "unit": "eV/Å"}
+    assert (student.throughput.value, student.throughput.unit) == (600.0, "frames/s")
+    assert (student.n_params, student.size_bytes, student.device) == (10_000, 40_512, "cpu")
+    assert type(student.n_params) is int  # numpy integers unwrapped
+    # everything else stays a figure; lifted fields are not repeated
+    assert student.metrics["energy_mae_per_atom"] == pytest.approx(0.0024)
+    assert student.metrics["atoms_per_s"] == 5400.0
+    assert student.metrics["config"]["kind"] == "schnet"
+    assert student.metrics["speedup_vs_teacher"] == pytest.approx(12.0)
+    assert student.metrics["force_mae_ratio_vs_teacher"] == pytest.approx(1.2)
+    assert not {"force_mae", "frames_per_s", "n_params", "size_bytes", "device",
+                "role"} & set(student.metrics)
+    assert "speedup_vs_teacher" not in _model(record, "teacher").metrics
+    assert record.summary["speedup_student_vs_teacher"] == pytest.approx(12.0)
+    assert record.summary["force_mae_ratio_student_vs_teacher"] == pytest.approx(1.2)
+    assert record.summary["force_mae_ratio_baseline_vs_teacher"] == pytest.approx(2.25)
+    assert record.summary["n_frames"] == 12
+    assert record.summary["device"]["dtype"] == "float32"
+
+
+def test_forcefield_goals_are_on_the_student_with_the_settings_thresholds():
+    passing = forcefield_metrics("md", ff_models(), FFGoalSettings(), "cpu", n_frames=12)
+    assert [(m.model, len(m.goals)) for m in passing.models] == [
+        ("teacher", 0), ("student", 2), ("baseline", 0)]
+    goals = {g.name: g for g in _model(passing, "student").goals}
+    assert (goals["speedup"].value, goals["speedup"].threshold) == (pytest.approx(12.0), 10.0)
+    assert goals["speedup"].comparison == ">=" and goals["speedup"].passed
+    assert goals["force_mae_ratio"].threshold == 1.25
+    assert goals["force_mae_ratio"].comparison == "<=" and goals["force_mae_ratio"].passed
+
+    strict = FFGoalSettings(min_speedup=15.0, max_force_mae_ratio=1.1)
+    failing = forcefield_metrics("md", ff_models(), strict, "cpu", n_frames=12)
+    goals = {g.name: g for g in _model(failing, "student").goals}
+    assert goals["speedup"].threshold == 15.0 and not goals["speedup"].passed
+    assert goals["force_mae_ratio"].threshold == 1.1 and not goals["force_mae_ratio"].passed
+    assert [g for _, g in failing.goals() if g.passed] == []
+
+
+def test_forcefield_non_finite_figures_become_null(tmp_path):
+    models = ff_models()
+    models["student"]["force_r2"] = float("nan")
+    models["student"]["force_mae"] = float("inf")
+    models["teacher"]["frames_per_s"] = 0.0  # an untimed teacher: no speed-up to compare
+    record = forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=12)
+    student = _model(record, "student")
+    assert student.primary.value is None and student.metrics["force_r2"] is None
+    assert {g.name: (g.value, g.passed) for g in student.goals} == {
+        "speedup": (None, False), "force_mae_ratio": (None, False)}
+    path = tmp_path / "metrics.json"
+    write_metrics(path, record)
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    written = json.loads(text)["models"][1]
+    assert written["metrics"]["force_r2"] is None and written["primary"]["value"] is None
+    assert read_metrics(path) == record
+
+
+def test_forcefield_needs_teacher_and_student():
+    models = ff_models()
+    del models["teacher"]
+    with pytest.raises(ValueError, match="expected teacher, student"):
+        forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=1)
+    models = {**ff_models(), "student_v2": ff_models()["student"]}
+    with pytest.raises(ValueError, match="found \\['baseline', 'student', 'student_v2'"):
+        forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=1)
+    # without a baseline the record has teacher and student only
+    del models["student_v2"], models["baseline"]
+    record = forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=1)
+    assert [m.model for m in record.models] == ["teacher", "student"]
+    assert "force_mae_ratio_baseline_vs_teacher" not in record.summary
+
+
+# --- classifier ------------------------------------------------------------------------------
+
+def test_classifier_record_roles_headline_and_speedups():
+    record = classifier_metrics("can", can_models(), CANGoalSettings(), "mlp", "cuda",
+                                CLASSES, n_windows=40)
+    assert record.track == "classifier"
+    assert {m.model: m.role for m in record.models} == {
+        "teacher": "teacher", "gat_small_kd": "student", "mlp_kd": "student",
+        "mlp_scratch": "baseline"}
+    mlp = _model(record, "mlp_kd")
+    assert mlp.primary.model_dump() == {"name": "macro_f1", "value": 0.955,
+                                        "direction": "maximize", "unit": ""}
+    assert (mlp.throughput.value, mlp.throughput.unit) == (10_000.0, "windows/s")
+    assert (mlp.n_params, mlp.size_bytes, mlp.device) == (2_000, None, "cuda")
+    assert mlp.metrics["speedup_vs_teacher"] == 8.0  # batch-1 latency 4 ms / 0.5 ms
+    assert mlp.metrics["speedup_vs_teacher_batched"] == 10.0
+    assert mlp.metrics["confusion_matrix"][0] == [10, 0, 0, 0]
+    assert mlp.metrics["auroc_ovr"]["spoofing"] is None
+    assert not {"params", "macro_f1", "windows_per_s", "role", "device"} & set(mlp.metrics)
+    summary = record.summary
+    assert summary["student"] == "mlp_kd" and summary["scratch_macro_f1"] == 0.93
+    assert summary["f1_gap"] == pytest.approx(0.015)
+    assert (summary["speedup_batch1"], summary["speedup_batched"]) == (8.0, 10.0)
+    assert summary["param_ratio"] == 25.0 and summary["classes"] == CLASSES
+    assert "device" not in summary  # a plain device name is on every model already
+
+
+def test_classifier_goals_pass_and_fail_against_the_settings():
+    record = classifier_metrics("can", can_models(), CANGoalSettings(), "mlp_kd", "cpu",
+                                CLASSES, n_windows=40)
+    assert [(m, g.name, g.threshold, g.passed) for m, g in record.goals()] == [
+        ("teacher", "macro_f1", 0.95, True), ("mlp_kd", "f1_gap", 0.02, True),
+        ("mlp_kd", "speedup", 5.0, True)]
+    assert _model(record, "mlp_kd").goals[1].value == 8.0  # the slower of batch 1 and batched
+
+    # 9x: met batched (10x) but not at batch 1 (8x): the goal must hold at both
+    strict = CANGoalSettings(teacher_macro_f1=0.98, max_f1_gap=0.01, min_speedup=9.0)
+    record = classifier_metrics("can", can_models(), strict, "mlp", "cpu", CLASSES, 40)
+    assert [(m, g.name, g.threshold, g.passed) for m, g in record.goals()] == [
+        ("teacher", "macro_f1", 0.98, False), ("mlp_kd", "f1_gap", 0.01, False),
+        ("mlp_kd", "speedup", 9.0, False)]
+    # the primary student decides which model carries the goals
+    record = classifier_metrics("can", can_models(), CANGoalSettings(), "gat_small", "cpu",
+                                CLASSES, 40)
+    assert {m for m, _ in record.goals()} == {"teacher", "gat_small_kd"}
+
+
+def test_classifier_non_finite_and_unknown_inputs():
+    models = can_models()
+    models["teacher"]["macro_f1"] = float("nan")
+    models["mlp_kd"]["latency_batched_ms"] = 0.0
+    record = classifier_metrics("can", models, CANGoalSettings(), "mlp", "cpu", CLASSES, 40)
+    assert _model(record, "teacher").primary.value is None
+    assert {(m, g.name): (g.value, g.passed) for m, g in record.goals()} == {
+        ("teacher", "macro_f1"): (None, False), ("mlp_kd", "f1_gap"): (None, False),
+        ("mlp_kd", "speedup"): (None, False)}
+    assert record.summary["f1_gap"] is None and record.summary["speedup_batched"] is None
+    with pytest.raises(ConfigError, match=r"primary_student: found 'lstm', expected one of "
+                                          r"\['gat_small', 'mlp'\]"):
+        classifier_metrics("can", can_models(), CANGoalSettings(), "lstm", "cpu", CLASSES, 40)
+    with pytest.raises(ValueError, match="'mlp_v2'"):
+        classifier_metrics("can", {**can_models(), "mlp_v2": can_models()["mlp_kd"]},
+                           CANGoalSettings(), "mlp", "cpu", CLASSES, 40)
+
+
+# --- coarse-grained --------------------------------------------------------------------------
+
+def test_cg_record_has_one_model_per_mode_and_no_goals():
+    record = cg_metrics("cg", cg_modes(), JAX_CPU, n_frames=8, variant="long_prior")
+    assert (record.track, record.variant) == ("coarse_grained", "long_prior")
+    assert [(m.model, m.role) for m in record.models] == [
+        ("full", "full"), ("prior-only", "prior"), ("ml-only", "ablation")]
+    full, prior = _model(record, "full"), _model(record, "prior-only")
+    assert full.primary.model_dump() == {"name": "force_mae", "value": 0.10,
+                                         "direction": "minimize", "unit": "eV/Å"}
+    assert (full.n_params, prior.n_params) == (3_000, None)
+    assert full.throughput is None and full.goals == ()
+    assert full.metrics["force_rmse"] == pytest.approx(0.13)
+    assert "n_parameters" not in full.metrics and "force_mae" not in full.metrics
+    assert record.summary["force_mae_ratio_full_vs_prior"] == pytest.approx(1 / 3)
+    assert record.summary["energy_note"].startswith("energies compared")
+    assert record.goals() == []
+
+
+def test_cg_non_finite_values_and_unknown_modes(tmp_path):
+    modes = cg_modes()
+    modes["prior-only"]["force_r2"] = float("nan")
+    modes["prior-only"]["force_mae"] = 0.0
+    record = cg_metrics("cg", modes, "cpu", n_frames=8)
+    assert _model(record, "prior-only").metrics["force_r2"] is None
+    assert record.summary["force_mae_ratio_full_vs_prior"] is None  # a perfect prior
+    write_metrics(tmp_path / "m.json", record)
+    assert read_metrics(tmp_path / "m.json") == record
+    with pytest.raises(ValueError, match="expected full"):
+        cg_metrics("cg", {"prior-only": cg_modes()["prior-only"]}, "cpu", n_frames=8)
+    with pytest.raises(ValueError, match="no 'force_mae'"):
+        cg_metrics("cg", {"full": {"force_rmse": 1.0}}, "cpu", n_frames=8)
+
