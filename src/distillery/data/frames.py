@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,10 +13,18 @@ import pyarrow.parquet as pq
 from distillery.errors import InputError
 from distillery.io import atomic_path
 
+# per-frame 3x3 tensors stored as 9-value lists: stress (eV/Å³) and virial (eV)
+TENSORS = ("stress", "virial")
+
 
 @dataclass
 class FrameSet:
-    """Frames with possibly different atom counts; units eV, Å, eV/Å."""
+    """Frames with possibly different atom counts; units eV, Å, eV/Å (stress eV/Å³, virial eV).
+
+    `extras` holds further per-frame arrays with n_frames as first axis: numeric arrays
+    (n_frames, ...) for per-frame values, or object arrays of one (n_atoms_i, ...) array per
+    frame for per-atom values (see `per_atom`), so indexing and concatenation work on both.
+    """
 
     numbers: list[np.ndarray]
     positions: list[np.ndarray]
@@ -24,6 +33,8 @@ class FrameSet:
     cell: np.ndarray | None = None
     pbc: np.ndarray | None = None
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    stress: np.ndarray | None = None
+    virial: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -42,6 +53,8 @@ class FrameSet:
             cell=None if self.cell is None else self.cell[idx],
             pbc=None if self.pbc is None else self.pbc[idx],
             extras={k: v[idx] for k, v in self.extras.items()},
+            stress=None if self.stress is None else self.stress[idx],
+            virial=None if self.virial is None else self.virial[idx],
         )
 
     def is_uniform(self) -> bool:
@@ -71,6 +84,50 @@ def _list_column(arrays: list[np.ndarray], dtype: pa.DataType) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=dtype))
 
 
+def per_atom(values: list[np.ndarray]) -> np.ndarray:
+    """An extras column of per-atom values: object array holding one array per frame."""
+    column = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        column[i] = value
+    return column
+
+
+# Arrow field metadata recording the shape of extras stored as list columns
+ATOM_SHAPE, FRAME_SHAPE = b"distillery:atom_shape", b"distillery:frame_shape"
+
+
+def _arrow_type(dtype: np.dtype) -> pa.DataType:
+    return {"b": pa.bool_(), "i": pa.int64(), "u": pa.int64()}.get(dtype.kind, pa.float64())
+
+
+def _extra_field(name: str, values: np.ndarray) -> tuple[pa.Field, pa.Array]:
+    if values.dtype == object:
+        arrays = [np.asarray(v) for v in values]
+        kind = _arrow_type(arrays[0].dtype) if arrays else pa.float64()
+        shape = list(arrays[0].shape[1:]) if arrays else []
+        column = _list_column([a.astype(kind.to_pandas_dtype()) for a in arrays], kind)
+        return pa.field(name, column.type, metadata={ATOM_SHAPE: json.dumps(shape)}), column
+    if values.ndim == 1:
+        column = pa.array(values)
+        return pa.field(name, column.type), column
+    kind = _arrow_type(values.dtype)
+    column = _list_column(list(values.astype(kind.to_pandas_dtype())), kind)
+    shape = json.dumps(list(values.shape[1:]))
+    return pa.field(name, column.type, metadata={FRAME_SHAPE: shape}), column
+
+
+def _extra_values(column: pa.ChunkedArray, field_: pa.Field, counts: np.ndarray) -> np.ndarray:
+    metadata = field_.metadata or {}
+    if ATOM_SHAPE in metadata:
+        shape = json.loads(metadata[ATOM_SHAPE])
+        return per_atom([p.reshape(-1, *shape) for p in _split_list(column, None, counts)])
+    if FRAME_SHAPE in metadata:
+        shape = json.loads(metadata[FRAME_SHAPE])
+        flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+        return flat.reshape(len(counts), *shape)
+    return column.to_numpy()
+
+
 def to_table(fs: FrameSet) -> pa.Table:
     """Arrow table following the data contract (flattened n×3 lists)."""
     columns: dict[str, pa.Array] = {
@@ -87,9 +144,16 @@ def to_table(fs: FrameSet) -> pa.Table:
         columns["cell"] = _list_column(list(np.asarray(fs.cell, np.float64)), pa.float64())
     if fs.pbc is not None:
         columns["pbc"] = _list_column(list(np.asarray(fs.pbc, bool)), pa.bool_())
+    for name in TENSORS:
+        values = getattr(fs, name)
+        if values is not None:
+            columns[name] = _list_column(list(np.asarray(values, np.float64)), pa.float64())
+    fields = [pa.field(name, column.type) for name, column in columns.items()]
     for name, values in fs.extras.items():
-        columns[name] = pa.array(values)
-    return pa.table(columns)
+        field_, column = _extra_field(name, np.asarray(values))
+        fields.append(field_)
+        columns[name] = column
+    return pa.Table.from_arrays(list(columns.values()), schema=pa.schema(fields))
 
 
 def _split_list(column: pa.ChunkedArray, width: int | None, counts: np.ndarray) -> list[np.ndarray]:
@@ -103,7 +167,8 @@ def _split_list(column: pa.ChunkedArray, width: int | None, counts: np.ndarray) 
 def from_table(table: pa.Table) -> FrameSet:
     counts = table.column("n_atoms").to_numpy().astype(np.int64)
     names = table.column_names
-    known = {"frame", "n_atoms", "numbers", "positions", "energy", "forces", "cell", "pbc"}
+    known = {"frame", "n_atoms", "numbers", "positions", "energy", "forces", "cell", "pbc",
+             *TENSORS}
     return FrameSet(
         numbers=[z.astype(np.int64) for z in _split_list(table.column("numbers"), None, counts)],
         positions=_split_list(table.column("positions"), 3, counts),
@@ -113,7 +178,10 @@ def from_table(table: pa.Table) -> FrameSet:
             np.stack(_split_list(table.column("cell"), 3, counts)) if "cell" in names else None
         ),
         pbc=np.stack(_split_list(table.column("pbc"), None, counts)) if "pbc" in names else None,
-        extras={n: table.column(n).to_numpy() for n in names if n not in known},
+        extras={n: _extra_values(table.column(n), table.schema.field(n), counts)
+                for n in names if n not in known},
+        **{name: np.stack(_split_list(table.column(name), 3, counts))
+           for name in TENSORS if name in names},
     )
 
 

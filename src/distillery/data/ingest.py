@@ -17,6 +17,8 @@ from distillery.data.sanity import check_frames
 from distillery.errors import InputError
 
 MOLECULAR_FORMATS = ("npz", "extxyz")
+# labels a track cannot train without: missing ones stop the ingest, not a later stage
+REQUIRED_LABELS: dict[str, tuple[str, ...]] = {"forcefield": ("energy", "forces")}
 
 
 def raw_entries(cfg: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -35,12 +37,9 @@ def raw_entries(cfg: Mapping[str, Any]) -> list[dict[str, str]]:
 def read_molecular(paths: Sequence[str], fmt: str, cfg: Mapping[str, Any]) -> FrameSet:
     """Read and concatenate molecular files of one dataset."""
     units = cfg.get("units", {})
-    sets = []
-    for path in paths:
-        if fmt == "npz":
-            sets.append(read_npz(path, units, cfg.get("fields")))
-        else:
-            sets.append(read_extxyz(path, units))
+    required = REQUIRED_LABELS.get(cfg.get("track", ""), ())
+    reader = read_npz if fmt == "npz" else read_extxyz
+    sets = [reader(path, units, cfg.get("fields"), required) for path in paths]
     fs = concat_frames(sets, paths)
     check_frames(fs, ",".join(paths))
     return fs
@@ -49,7 +48,7 @@ def read_molecular(paths: Sequence[str], fmt: str, cfg: Mapping[str, Any]) -> Fr
 def concat_frames(sets: Sequence[FrameSet], paths: Sequence[str]) -> FrameSet:
     first = sets[0]
     for fs, path in zip(sets[1:], paths[1:], strict=True):
-        for name in ("energy", "forces", "cell"):
+        for name in ("energy", "forces", "cell", "stress", "virial"):
             if (getattr(fs, name) is None) != (getattr(first, name) is None):
                 raise InputError(path, name, "present in some files only",
                                  "the same fields in every file of a dataset")
@@ -63,11 +62,19 @@ def concat_frames(sets: Sequence[FrameSet], paths: Sequence[str]) -> FrameSet:
             return [x for v in values for x in v]
         return np.concatenate(values)
 
-    shared_extras = set.intersection(*(set(fs.extras) for fs in sets))
+    def same_layout(name: str) -> bool:
+        # per-atom (object) columns join with each other, per-frame ones need equal shapes
+        layouts = {(v.dtype == object, (v[0] if v.dtype == object else v[:1]).shape[1:])
+                   for v in (fs.extras[name] for fs in sets) if len(v)}
+        return len(layouts) == 1
+
+    shared_extras = [k for k in first.extras if all(k in fs.extras for fs in sets)]
     return FrameSet(
         **{name: joined([getattr(fs, name) for fs in sets])
-           for name in ("numbers", "positions", "energy", "forces", "cell", "pbc")},
-        extras={k: np.concatenate([fs.extras[k] for fs in sets]) for k in sorted(shared_extras)},
+           for name in ("numbers", "positions", "energy", "forces", "cell", "pbc", "stress",
+                        "virial")},
+        extras={k: np.concatenate([fs.extras[k] for fs in sets])
+                for k in shared_extras if same_layout(k)},
     )
 
 

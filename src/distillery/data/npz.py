@@ -1,17 +1,22 @@
-"""MD17-style NPZ archives (`R`, `z`, `E`, `F`, optional `cell`, `pbc`) to a FrameSet."""
+"""MD17-style NPZ archives (`R`, `z`, `E`, `F`, optional `cell`, `pbc`, ...) to a FrameSet.
+
+The MD17 (`E F R z` + strings `name theory md5 type`) and revised MD17 (`coords energies forces
+nuclear_charges old_*`) layouts both read through the aliases in `distillery.data.harmonise`.
+"""
 
 from __future__ import annotations
 
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import numpy as np
 
 from distillery.data.frames import FrameSet
-from distillery.data.harmonise import resolve_fields
-from distillery.data.units import energy_factor, force_factor, length_factor
+from distillery.data.harmonise import assemble, check_finite, require_fields, resolve_fields
 from distillery.errors import InputError, reason
+
+__all__ = ["check_finite", "read_npz"]
 
 
 def _read_member(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
@@ -30,15 +35,6 @@ def _load(archive: np.lib.npyio.NpzFile, key: str, path: str) -> np.ndarray:
     return values
 
 
-def check_finite(values: np.ndarray, path: str, key: str) -> None:
-    """Raise naming the first frame that holds NaN or inf."""
-    bad = ~np.isfinite(values.reshape(len(values), -1)).all(axis=1)
-    if bad.any():
-        frames = np.flatnonzero(bad)
-        raise InputError(path, key, f"NaN/inf in {len(frames)} frame(s), first {frames[0]}",
-                         "finite values", fix="drop or repair those frames")
-
-
 def _shape_error(path: str, key: str, found: tuple, expected: str) -> InputError:
     return InputError(path, key, f"shape {found}", f"shape {expected}")
 
@@ -47,10 +43,10 @@ def read_npz(
     path: str | Path,
     units: Mapping[str, str] | None = None,
     fields: Mapping[str, str] | None = None,
+    required: Iterable[str] = (),
 ) -> FrameSet:
-    """Read an NPZ file into a FrameSet in eV / Å / eV/Å."""
+    """Read an NPZ file into a FrameSet in eV / Å / eV/Å; `required` names labels to insist on."""
     source = str(path)
-    units = dict(units or {})
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError) as exc:
@@ -60,9 +56,10 @@ def read_npz(
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise InputError(source, "file", "a single .npy array", "an .npz archive of named arrays")
     with archive:
-        keys = resolve_fields(archive.files, source, fields)
+        available = list(archive.files)
+        keys = resolve_fields(available, source, fields)
         arrays = {name: _load(archive, key, source) for name, key in keys.items()}
-        # other per-frame numeric arrays travel as extras; metadata such as MD17's `name` does not
+        # other numeric arrays travel as extras; metadata such as MD17's `name` does not
         extras_raw = {k: _read_member(archive, k, source) for k in archive.files
                       if k not in keys.values()}
 
@@ -91,17 +88,13 @@ def read_npz(
         raise InputError(source, keys["numbers"], f"atomic number {bad}",
                          "elements 1..118", fix="map bead/atom types to atomic numbers")
 
-    length = length_factor(units.get("length", "angstrom"), source)
-    fs = FrameSet(numbers=list(numbers), positions=list(positions * length))
-
+    values: dict[str, np.ndarray] = {"positions": positions, "numbers": numbers}
     if "energy" in arrays:
         energy = arrays["energy"].astype(np.float64)
         if energy.shape not in ((n_frames,), (n_frames, 1)):
             raise _shape_error(source, keys["energy"], energy.shape,
                                f"({n_frames},) or ({n_frames}, 1)")
-        energy = energy.reshape(n_frames)
-        check_finite(energy, source, keys["energy"])
-        fs.energy = energy * energy_factor(units.get("energy", "eV"), source)
+        values["energy"] = energy.reshape(n_frames)
     if "forces" in arrays:
         forces = arrays["forces"].astype(np.float64)
         if forces.ndim == 2:
@@ -109,16 +102,23 @@ def read_npz(
         if forces.shape != positions.shape:
             raise _shape_error(source, keys["forces"], arrays["forces"].shape,
                                f"{positions.shape} (n_frames, n_atoms, 3) like the positions")
-        check_finite(forces, source, keys["forces"])
-        default = f"{units.get('energy', 'eV')}/{units.get('length', 'angstrom')}"
-        fs.forces = list(forces * force_factor(units.get("forces", default), source))
+        values["forces"] = forces
     if "cell" in arrays:
-        fs.cell = _cell(arrays["cell"], n_frames, source, keys["cell"]) * length
-        fs.pbc = _pbc(arrays.get("pbc"), n_frames, source, keys.get("pbc", "pbc"))
-    for key, values in extras_raw.items():
-        if values.dtype.kind in "biuf" and values.shape == (n_frames,):
-            fs.extras[key] = values
-    return fs
+        values["cell"] = _cell(arrays["cell"], n_frames, source, keys["cell"])
+        values["pbc"] = _pbc(arrays.get("pbc"), n_frames, source, keys.get("pbc", "pbc"))
+    for name in ("stress", "virial", "charges"):
+        if name in arrays:
+            values[name] = _per_frame(arrays[name], n_frames, source, keys[name])
+    require_fields(keys, available, source, required)
+    extras = {k: v for k, v in extras_raw.items()
+              if v.dtype.kind in "biuf" and v.ndim >= 1 and len(v) == n_frames}
+    return assemble(source, keys, values, units, extras=extras)
+
+
+def _per_frame(values: np.ndarray, n_frames: int, source: str, key: str) -> np.ndarray:
+    if values.ndim == 0 or len(values) != n_frames:
+        raise _shape_error(source, key, values.shape, f"({n_frames}, ...) one entry per frame")
+    return values.astype(np.float64)
 
 
 def _cell(cell: np.ndarray, n_frames: int, source: str, key: str) -> np.ndarray:

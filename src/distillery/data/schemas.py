@@ -32,6 +32,10 @@ FRAME_VIEW_SCHEMA = pa.DataFrameSchema(
         "forces_len": pa.Column("int64", nullable=True, required=False),
         "forces_finite": pa.Column(bool, pa.Check.eq(True), required=False),
         "cell_len": pa.Column("int64", pa.Check.eq(9), required=False),
+        "stress_len": pa.Column("int64", pa.Check.eq(9), required=False),
+        "stress_finite": pa.Column(bool, pa.Check.eq(True), required=False),
+        "virial_len": pa.Column("int64", pa.Check.eq(9), required=False),
+        "virial_finite": pa.Column(bool, pa.Check.eq(True), required=False),
     },
     checks=[
         pa.Check(lambda df: df["numbers_len"] == df["n_atoms"], name="numbers has n_atoms entries"),
@@ -72,7 +76,7 @@ CAN_SCHEMA = pa.DataFrameSchema(
 def _row_stats(col: arrow.ChunkedArray, prefix: str, view: dict[str, np.ndarray]) -> None:
     lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
     view[f"{prefix}_len"] = np.nan_to_num(lengths, nan=-1).astype(np.int64)
-    if prefix in ("positions", "forces"):
+    if prefix in ("positions", "forces", "stress", "virial"):
         flat = pc.list_flatten(col).to_numpy(zero_copy_only=False)
         bad = ~np.isfinite(flat)
         rows = np.repeat(np.arange(len(lengths)), np.nan_to_num(lengths, nan=0).astype(np.int64))
@@ -98,8 +102,9 @@ def frame_view(table: arrow.Table) -> pd.DataFrame:
         view["energy_finite"] = finite.to_numpy(zero_copy_only=False).astype(bool)
     if "forces" in table.column_names:
         _row_stats(table.column("forces"), "forces", view)
-    if "cell" in table.column_names:
-        _row_stats(table.column("cell"), "cell", view)
+    for name in ("cell", "stress", "virial"):
+        if name in table.column_names:
+            _row_stats(table.column(name), name, view)
     return pd.DataFrame(view)
 
 

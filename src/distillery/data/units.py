@@ -27,6 +27,14 @@ LENGTH_TO_ANGSTROM: dict[str, float] = {
     "pm": 0.01,
 }
 
+# pressures as they appear in DFT outputs (VASP writes kBar); sign conventions are not changed
+PRESSURE_TO_EV_PER_A3: dict[str, float] = {
+    "gpa": ase_units.GPa,
+    "kbar": 0.1 * ase_units.GPa,
+    "bar": 1e-4 * ase_units.GPa,
+    "pa": 1e-9 * ase_units.GPa,
+}
+
 
 def _lookup(table: dict[str, float], unit: str, kind: str, source: str) -> float:
     try:
@@ -59,3 +67,19 @@ def force_factor(unit: str, source: str = "config") -> float:
             fix="write force units as energy/length, e.g. 'Hartree/Bohr'",
         )
     return ENERGY_TO_EV[energy] / LENGTH_TO_ANGSTROM[length]
+
+
+def stress_factor(unit: str, source: str = "config") -> float:
+    """Multiply stresses in `unit` ('<energy>/<length>^3', or GPa, kbar, bar, Pa) by this."""
+    text = unit.strip().lower().replace(" ", "")
+    if text in PRESSURE_TO_EV_PER_A3:
+        return PRESSURE_TO_EV_PER_A3[text]
+    energy, _, length = text.rpartition("/")
+    length = length.removesuffix("^3").removesuffix("**3").removesuffix("3")
+    if energy not in ENERGY_TO_EV or length not in LENGTH_TO_ANGSTROM:
+        raise InputError(
+            source, "units.stress", repr(unit),
+            f"'<energy unit>/<length unit>^3' or one of {sorted(PRESSURE_TO_EV_PER_A3)}",
+            fix="write stress units as energy/length^3, e.g. 'eV/angstrom^3', or as a pressure",
+        )
+    return ENERGY_TO_EV[energy] / LENGTH_TO_ANGSTROM[length] ** 3
