@@ -40,15 +40,15 @@ def main() -> None:
     folder = Path(config.get("results", "results")) / args.dataset / "classifier"
     names = ["teacher", *(f"{s}_kd" for s in cfg["students"]),
              *(f"{s}_scratch" for s in cfg.get("scratch", []))]
-    missing = [n for n in names if not (folder / "models" / f"{n}.pt").exists()]
+    missing = [n for n in names if not (folder / "models" / f"{n}.safetensors").exists()]
     if missing:
         sys.exit(f"missing trained models {missing} in {folder / 'models'}: run `make run` first")
     meta = read_json(folder / "graphs" / "meta.json")
-    test = load_graphs(folder / "graphs" / "test.pt")
+    test = load_graphs(folder / "graphs" / "test.npz")
     device = torch_device(cfg.get("device", "auto"))
     models = {}
     for name in names:
-        model, _ = load_classifier(folder / "models" / f"{name}.pt")
+        model, _ = load_classifier(folder / "models" / f"{name}.safetensors")
         models[name] = evaluate_model(model, test, meta["classes"], device,
                                       **cfg.get("evaluate", {}))
     add_speedups(models)

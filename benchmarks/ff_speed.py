@@ -41,7 +41,7 @@ def synthetic_frames(n_frames: int, seed: int = 0) -> FrameSet:
 
 
 def model_and_params(role: str, section: dict, results: Path, frames: FrameSet):
-    trained = results / role / "model.pkl"
+    trained = results / role / "model.npz"
     if trained.exists():
         return (*load_model(trained.parent), "trained")
     model = ForceField(section.get("model", {}))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import numpy as np
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from distillery.array_files import load_arrays
 from distillery.cg.serialise import load_priors
 from distillery.data.can import combine_captures, read_can_csv
 from distillery.data.extxyz import read_extxyz
@@ -15,6 +20,7 @@ from distillery.data.ingest import ingest
 from distillery.data.npz import read_npz
 from distillery.errors import InputError
 from distillery.train.checkpoint import CheckpointManager
+from distillery.train.tensor_files import load_tensors
 
 CSV = (
     "1478198376.389427,0316,8,05,21,68,09,21,21,00,6f,R\n"
@@ -42,6 +48,14 @@ def _npz(path):
 
 def _checkpoint(path):
     return CheckpointManager(path.parent).load(path.stem)
+
+
+def _model_arrays(path):
+    return load_arrays(path, "arrays", "fix")
+
+
+def _tensors(path):
+    return load_tensors(path, "tensors", "fix")
 
 
 def _only_input_errors(reader, path) -> None:
@@ -78,7 +92,8 @@ def test_random_bytes(tmp_path_factory, data):
     tmp = tmp_path_factory.mktemp("bytes")
     for name, reader in (("x.npz", _npz), ("x.csv", _csv), ("x.xyz", _xyz),
                          ("p.yaml", load_priors), ("p.json", load_priors),
-                         ("p.npz", load_priors), ("latest.pkl", _checkpoint)):
+                         ("p.npz", load_priors), ("latest.json", _checkpoint),
+                         ("m.npz", _model_arrays), ("m.safetensors", _tensors)):
         path = tmp / name
         path.write_bytes(data)
         _only_input_errors(reader, path)
@@ -97,6 +112,32 @@ def test_corrupted_npz_bytes(tmp_path_factory, flips):
     path = tmp / "bad.npz"
     path.write_bytes(bytes(data))
     _only_input_errors(_npz, path)
+
+
+@FUZZ
+@given(flips=st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 255)), min_size=1,
+                      max_size=4), tensors=st.booleans(), in_json=st.booleans())
+def test_corrupted_checkpoint_bytes(tmp_path_factory, flips, tensors, in_json):
+    """Damage the JSON or the arrays file of a checkpoint; the arrays file's digest is updated
+    so that its reader, not the digest check, meets the damage."""
+    tmp = tmp_path_factory.mktemp("checkpoint")
+    manager = CheckpointManager(tmp, tensors=tensors)
+    weights = torch.arange(6.0).reshape(2, 3) if tensors else np.arange(6.0).reshape(2, 3)
+    manager.save({"w": weights, "opt": {0: {"step": 3}}, "rng": [1, 2]}, 1)
+    payload = json.loads(manager.path("latest").read_text())
+    target = manager.path("latest") if in_json else tmp / payload["arrays"]
+    data = bytearray(target.read_bytes())
+    for position, value in flips:
+        data[position % len(data)] = value
+    target.write_bytes(bytes(data))
+    if not in_json:
+        payload["sha256"] = hashlib.sha256(bytes(data)).hexdigest()
+        manager.path("latest").write_text(json.dumps(payload))
+    try:
+        manager.load_latest()
+    except InputError as exc:
+        assert str(exc).startswith((str(target), str(manager.path("latest"))))
+        assert "\n" not in str(exc)
 
 
 @pytest.mark.parametrize(

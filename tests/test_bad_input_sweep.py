@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import pickle
 import zipfile
 from pathlib import Path
@@ -138,10 +139,11 @@ def test_damaged_checkpoints_name_the_file_and_the_fix(tmp_path):
     manager = CheckpointManager(tmp_path)
     manager.save({"net": np.arange(1000.0)}, epoch=3)
     whole = manager.path("latest").read_bytes()
-    for damaged in (whole[: len(whole) // 2], b"", pickle.dumps([1, 2, 3]),
-                    pickle.dumps({"epoch": "3", "state": {}})):
+    for damaged in (whole[: len(whole) // 2], b"", b"[1, 2, 3]",
+                    json.dumps({"format": "distillery-checkpoint", "epoch": "3", "state": {}})
+                    .encode(), pickle.dumps({"epoch": 3, "state": {}})):
         manager.path("latest").write_bytes(damaged)
-        with pytest.raises(InputError, match=r"latest.pkl: checkpoint: .*fix: delete"):
+        with pytest.raises(InputError, match=r"latest\.json: checkpoint: .*fix: delete"):
             manager.load_latest()
 
 

@@ -13,6 +13,7 @@ from distillery.can.graph import window_graph
 from distillery.can.windows import WindowSpec, contiguous_runs, split_windows, window_label
 from distillery.data.schemas import CAN_BYTES
 from distillery.errors import ConfigError, InputError
+from tests.pickles import malicious_pickle, malicious_torch_file
 
 # (time s, id, dlc, payload)
 FRAMES = [
@@ -97,8 +98,8 @@ def test_cached_graphs_round_trip(tmp_path):
     table = _table(["normal"] * 30 + ["dos"] * 10)
     classes = ["normal", "dos"]
     collated, windows = build_split(table, np.arange(40), WindowSpec(10, 10, 0.5), classes, "test")
-    save_graphs(tmp_path / "test.pt", collated)
-    graphs = load_graphs(tmp_path / "test.pt")
+    save_graphs(tmp_path / "test.npz", collated)
+    graphs = load_graphs(tmp_path / "test.npz")
     assert [int(g.y) for g in graphs] == [0, 0, 0, 1] == [classes.index(x) for x in windows.label]
     for graph, row in zip(graphs, windows.itertuples(), strict=True):
         rows = np.arange(row.first_frame, row.last_frame + 1)
@@ -131,8 +132,42 @@ def test_bad_window_settings_are_rejected(options):
 
 
 def test_an_unreadable_graph_cache_names_the_file_and_the_fix(tmp_path):
-    path = tmp_path / "train.pt"
-    path.write_bytes(b"not a torch file")
-    with pytest.raises(InputError, match=r"train\.pt: file: found an unreadable torch file.*"
+    path = tmp_path / "train.npz"
+    path.write_bytes(b"not an npz file")
+    with pytest.raises(InputError, match=r"train\.npz: file: found an unreadable NPZ archive.*"
                                          r"fix: rerun the can_graphs rule"):
         load_graphs(path)
+
+
+def _collated() -> dict[str, np.ndarray]:
+    # two graphs: 2 nodes / 1 edge and 3 nodes / 2 edges
+    return {"x": np.zeros((5, len(FEATURE_NAMES)), np.float32),
+            "edge_index": np.array([[0, 0, 2], [1, 1, 0]]), "edge_weight": np.ones(3, np.float32),
+            "node_ptr": np.array([0, 2, 5]), "edge_ptr": np.array([0, 1, 3]),
+            "y": np.array([0, 1])}
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"node_ptr": np.array([0, 3, 4])}, "node_ptr: found offsets that do not split 5 rows"),
+    ({"edge_index": np.array([[0, 0, 3], [1, 1, 0]])}, "edge_index: found node indices outside"),
+    ({"y": np.array([0.0, 1.0])}, "y: found a 1-d float64 array"),
+])
+def test_inconsistent_graph_arrays_are_input_errors(tmp_path, change, message):
+    path = tmp_path / "val.npz"
+    save_graphs(path, {**_collated(), **change})
+    with pytest.raises(InputError, match=rf"val\.npz: {message}"):
+        load_graphs(path)
+    save_graphs(path, _collated())
+    assert [g.num_nodes for g in load_graphs(path)] == [2, 3]
+
+
+def test_a_pickled_graph_file_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "test.npz"
+    malicious_torch_file(path, marker)  # a torch.save'd file of the old cache format
+    with pytest.raises(InputError, match=r"test\.npz: file: found a pickle file, expected graphs"):
+        load_graphs(path)
+    path.write_bytes(malicious_pickle(marker))
+    with pytest.raises(InputError, match=r"test\.npz: file: found a pickle file"):
+        load_graphs(path)
+    assert not marker.exists()

@@ -8,11 +8,14 @@ import pytest
 import torch
 from torch_geometric.data import Data
 
+from distillery.array_files import save_arrays
 from distillery.can.models.build import build_classifier, load_classifier, save_classifier
 from distillery.can.training import class_weights, content_digest, fit_classifier, with_teacher
 from distillery.errors import ConfigError, InputError
+from distillery.train.tensor_files import save_tensors
 from distillery.train.torch_device import autocast_dtype, torch_device
 from distillery.train.torch_loop import predict_logits
+from tests.pickles import malicious_pickle, malicious_torch_file
 
 N_FEATURES = 5
 META = {"classes": ["normal", "dos"], "features": [f"f{i}" for i in range(N_FEATURES)],
@@ -105,8 +108,8 @@ def test_saved_model_reloads_with_identical_outputs(tmp_path):
     model = build_classifier(TINY_GAT, N_FEATURES, 2, [0.5] * N_FEATURES, [2.0] * N_FEATURES)
     graphs = _graphs(4)
     before = predict_logits(model, graphs, 4, CPU)
-    save_classifier(tmp_path / "m.pt", model, TINY_GAT, {"n_classes": 2})
-    loaded, info = load_classifier(tmp_path / "m.pt")
+    save_classifier(tmp_path / "m.safetensors", model, TINY_GAT, {"n_classes": 2})
+    loaded, info = load_classifier(tmp_path / "m.safetensors")
     torch.testing.assert_close(predict_logits(loaded, graphs, 4, CPU), before)
     # a single un-batched window gives the same logits as inside a batch
     torch.testing.assert_close(loaded(graphs[1]), before[1:2], rtol=1e-5, atol=1e-5)
@@ -133,15 +136,41 @@ def test_cpu_fallback_trains_in_float32():
 
 
 def test_content_digest_depends_on_content_not_file_name(tmp_path):
-    torch.save({"x": torch.arange(4.0), "y": torch.tensor([1])}, tmp_path / "a.pt")
-    torch.save({"x": torch.arange(4.0), "y": torch.tensor([1])}, tmp_path / "b.pt")
-    torch.save({"x": torch.arange(4.0), "y": torch.tensor([0])}, tmp_path / "c.pt")
-    assert content_digest(tmp_path / "a.pt") == content_digest(tmp_path / "b.pt")
-    assert content_digest(tmp_path / "a.pt") != content_digest(tmp_path / "c.pt")
+    model = build_classifier(TINY_MLP, N_FEATURES, 2, [0.0] * N_FEATURES, [1.0] * N_FEATURES)
+    for name in ("a", "b"):
+        save_classifier(tmp_path / f"{name}.safetensors", model, TINY_MLP, {"n_classes": 2})
+        save_arrays(tmp_path / f"{name}.npz", {"x": np.arange(4.0), "y": np.array([1])})
+    save_arrays(tmp_path / "c.npz", {"x": np.arange(4.0), "y": np.array([0])})
+    assert content_digest(tmp_path / "a.npz", tmp_path / "a.safetensors") == content_digest(
+        tmp_path / "b.npz", tmp_path / "b.safetensors")
+    assert content_digest(tmp_path / "a.npz") != content_digest(tmp_path / "c.npz")
 
 
 def test_an_unreadable_model_file_is_an_input_error(tmp_path):
-    path = tmp_path / "teacher.pt"
+    path = tmp_path / "teacher.safetensors"
     path.write_text("garbage")
-    with pytest.raises(InputError, match=r"teacher\.pt: file: found an unreadable torch file"):
+    with pytest.raises(InputError, match=r"teacher\.safetensors: file: found an unreadable "
+                                         r"safetensors file"):
         load_classifier(path)
+    save_tensors(path, {"w": torch.zeros(2)}, {"format": "another"})
+    with pytest.raises(InputError, match=r"teacher\.safetensors: metadata: found no classifier"):
+        load_classifier(path)
+    model = build_classifier(TINY_MLP, N_FEATURES, 2, [0.0] * N_FEATURES, [1.0] * N_FEATURES)
+    save_classifier(path, model, TINY_GAT, {"n_classes": 2})
+    with pytest.raises(InputError, match=r"teacher\.safetensors: state_dict: found weights that "
+                                         r"do not fit"):
+        load_classifier(path)
+
+
+def test_a_pickled_model_file_is_refused_without_running_it(tmp_path):
+    marker = tmp_path / "ran"
+    path = tmp_path / "teacher.safetensors"
+    # a legacy torch.save file (zip archive around a pickle) under the new name, and a bare one
+    malicious_torch_file(path, marker)
+    with pytest.raises(InputError, match=r"teacher\.safetensors: file: found a pickle file, "
+                                         r"expected a model written by a classifier training"):
+        load_classifier(path)
+    path.write_bytes(malicious_pickle(marker))
+    with pytest.raises(InputError, match=r"teacher\.safetensors: file: found a pickle file"):
+        load_classifier(path)
+    assert not marker.exists()

@@ -25,11 +25,11 @@ def test_can_track_end_to_end_and_resume(tmp_path):
         assert sum(map(sum, entry["confusion_matrix"])) == metrics["test_windows"]
     assert metrics["summary"]["student"] == "mlp_kd"
     assert (tmp_path / "results/can/classifier/confusion.svg").read_text().startswith("<?xml")
-    checkpoint = tmp_path / "results/can/checkpoints/classifier/teacher/latest.pkl"
+    checkpoint = tmp_path / "results/can/checkpoints/classifier/teacher/latest.json"
     assert checkpoint.exists()
 
     # a rerun of the training rule resumes from its checkpoint instead of training again
-    run_snakemake(tmp_path, "results/can/classifier/models/teacher.pt", "--forcerun",
+    run_snakemake(tmp_path, "results/can/classifier/models/teacher.safetensors", "--forcerun",
                   "can_train_teacher", "--until", "can_train_teacher")
     log = (tmp_path / "results/can/logs/can_train_teacher.log").read_text()
     assert "resuming after epoch 2" in log

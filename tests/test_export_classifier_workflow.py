@@ -18,14 +18,14 @@ STUDENTS = yaml.safe_load(DEFAULT_CONFIG.read_text())["classifier"]["students"]
 
 def test_classifier_export_rule(tmp_path):
     can = tmp_path / "results/can/classifier"
-    run_snakemake(tmp_path, "results/can/classifier/graphs/test.pt")
+    run_snakemake(tmp_path, "results/can/classifier/graphs/test.npz")
     meta = read_json(can / "graphs/meta.json")
     n_classes = len(meta["classes"])
     for seed, (name, arch) in enumerate(STUDENTS.items()):
         torch.manual_seed(seed)
         model = build_classifier(arch, len(meta["features"]), n_classes, meta["feature_mean"],
                                  meta["feature_std"])
-        save_classifier(can / f"models/{name}_kd.pt", model, arch,
+        save_classifier(can / f"models/{name}_kd.safetensors", model, arch,
                         {"classes": meta["classes"], "n_classes": n_classes})
     exported = {(f"{s}_kd", "torchscript") for s in STUDENTS}
     exported |= {(f"{s}_kd", "onnx") for s, arch in STUDENTS.items() if arch["kind"] == "mlp"}
@@ -33,15 +33,15 @@ def test_classifier_export_rule(tmp_path):
     targets = [f"results/can/export/classifier/{m}/check_{fmt}.json" for m, fmt in exported]
     # the models above stand in for the training rules, which are not run here
     run_snakemake(tmp_path, *targets, "--allowed-rules", "can_export")
-    graph = graph_tensors(load_graphs(can / "graphs/test.pt")[0])
+    graph = graph_tensors(load_graphs(can / "graphs/test.npz")[0])
     for model_name, fmt in exported:
         directory = tmp_path / f"results/can/export/classifier/{model_name}"
         check = read_json(directory / f"check_{fmt}.json")
         assert check["passed"] and check["n_graphs"] > 1
-        model, _ = load_classifier(can / f"models/{model_name}.pt")
+        model, _ = load_classifier(can / f"models/{model_name}.safetensors")
         run = torchscript_logits if fmt == "torchscript" else onnx_logits
         logits = run(directory / f"model.{fmt}", graph)
         assert logits.shape == (1, n_classes)
         with torch.no_grad():
-            reference = model(load_graphs(can / "graphs/test.pt")[0]).numpy()
+            reference = model(load_graphs(can / "graphs/test.npz")[0]).numpy()
         assert abs(logits - reference).max() < 1e-4

@@ -10,9 +10,11 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from distillery.data.frames import FrameSet
+from distillery.errors import InputError
 from distillery.models.model import ForceField, fit_stats, load_model, save_model
 from distillery.models.neighbours import build_buckets, neighbour_list, take_batch
 from tests.ff_toy import morse, toy_frames
+from tests.pickles import malicious_pickle
 
 ARCHS = [
     {"kind": "painn", "features": 8, "n_layers": 2, "n_rbf": 6, "cutoff": 4.0},
@@ -170,3 +172,62 @@ def test_save_and_load_round_trip(tmp_path) -> None:
                         frames.cell[0], frames.pbc[0])[0]
     assert e0 == e1
     assert (tmp_path / "model.yaml").read_text().count("n_parameters") == 1
+
+
+def test_round_trip_keeps_structure_dtypes_and_predictions_bit_identical(tmp_path) -> None:
+    frames = toy_frames(2)
+    model = ForceField(ARCHS[1])
+    params = {"net": model.init(2), "stats": jax.tree.map(
+        jax.numpy.asarray, fit_stats(frames, frames.energy, frames.forces, model.max_z))}
+    save_model(tmp_path, model, params)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.npz", "model.yaml"]
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as stored:
+        assert {"stats/shift", "stats/scale"} < set(stored.files)
+        assert all(key.startswith(("net/params/", "stats/")) for key in stored.files)
+    loaded, loaded_params = load_model(tmp_path)
+    assert jax.tree.structure(loaded_params) == jax.tree.structure(params)
+    for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(loaded_params), strict=True):
+        assert np.asarray(a).dtype == b.dtype and np.array_equal(a, b)
+    bucket = build_buckets(frames, model.cutoff)[0]
+    batch = take_batch(bucket, np.arange(2), 2)
+    e0, f0 = jax.jit(model.predict_batch)(params, batch)
+    e1, f1 = jax.jit(loaded.predict_batch)(loaded_params, batch)
+    assert np.array_equal(e0, e1) and np.array_equal(f0, f1)
+
+
+def test_pickled_models_are_refused_without_running_them(tmp_path) -> None:
+    marker = tmp_path / "ran"
+    model = ForceField(ARCHS[1])
+    params = {"net": model.init(0), "stats": {"shift": np.zeros(model.max_z + 1),
+                                              "scale": np.asarray(1.0)}}
+    save_model(tmp_path / "m", model, params)
+    (tmp_path / "m" / "model.npz").write_bytes(malicious_pickle(marker))
+    with pytest.raises(InputError, match=r"m/model\.npz: file: found a pickle file, expected "
+                                         r".*fix: retrain the model"):
+        load_model(tmp_path / "m")
+    # a directory from before model.npz: the legacy model.pkl alone
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "model.pkl").write_bytes(malicious_pickle(marker))
+    with pytest.raises(InputError, match=r"old/model\.pkl: file: found a pickle file"):
+        load_model(tmp_path / "old")
+    assert not marker.exists()
+
+
+def test_model_files_that_do_not_fit_together_are_input_errors(tmp_path) -> None:
+    model = ForceField(ARCHS[1])
+    params = {"net": model.init(0), "stats": {"shift": np.zeros(model.max_z + 1),
+                                              "scale": np.asarray(1.0)}}
+    save_model(tmp_path, model, params)
+    arrays = dict(np.load(tmp_path / "model.npz"))
+    # the description of a larger model beside these parameters
+    (tmp_path / "model.yaml").write_text((tmp_path / "model.yaml").read_text()
+                                         .replace("features: 8", "features: 16"))
+    with pytest.raises(InputError, match=r"model\.npz: arrays/net/.*found shape"):
+        load_model(tmp_path)
+    save_model(tmp_path, model, params)
+    np.savez(tmp_path / "model.npz", **{k: v for k, v in arrays.items() if k != "stats/scale"})
+    with pytest.raises(InputError, match=r"model\.npz: arrays: found .*missing \['stats/scale'\]"):
+        load_model(tmp_path)
+    (tmp_path / "model.yaml").write_text("config: [unclosed\n")
+    with pytest.raises(InputError, match=r"model\.yaml: config: found no usable model"):
+        load_model(tmp_path)

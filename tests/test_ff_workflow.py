@@ -48,9 +48,9 @@ def test_metrics_cover_teacher_student_and_baseline(workdir) -> None:
 def test_rerun_resumes_from_checkpoint_outside_the_outputs(workdir) -> None:
     baseline = workdir / "results/md/forcefield/baseline"
     before = read_json(baseline / "train_info.json")
-    (baseline / "model.pkl").unlink()
+    (baseline / "model.npz").unlink()
     # a missing intermediate alone does not make Snakemake rebuild it: ask for it by name
-    run_snakemake(workdir, "results/md/forcefield/baseline/model.pkl")
+    run_snakemake(workdir, "results/md/forcefield/baseline/model.npz")
     log = (workdir / "results/md/logs/ff_baseline.log").read_text()
     assert "resuming from" in log and "after epoch 2" in log
     after = read_json(baseline / "train_info.json")

@@ -7,20 +7,19 @@ node amounts to; both go to the whole process group (Snakemake and the job it ru
 
 from __future__ import annotations
 
+import json
 import os
-import pickle
 import shutil
 import signal
 import subprocess
 import time
 from pathlib import Path
 
-import jax
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 import yaml
+from safetensors.torch import load_file
 
 from tests.conftest import DEFAULT_CONFIG, ROOT, SNAKEMAKE, TINY_CONFIG, run_snakemake
 
@@ -29,20 +28,17 @@ EPOCHS = 40
 
 
 def _forcefield_params(path: Path) -> dict[str, np.ndarray]:
-    with open(path, "rb") as handle:
-        params = pickle.load(handle)["params"]
-    return {jax.tree_util.keystr(key): np.asarray(leaf)
-            for key, leaf in jax.tree_util.tree_leaves_with_path(params)}
+    with np.load(path, allow_pickle=False) as stored:
+        return {key: stored[key] for key in stored.files}
 
 
 def _classifier_params(path: Path) -> dict[str, np.ndarray]:
-    state = torch.load(path, weights_only=True)["state_dict"]
-    return {key: value.numpy() for key, value in state.items()}
+    return {key: value.numpy() for key, value in load_file(path).items()}
 
 
 CASES = {
     "forcefield": {
-        "target": "results/md/forcefield/teacher/model.pkl",
+        "target": "results/md/forcefield/teacher/model.npz",
         "outputs": ["results/md/forcefield/teacher"],
         "history": "results/md/forcefield/teacher/history.csv",
         "checkpoints": "results/md/checkpoints/teacher",
@@ -53,7 +49,7 @@ CASES = {
             "epochs": EPOCHS, "checkpoint_every": 1, "schedule": {"warmup_steps": 5}}}}},
     },
     "classifier": {
-        "target": "results/can/classifier/models/teacher.pt",
+        "target": "results/can/classifier/models/teacher.safetensors",
         "outputs": ["results/can/classifier/models", "results/can/classifier/history"],
         "history": "results/can/classifier/history/teacher.csv",
         "checkpoints": "results/can/checkpoints/classifier/teacher",
@@ -82,7 +78,7 @@ def _kill_after_second_epoch(workdir: Path, case: dict, configs: tuple[Path, ...
     """Start the target's DAG, wait for the epoch-2 checkpoint, signal the process group."""
     command = [str(SNAKEMAKE), case["target"], "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
                "--cores", "2", "--configfile", *map(str, configs)]
-    marker = workdir / case["checkpoints"] / "epoch_0002.pkl"
+    marker = workdir / case["checkpoints"] / "epoch_0002.json"
     with open(workdir / "killed_run.log", "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
                                    start_new_session=True,
@@ -118,7 +114,7 @@ def test_killed_training_resumes_to_the_same_result(uninterrupted, sig, tmp_path
         shutil.rmtree(tmp_path / path)
     _kill_after_second_epoch(tmp_path, case, configs, sig)
     assert not (tmp_path / case["target"]).exists()
-    latest = pickle.loads((tmp_path / case["checkpoints"] / "latest.pkl").read_bytes())["epoch"]
+    latest = json.loads((tmp_path / case["checkpoints"] / "latest.json").read_text())["epoch"]
     assert 2 <= latest < EPOCHS, f"killed after epoch {latest}: nothing left to resume"
 
     run_snakemake(tmp_path, case["target"], "--rerun-incomplete", configfiles=configs)

@@ -1,4 +1,4 @@
-"""CAN frames -> window graphs per split (torch files), the windows table and graph metadata."""
+"""CAN frames -> window graphs per split (NPZ files), the windows table and graph metadata."""
 
 from distillery.can.dataset import SPLITS, build_all, save_graphs
 from distillery.can.windows import WindowSpec

@@ -1,4 +1,4 @@
-"""Window graphs of every split, cached as one torch file per split plus a windows table."""
+"""Window graphs of every split, cached as one NPZ file per split plus a windows table."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import pandas as pd
 import torch
 from torch_geometric.data import Data
 
+from distillery.array_files import load_arrays, save_arrays
 from distillery.can.features import FEATURE_NAMES
 from distillery.can.graph import window_graph
-from distillery.can.models.files import read_torch_file
 from distillery.can.windows import NORMAL, WindowSpec, split_windows, window_label
 from distillery.data.schemas import CAN_BYTES
 from distillery.errors import InputError
-from distillery.io import atomic_path
 
 SPLITS = ("train", "val", "test")
 
@@ -42,7 +41,7 @@ def check_time_order(table: pd.DataFrame, source: str) -> None:
 def build_split(
     table: pd.DataFrame, rows: np.ndarray, spec: WindowSpec, classes: list[str], split: str
 ) -> tuple[dict[str, Any], pd.DataFrame]:
-    """Graphs of one split in collated form (tensors + pointers) and its windows table."""
+    """Graphs of one split in collated form (arrays + pointers) and its windows table."""
     can_id = table["can_id"].to_numpy()
     timestamp = table["timestamp"].to_numpy()
     dlc = table["dlc"].to_numpy()
@@ -71,14 +70,12 @@ def build_split(
     ])
     n_features = len(FEATURE_NAMES)
     collated = {
-        "x": torch.from_numpy(np.concatenate(xs) if xs else np.zeros((0, n_features), "f4")),
-        "edge_index": torch.from_numpy(np.concatenate(edges, 1) if edges
-                                       else np.zeros((2, 0), np.int64)),
-        "edge_weight": torch.from_numpy(np.concatenate(weights) if weights
-                                        else np.zeros(0, np.float32)),
-        "node_ptr": torch.from_numpy(np.cumsum([0, *(len(x) for x in xs)])),
-        "edge_ptr": torch.from_numpy(np.cumsum([0, *(e.shape[1] for e in edges)])),
-        "y": torch.tensor(ys, dtype=torch.int64),
+        "x": np.concatenate(xs) if xs else np.zeros((0, n_features), np.float32),
+        "edge_index": np.concatenate(edges, 1) if edges else np.zeros((2, 0), np.int64),
+        "edge_weight": np.concatenate(weights) if weights else np.zeros(0, np.float32),
+        "node_ptr": np.cumsum([0, *(len(x) for x in xs)]),
+        "edge_ptr": np.cumsum([0, *(e.shape[1] for e in edges)]),
+        "y": np.asarray(ys, dtype=np.int64),
     }
     return collated, windows
 
@@ -97,7 +94,7 @@ def build_all(
             raise InputError(source, f"{split} split", "no full window",
                              f"runs of at least {spec.size} consecutive frames",
                              fix="lower windows.size or use fewer, longer split blocks")
-    train_x = graphs["train"]["x"].double()
+    train_x = torch.from_numpy(graphs["train"]["x"]).double()
     meta = {
         "classes": classes, "features": list(FEATURE_NAMES),
         "feature_mean": train_x.mean(0).tolist(),
@@ -109,19 +106,51 @@ def build_all(
     return graphs, pd.concat(tables, ignore_index=True), meta
 
 
-def save_graphs(path: str | Path, collated: Mapping[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(dict(collated), tmp)
+GRAPH_ARRAYS = {"x": ("f", 2), "edge_index": ("i", 2), "edge_weight": ("f", 1),
+                "node_ptr": ("i", 1), "edge_ptr": ("i", 1), "y": ("i", 1)}
+
+
+def save_graphs(path: str | Path, collated: Mapping[str, np.ndarray]) -> None:
+    save_arrays(path, {key: collated[key] for key in GRAPH_ARRAYS})
+
+
+def _check_graphs(c: Mapping[str, np.ndarray], path: str | Path, expected: str, fix: str
+                  ) -> None:
+    """Kinds, ranks and pointers consistent, edges inside their own graph: a damaged file
+    stops here rather than deep inside PyTorch Geometric."""
+    def bad(field: str, found: str) -> InputError:
+        return InputError(path, field, found, expected, fix=fix)
+
+    for key, (kind, ndim) in GRAPH_ARRAYS.items():
+        if key not in c:
+            raise bad(key, "no such array")
+        if c[key].dtype.kind not in ("iu" if kind == "i" else "f") or c[key].ndim != ndim:
+            raise bad(key, f"a {c[key].ndim}-d {c[key].dtype} array")
+    n_graphs = len(c["y"])
+    for ptr, size in (("node_ptr", len(c["x"])), ("edge_ptr", c["edge_index"].shape[1])):
+        p = c[ptr]
+        if len(p) != n_graphs + 1 or p[0] != 0 or p[-1] != size or np.any(np.diff(p) < 0):
+            raise bad(ptr, f"offsets that do not split {size} rows into {n_graphs} graphs")
+    if len(c["edge_index"]) != 2 or len(c["edge_weight"]) != c["edge_index"].shape[1]:
+        raise bad("edge_index", f"shape {c['edge_index'].shape} with "
+                  f"{len(c['edge_weight'])} edge weights")
+    nodes_per_edge = np.repeat(np.diff(c["node_ptr"]), np.diff(c["edge_ptr"]))
+    if np.any((c["edge_index"] < 0) | (c["edge_index"] >= nodes_per_edge)):
+        raise bad("edge_index", "node indices outside their graph")
 
 
 def load_graphs(path: str | Path) -> list[Data]:
     """The cached graphs of one split as PyG `Data` objects (edge weight as a 1-d edge attr)."""
-    c = read_torch_file(path, "graphs written by the can_graphs rule",
-                        fix="rerun the can_graphs rule")
+    expected, fix = "graphs written by the can_graphs rule", "rerun the can_graphs rule"
+    c = load_arrays(path, expected, fix)
+    _check_graphs(c, path, expected, fix)
+    x, edge_index = torch.from_numpy(c["x"]), torch.from_numpy(c["edge_index"].astype(np.int64))
+    edge_attr = torch.from_numpy(c["edge_weight"])[:, None]
+    y = torch.from_numpy(c["y"].astype(np.int64))
     graphs = []
-    for g in range(len(c["y"])):
+    for g in range(len(y)):
         n0, n1 = int(c["node_ptr"][g]), int(c["node_ptr"][g + 1])
         e0, e1 = int(c["edge_ptr"][g]), int(c["edge_ptr"][g + 1])
-        graphs.append(Data(x=c["x"][n0:n1], edge_index=c["edge_index"][:, e0:e1],
-                           edge_attr=c["edge_weight"][e0:e1, None], y=c["y"][g : g + 1]))
+        graphs.append(Data(x=x[n0:n1], edge_index=edge_index[:, e0:e1],
+                           edge_attr=edge_attr[e0:e1], y=y[g : g + 1]))
     return graphs

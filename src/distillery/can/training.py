@@ -17,8 +17,7 @@ from torch_geometric.data import Batch, Data
 from distillery.can.kd import kd_loss
 from distillery.can.metrics import classification_metrics
 from distillery.can.models.build import build_classifier
-from distillery.can.models.files import read_torch_file
-from distillery.errors import ConfigError
+from distillery.errors import ConfigError, InputError, reason
 from distillery.train.torch_loop import LossFn, TrainResult, train_classifier
 
 WEIGHTINGS = ("balanced", "none")
@@ -69,23 +68,17 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _feed(digest: Any, value: Any) -> None:
-    if isinstance(value, torch.Tensor):
-        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
-    elif isinstance(value, Mapping):
-        for key in sorted(value):
-            digest.update(str(key).encode())
-            _feed(digest, value[key])
-    else:
-        digest.update(repr(value).encode())
-
-
 def content_digest(*paths: str | Path) -> str:
-    """Digest of the tensors and values saved in torch files (the bytes of a torch file also
-    depend on its name, so they cannot be hashed directly)."""
+    """Digest of the bytes of the files (NPZ and safetensors files depend only on their
+    arrays and metadata, not on their names or write times)."""
     digest = hashlib.sha256()
     for path in paths:
-        _feed(digest, read_torch_file(path, "a torch file written by the workflow"))
+        try:
+            with open(path, "rb") as handle:
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
+        except OSError as exc:
+            raise InputError(path, "file", f"an unreadable file ({reason(exc)})",
+                             "a file written by the workflow") from None
     return digest.hexdigest()[:16]
 
 

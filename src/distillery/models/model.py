@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import pickle
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,13 +13,16 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+import yaml
 
+from distillery.array_files import NO_PICKLES, PICKLE_FOUND, load_arrays, save_arrays
 from distillery.data.frames import FrameSet
-from distillery.errors import ConfigError
-from distillery.io import atomic_write, write_yaml
+from distillery.errors import ConfigError, InputError, reason
+from distillery.io import read_yaml, write_yaml
 from distillery.models.neighbours import Neighbours
 from distillery.models.painn import PaiNN
 from distillery.models.schnet import SchNet
+from distillery.models.tree_arrays import flatten_tree, unflatten_named
 
 ARCHITECTURES = {"painn": PaiNN, "schnet": SchNet}
 Params = dict[str, Any]
@@ -114,15 +116,18 @@ def count_parameters(net_params: Any) -> int:
     return int(sum(np.size(leaf) for leaf in jax.tree.leaves(net_params)))
 
 
+MODEL_ARRAYS, MODEL_META = "model.npz", "model.yaml"
+
+
 def save_model(directory: str | Path, model: ForceField, params: Params,
                meta: Mapping[str, Any] | None = None) -> None:
-    """`model.pkl` (numpy parameters + config) and a readable `model.yaml` beside it."""
+    """`model.npz` (the parameter pytree as arrays keyed by '/'-joined paths, e.g.
+    `net/params/...`, `stats/shift`) and `model.yaml` beside it: the architecture config, the
+    fitted energy shifts and scale (readable copies) and `meta`."""
     directory = Path(directory)
     host = jax.tree.map(np.asarray, jax.device_get(params))
-    with atomic_write(directory / "model.pkl") as handle:
-        pickle.dump({"config": model.config, "params": host}, handle,
-                    protocol=pickle.HIGHEST_PROTOCOL)
-    write_yaml(directory / "model.yaml", {
+    save_arrays(directory / MODEL_ARRAYS, flatten_tree(host))
+    write_yaml(directory / MODEL_META, {
         "config": model.config,
         "n_parameters": count_parameters(host["net"]),
         "energy_shift": {int(z): float(v) for z, v in enumerate(host["stats"]["shift"]) if v},
@@ -132,7 +137,26 @@ def save_model(directory: str | Path, model: ForceField, params: Params,
 
 
 def load_model(directory: str | Path) -> tuple[ForceField, Params]:
-    path = Path(directory) / "model.pkl"
-    with open(path, "rb") as handle:
-        payload = pickle.load(handle)
-    return ForceField(payload["config"]), payload["params"]
+    """The model and its parameters (numpy arrays, with the dtypes they were saved with) from
+    a directory written by `save_model`; anything else raises a one-line InputError."""
+    directory = Path(directory)
+    arrays_path, meta_path = directory / MODEL_ARRAYS, directory / MODEL_META
+    expected = f"{MODEL_ARRAYS} and {MODEL_META} written by save_model"
+    fix = "retrain the model"
+    legacy = directory / "model.pkl"
+    if not arrays_path.exists() and legacy.exists():
+        raise InputError(legacy, "file", f"{PICKLE_FOUND} (the model format before "
+                         f"{MODEL_ARRAYS})", expected, fix=f"{fix} ({NO_PICKLES})")
+    arrays = load_arrays(arrays_path, expected, fix)
+    try:
+        meta = read_yaml(meta_path)
+        model = ForceField(meta["config"])
+    # a damaged description fails in the YAML parser, as a missing key or a bad setting
+    except (OSError, yaml.YAMLError, TypeError, ValueError, KeyError, ConfigError) as exc:
+        raise InputError(meta_path, "config", f"no usable model description ({reason(exc)})",
+                         expected, fix=fix) from None
+    # shapes only: the file keeps the dtypes it was trained in (float64 with x64 enabled)
+    template = {"net": jax.eval_shape(lambda: model.init(0)),
+                "stats": {"shift": jax.ShapeDtypeStruct((model.max_z + 1,), np.float32),
+                          "scale": jax.ShapeDtypeStruct((), np.float32)}}
+    return model, unflatten_named(template, arrays, arrays_path, fix, exact_dtypes=False)

@@ -23,8 +23,9 @@ from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError
 from distillery.models.model import ForceField, Params, fit_stats
 from distillery.models.neighbours import Bucket, batch_plan, build_buckets, take_batch
+from distillery.models.tree_arrays import fill_template
 from distillery.train.batch_probe import is_oom_error, probe_batch_size
-from distillery.train.checkpoint import CheckpointManager
+from distillery.train.checkpoint import CheckpointManager, restore_generator
 from distillery.train.device import describe_jax_device
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import MetricsHistory, Progress, epoch_summary
@@ -226,6 +227,14 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any
                  "batch_size": choose_batch_size(fns, net, stats, train_buckets, cfg, log)}
     else:
         state = resumed[1]
+        # arrays come back as plain dicts and lists: refill a fresh state's structure (optax
+        # NamedTuples) with them, checking count, shapes and dtypes
+        net = model.init(int(cfg["seed"]))
+        template = {"net": net, "opt_state": fns.optimizer.init(net), "ema": net}
+        state.update(fill_template(template, jax.tree.leaves({k: state[k] for k in template}),
+                                   manager.path("latest"), "state",
+                                   fix=f"delete {manager.path('latest')} to start afresh"))
+        state["rng"] = restore_generator(state["rng"], manager.path("latest"))
         stopper.load_state_dict(state["stopper"])
         history.load_state_dict(state["history"])
         log(f"resuming from {manager.path('latest')} after epoch {state['epoch']}")
@@ -283,7 +292,7 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any
                           {k: val_metrics[k] for k in shown if k in val_metrics},
                           lr=lr, s=round(seconds, 1)))
         host = jax.device_get({"net": net, "opt_state": opt_state, "ema": ema})
-        manager.save({**host, "step": step, "rng": rng, "epoch": epoch,
+        manager.save({**host, "step": step, "rng": rng.bit_generator.state, "epoch": epoch,
                       "fingerprint": fingerprint,
                       "batch_size": batch_size, "stopper": stopper.state_dict(),
                       "history": history.state_dict()}, epoch, is_best=improved)

@@ -79,9 +79,12 @@ def _set_rng_state(state: Mapping[str, Any]) -> None:
 
 
 def _cpu(state: Any) -> Any:
-    """Tensors moved to the CPU so that a checkpoint loads without the GPU it was written on."""
+    """Tensors copied to the CPU so that a checkpoint loads without the GPU it was written on.
+
+    Copied on the CPU too: `.cpu()` of a CPU tensor is the tensor itself, so a best-epoch
+    snapshot would follow the weights as training goes on."""
     if isinstance(state, torch.Tensor):
-        return state.detach().cpu()
+        return state.detach().to("cpu", copy=True)
     if isinstance(state, dict):
         return {k: _cpu(v) for k, v in state.items()}
     if isinstance(state, list | tuple):
@@ -134,7 +137,8 @@ def train_classifier(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, steps_per_epoch))
     stopper = EarlyStopping(int(cfg["patience"]), float(cfg["min_delta"]))
     history = MetricsHistory(history_path)
-    checkpoints = CheckpointManager(checkpoint_dir, every=int(cfg["checkpoint_every"]))
+    checkpoints = CheckpointManager(checkpoint_dir, every=int(cfg["checkpoint_every"]),
+                                    tensors=True)
     torch.manual_seed(int(cfg["seed"]))
     start, best_epoch, best_state = 0, 0, _cpu(model.state_dict())
     saved = checkpoints.load_latest()

@@ -6,16 +6,15 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
-from distillery.can.models.files import read_torch_file
 from distillery.can.models.gat import GATClassifier
 from distillery.can.models.mlp import PooledMLP
-from distillery.errors import ConfigError
-from distillery.io import atomic_path
+from distillery.errors import ConfigError, InputError, reason
+from distillery.train.tensor_files import load_tensors, save_tensors
 
 KINDS = {"gat": GATClassifier, "mlp": PooledMLP}
+MODEL_FORMAT = "distillery-classifier"
 
 
 def build_classifier(
@@ -40,20 +39,29 @@ def count_parameters(model: nn.Module) -> int:
 
 def save_classifier(path: str | Path, model: nn.Module, arch: Mapping[str, Any],
                     info: Mapping[str, Any]) -> None:
-    """Weights (on CPU), the architecture block and what describes the run (classes, device)."""
-    n_features = len(model.norm.mean)
-    payload = {"arch": dict(arch), "in_dim": n_features, "info": dict(info),
-               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()}}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    """A safetensors file: the weights (on CPU) and, as JSON metadata in its header, the
+    architecture block, the input width and what describes the run (classes, device)."""
+    metadata = {"format": MODEL_FORMAT, "arch": dict(arch), "in_dim": len(model.norm.mean),
+                "info": dict(info)}
+    save_tensors(path, model.state_dict(), metadata)
 
 
 def load_classifier(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The model in eval mode on CPU and its saved info."""
-    payload = read_torch_file(path, "a model written by a classifier training rule",
-                              fix="rerun the training rule that writes it")
-    state = payload["state_dict"]
-    model = build_classifier(payload["arch"], payload["in_dim"], payload["info"]["n_classes"],
-                             state["norm.mean"], state["norm.std"])
-    model.load_state_dict(state)
-    return model.eval(), payload["info"]
+    """The model in eval mode on CPU and its saved info; a pickle, a damaged or foreign file
+    raises a one-line InputError naming the file."""
+    expected = "a model written by a classifier training rule"
+    fix = "rerun the training rule that writes it"
+    state, meta = load_tensors(path, expected, fix)
+    if not (meta.get("format") == MODEL_FORMAT and isinstance(meta.get("arch"), dict)
+            and isinstance(meta.get("info"), dict) and "n_classes" in meta["info"]):
+        raise InputError(path, "metadata", "no classifier description (format, arch, in_dim, "
+                         "info.n_classes)", expected, fix=fix)
+    try:
+        model = build_classifier(meta["arch"], meta["in_dim"], meta["info"]["n_classes"],
+                                 state["norm.mean"], state["norm.std"])
+        model.load_state_dict(state)
+    # a file whose weights or description do not fit together fails in many places
+    except (ConfigError, KeyError, RuntimeError, TypeError, ValueError) as exc:
+        raise InputError(path, "state_dict", f"weights that do not fit the described "
+                         f"architecture ({reason(exc)})", expected, fix=fix) from None
+    return model.eval(), meta["info"]

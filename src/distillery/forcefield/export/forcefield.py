@@ -1,4 +1,4 @@
-"""Export trained force fields (`model.pkl` of the training rules) and check the export.
+"""Export trained force fields (`model.npz` of the training rules) and check the export.
 
 The exported program builds its own all-pairs neighbour list, so `ForceField.energy` is
 wrapped into the generic (params, positions, numbers, cell, pbc) energy function.
@@ -30,7 +30,7 @@ def forcefield_energy(model: ForceField) -> EnergyFn:
 
 def export_trained(model_dir: str | Path, out_dir: str | Path, n_atoms: int | None,
                    float64: bool = False, meta: dict[str, Any] | None = None) -> ForceField:
-    """Export `model_dir/model.pkl`; returns the in-process model for checks."""
+    """Export `model_dir/model.npz`; returns the in-process model for checks."""
     model, params = load_model(model_dir)
     export_forcefield(out_dir, forcefield_energy(model), params, model.cutoff, n_atoms=n_atoms,
                       float64=float64, meta={"model": model.config, **(meta or {})})
