@@ -25,10 +25,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/snakemake --lint
 
 clean:
 	rm -rf results .snakemake report.html

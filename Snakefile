@@ -1,6 +1,11 @@
 # distillery: raw data -> validated Parquet -> teacher -> distilled student -> evaluation.
 # Run `snakemake --cores all` (or `make run`); see README.md.
 
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
 configfile: "config/config.yaml"
 
 
@@ -9,15 +14,9 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/data.smk"
-include: "rules/ingest.smk"
-include: "rules/teacher.smk"
-include: "rules/distill.smk"
-include: "rules/evaluate.smk"
-include: "rules/priors.smk"
-include: "rules/classifier.smk"
-include: "rules/export.smk"
-include: "rules/md.smk"
-# last: collects the final targets every track file registered
+include: "rules/forcefield.smk"
+include: "rules/cg.smk"
+include: "rules/can.smk"
 include: "rules/report.smk"
 
 

@@ -18,9 +18,12 @@ import numpy as np
 from ase.build import bulk
 
 from distillery.data.frames import FrameSet, read_frames
+from distillery.forcefield.settings import RoleSettings
 from distillery.io import read_yaml
+from distillery.metrics.record import Goal
 from distillery.models.inference import throughput
 from distillery.models.model import ForceField, fit_stats, load_model
+from distillery.settings import load as load_settings
 from distillery.train.device import describe_jax_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,11 +43,11 @@ def synthetic_frames(n_frames: int, seed: int = 0) -> FrameSet:
                     pbc=np.ones((n_frames, 3), bool))
 
 
-def model_and_params(role: str, section: dict, results: Path, frames: FrameSet):
+def model_and_params(role: str, section: RoleSettings, results: Path, frames: FrameSet):
     trained = results / role / "model.npz"
     if trained.exists():
         return (*load_model(trained.parent), "trained")
-    model = ForceField(section.get("model", {}))
+    model = ForceField(section.model)
     stats = fit_stats(frames, frames.energy, frames.forces, model.max_z)
     return model, {"net": model.init(0), "stats": stats}, "untrained"
 
@@ -57,22 +60,23 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum timing per model")
     parser.add_argument("--batch-size", type=int, default=16)
     args = parser.parse_args()
-    cfg = read_yaml(args.config)
-    ff = cfg.get("forcefield", {})
-    results = ROOT / cfg.get("results", "results") / args.dataset
+    resolved = load_settings(read_yaml(args.config))
+    ff = resolved.forcefield(args.dataset)
+    results = ROOT / resolved.config.results / args.dataset
     data = results / "data" / "frames.parquet"
     frames = (read_frames(data) if data.exists() else synthetic_frames(args.frames))
     frames = frames.subset(range(min(args.frames, len(frames))))
     out = {"dataset": args.dataset if data.exists() else "synthetic fcc Cu/Au, 108 atoms",
            "n_frames": len(frames), "atoms_per_frame": float(frames.n_atoms.mean()),
            "device": describe_jax_device()}
-    for role, section in (("teacher", ff.get("teacher", {})), ("student", ff.get("student", {}))):
+    for role, section in (("teacher", ff.teacher), ("student", ff.student)):
         model, params, source = model_and_params(role, section, results / "forcefield", frames)
         speed = throughput(model, params, frames, args.batch_size, args.seconds)
         out[role] = {"kind": model.kind, "weights": source, "cutoff": model.cutoff, **speed}
     out["speedup_student_vs_teacher"] = (out["student"]["frames_per_s"]
                                          / out["teacher"]["frames_per_s"])
-    out["goal_speedup_at_least_10"] = out["speedup_student_vs_teacher"] >= 10.0
+    out["goal"] = Goal.check("speedup", out["speedup_student_vs_teacher"],
+                             ff.goals.min_speedup, ">=").model_dump()
     print(json.dumps(out, indent=2))
 
 

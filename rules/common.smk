@@ -1,13 +1,35 @@
-# Config validation, dataset lookups and the registry of final targets per track.
+# Typed settings built once from the config, shared path patterns, and the registry of final
+# targets that `rule all` builds. Every other rule file depends on this one only.
 from pathlib import Path
 
-from snakemake.utils import validate
+from snakemake.exceptions import WorkflowError
 
-validate(config, schema="../config/schemas/config.schema.yaml")
+from distillery.data.generate import shipped_file
+from distillery.errors import ConfigError
+from distillery.settings import load as load_settings
 
-RESULTS = config["results"]
-DATASETS = config["datasets"]
+try:
+    SETTINGS = load_settings(config)
+except ConfigError as exc:
+    raise WorkflowError(str(exc)) from None
+
+RESULTS = SETTINGS.config.results
+DATASETS = SETTINGS.datasets
+DATASET_DIR = f"{RESULTS}/{{dataset}}"
+FRAMES = f"{DATASET_DIR}/data/frames.parquet"
+SPLITS = f"{DATASET_DIR}/data/splits.json"
+DATA_SUMMARY = f"{DATASET_DIR}/data/summary.json"
+CHECKPOINTS = f"{DATASET_DIR}/checkpoints"
+FF_DIR = f"{DATASET_DIR}/forcefield"
+EXPORT_DIR = f"{DATASET_DIR}/export"
+MD_DIR = f"{DATASET_DIR}/md"
+CG_DIR = f"{DATASET_DIR}/priors"
+CAN_DIR = f"{DATASET_DIR}/classifier"
+REPORT_DIR = f"{RESULTS}/report"
+JAX_CACHE = f"{RESULTS}/.jax_cache"
+
 _TRACK_TARGETS = {"forcefield": [], "coarse_grained": [], "classifier": []}
+_RUN_TARGETS = [f"{RESULTS}/data_summary.csv"]
 
 
 wildcard_constraints:
@@ -16,47 +38,231 @@ wildcard_constraints:
 
 
 def dataset_cfg(name):
-    return DATASETS[name]
+    return SETTINGS.dataset(name)
 
 
 def dataset_seed(name):
-    return DATASETS[name].get("seed", config["seed"])
+    return SETTINGS.seed(name)
 
 
 def datasets_for(track):
-    return [name for name, cfg in DATASETS.items() if cfg["track"] == track]
+    return SETTINGS.datasets_for(track)
 
 
 def register_targets(track, *patterns):
-    """Rule files add their final outputs (patterns with {dataset}) for `rule all`."""
+    """Track rule files add their final outputs (patterns with {dataset}) for `rule all`."""
     _TRACK_TARGETS[track].extend(patterns)
 
 
+def register_run_targets(*paths):
+    """Run-wide outputs (no {dataset}) for `rule all`."""
+    _RUN_TARGETS.extend(paths)
+
+
+def track_targets(dataset=None, exclude=()):
+    """Registered final outputs of the track rules, of one dataset or of all."""
+    return [
+        pattern.format(dataset=name)
+        for track, patterns in _TRACK_TARGETS.items()
+        for name in datasets_for(track)
+        if dataset in (None, name)
+        for pattern in patterns
+        if pattern not in exclude
+    ]
+
+
 def all_targets():
-    targets = [f"{RESULTS}/data_summary.csv"]
-    for track, patterns in _TRACK_TARGETS.items():
-        for name in datasets_for(track):
-            targets += [p.format(dataset=name) for p in patterns]
-    return targets
+    return [*track_targets(), *_RUN_TARGETS]
 
 
 def raw_files(wildcards):
     """Raw inputs of a dataset: generated under data/raw/ or the configured paths."""
     cfg = dataset_cfg(wildcards.dataset)
-    generate = cfg.get("generate")
-    if generate is None:
-        raw = cfg["raw"]
-        items = [raw] if isinstance(raw, (str, dict)) else raw
-        return [item if isinstance(item, str) else item["path"] for item in items]
-    if generate["kind"] == "can_bus":
-        captures = generate.get("captures", ["dos", "fuzzy", "spoofing"])
-        return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in captures]
+    if cfg.generate is None:
+        return [entry.path for entry in cfg.raw_entries()]
+    if cfg.generate.kind == "can_bus":
+        return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.captures]
     return [f"data/raw/{wildcards.dataset}.npz"]
 
 
+def generator_inputs(wildcards):
+    """Shipped files a generator reads (the peptide's topology)."""
+    generate = dataset_cfg(wildcards.dataset).generate
+    if generate is not None and generate.kind == "openmm_peptide":
+        return [str(shipped_file(generate.topology))]
+    return []
+
+
 def log_path(rule_name):
-    return f"{RESULTS}/{{dataset}}/logs/{rule_name}.log"
+    return f"{DATASET_DIR}/logs/{rule_name}.log"
 
 
 def benchmark_path(rule_name):
-    return f"{RESULTS}/{{dataset}}/benchmarks/{rule_name}.tsv"
+    return f"{DATASET_DIR}/benchmarks/{rule_name}.tsv"
+
+
+def conda_env(family):
+    """The pinned environment of a rule family; JAX and torch families have CPU/CUDA twins."""
+    twin = f"-{SETTINGS.config.conda}" if family in ("forcefield", "classifier") else ""
+    return f"../envs/{family}{twin}.yaml"
+
+
+# --- Force-field track ---
+
+FF_MODELS = ("teacher", "student", "baseline")
+
+
+def ff(wildcards):
+    """The dataset's force-field settings (the global block with its own block merged in)."""
+    return SETTINGS.forcefield(wildcards.dataset)
+
+
+def ff_model_outputs(model):
+    """Outputs of a training rule for `model` (teacher, student or baseline)."""
+    return {
+        "model": f"{FF_DIR}/{model}/model.npz",
+        "model_yaml": f"{FF_DIR}/{model}/model.yaml",
+        "history_csv": report(
+            f"{FF_DIR}/{model}/history.csv",
+            caption="../report/ff_history.rst",
+            category="Force field",
+            subcategory="{dataset}",
+            labels={"model": model, "table": "metrics per epoch"},
+        ),
+        "history_parquet": f"{FF_DIR}/{model}/history.parquet",
+        "info": f"{FF_DIR}/{model}/train_info.json",
+    }
+
+
+def ff_train_inputs(wildcards):
+    inputs = {"frames": FRAMES, "splits": SPLITS}
+    if wildcards.model == "student":
+        inputs["distill"] = f"{FF_DIR}/distill_set.parquet"
+        if ff(wildcards).distill.hvp:
+            inputs["hvp"] = f"{FF_DIR}/distill_hvp.npz"
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
+
+
+def ff_role(wildcards):
+    """Architecture and training of the model; the student adds the HVP loss when it has
+    Hessian-vector-product targets."""
+    settings = ff(wildcards)
+    if wildcards.model == "teacher":
+        return settings.teacher
+    role = settings.student
+    if wildcards.model == "student" and settings.distill.hvp:
+        train = role.train.model_copy(update={"hvp_weight": settings.distill.hvp_weight})
+        role = role.model_copy(update={"train": train})
+    return role
+
+
+def ff_figure(kind, model):
+    return report(
+        f"{FF_DIR}/figures/{kind}_{model}.png",
+        caption=f"../report/ff_{kind}.rst",
+        category="Force field",
+        subcategory="{dataset}",
+        labels={"model": model, "figure": kind},
+    )
+
+
+def md_figure(name, caption):
+    return report(
+        f"{MD_DIR}/figures/{name}.png",
+        caption=f"../report/{caption}.rst",
+        category="Force field",
+        subcategory="{dataset}: MD stability",
+        labels={"figure": name},
+    )
+
+
+def md_runs(wildcards, kind):
+    return [f"{MD_DIR}/{m}/{kind}".format(dataset=wildcards.dataset)
+            for m in ff(wildcards).md_stability.models]
+
+
+# --- Coarse-grained track ---
+
+PRIOR_TERMS = ["bond", "angle", "dihedral", "pair"]
+CG_FRAMES = f"{CG_DIR}/cg_frames.parquet"
+CG_PRIORS = f"{CG_DIR}/priors.npz"
+CG_DELTA = f"{CG_DIR}/delta/model.npz"
+
+
+def cg(wildcards):
+    """The dataset's `cg:` block, with its temperature and seed filled in."""
+    return SETTINGS.cg(wildcards.dataset)
+
+
+def cg_truth(wildcards):
+    """True parameters beside generated data (to check the fits), none for user data."""
+    generate = dataset_cfg(wildcards.dataset).generate
+    if generate is not None and generate.kind == "cg_chain":
+        return [f"data/raw/{wildcards.dataset}_truth.json"]
+    return []
+
+
+def cg_report(path, caption, **labels):
+    return report(path, caption=f"../report/{caption}", category="Coarse-grained",
+                  subcategory="{dataset}", labels=labels)
+
+
+# --- CAN track ---
+
+def can(wildcards):
+    """The dataset's classifier settings (the global block with its own block merged in)."""
+    return SETTINGS.classifier(wildcards.dataset)
+
+
+def can_models(wildcards):
+    """teacher, every `{student}_kd`, and `{student}_scratch` for the students in `scratch`."""
+    settings = can(wildcards)
+    return ["teacher", *(f"{s}_kd" for s in settings.students),
+            *(f"{s}_scratch" for s in settings.scratch)]
+
+
+def can_exports(wildcards):
+    """Every distilled student as TorchScript; the graph-free MLPs also as ONNX (GATConv cannot
+    be exported to ONNX, see distillery.can.export)."""
+    settings = can(wildcards)
+    return [
+        f"{EXPORT_DIR}/classifier/{s}_kd/check_{fmt}.json".format(
+            dataset=wildcards.dataset)
+        for s, arch in settings.students.items()
+        for fmt in (("torchscript", "onnx") if arch.kind == "mlp" else ("torchscript",))
+    ]
+
+
+def can_arch(wildcards):
+    settings = can(wildcards)
+    if wildcards.model == "teacher":
+        return settings.teacher
+    return settings.students[wildcards.model.rsplit("_", 1)[0]]
+
+
+def can_train_inputs(wildcards):
+    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
+    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
+    if wildcards.model.endswith("_kd"):
+        inputs["teacher"] = f"{CAN_DIR}/models/teacher.safetensors"
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
+
+
+# --- Run-wide report ---
+
+LEARNING_CURVES = f"{DATASET_DIR}/report/learning_curves.svg"
+_AFTER_BENCHMARKS = ("report_benchmarks", "report_notebook")
+
+
+for _track in ("forcefield", "coarse_grained", "classifier"):
+    register_targets(_track, LEARNING_CURVES)
+
+
+def leaderboard_sources():
+    """Every registered metrics.json (one per dataset and track)."""
+    return [path for path in track_targets() if Path(path).name == "metrics.json"]
+
+
+def benchmark_patterns():
+    """{rule: benchmark file pattern} of every rule that has one."""
+    return {r.name: str(r.benchmark) for r in workflow.rules if isinstance(r.benchmark, str)}

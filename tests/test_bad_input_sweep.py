@@ -131,7 +131,8 @@ def test_bad_config_stops_before_any_job(tmp_path):
     result = run_snakemake(tmp_path, "results/md/data/frames.parquet", configfiles=(config,),
                            check=False)
     assert result.returncode != 0
-    assert "'unit' was unexpected" in result.stderr
+    assert "config: datasets.md.unit: unknown key, expected one of [" in result.stderr
+    assert "'units'" in result.stderr
     assert not (tmp_path / "results").exists()
 
 

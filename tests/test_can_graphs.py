@@ -6,13 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from pydantic import ValidationError
 
 from distillery.can.dataset import build_all, build_split, load_graphs, save_graphs
 from distillery.can.features import FEATURE_NAMES
 from distillery.can.graph import window_graph
-from distillery.can.windows import WindowSpec, contiguous_runs, split_windows, window_label
+from distillery.can.settings import WindowSettings
+from distillery.can.windows import contiguous_runs, split_windows, window_label
 from distillery.data.schemas import CAN_BYTES
-from distillery.errors import ConfigError, InputError
+from distillery.errors import InputError
 from tests.pickles import malicious_pickle, malicious_torch_file
 
 # (time s, id, dlc, payload)
@@ -78,7 +80,7 @@ def test_hand_made_window_gives_expected_nodes_edges_and_features():
     (["normal"] * 6 + ["dos"] + ["fuzzy"] * 3, "fuzzy"),
 ])
 def test_window_label_uses_the_threshold_and_the_majority_attack(labels, expected):
-    spec = WindowSpec(size=10, stride=5, label_threshold=0.1)
+    spec = WindowSettings(size=10, stride=5, label_threshold=0.1)
     assert window_label(np.array(labels), spec) == expected
 
 
@@ -88,7 +90,7 @@ def test_windows_stay_inside_one_capture_and_one_run_of_a_split():
     runs = contiguous_runs(captures, rows)
     assert [r.tolist() for r in runs] == [list(range(7)), [8, 9], list(range(10, 20))]
     table = _table(["normal"] * 20, captures=captures.tolist())
-    windows = split_windows(table, rows, WindowSpec(size=4, stride=2))
+    windows = split_windows(table, rows, WindowSettings(size=4, stride=2))
     assert [w[0] for w in windows] == [0, 2, 10, 12, 14, 16]
     for w in windows:
         assert np.all(np.diff(w) == 1) and len(set(captures[w])) == 1
@@ -97,7 +99,8 @@ def test_windows_stay_inside_one_capture_and_one_run_of_a_split():
 def test_cached_graphs_round_trip(tmp_path):
     table = _table(["normal"] * 30 + ["dos"] * 10)
     classes = ["normal", "dos"]
-    collated, windows = build_split(table, np.arange(40), WindowSpec(10, 10, 0.5), classes, "test")
+    spec = WindowSettings(size=10, stride=10, label_threshold=0.5)
+    collated, windows = build_split(table, np.arange(40), spec, classes, "test")
     save_graphs(tmp_path / "test.npz", collated)
     graphs = load_graphs(tmp_path / "test.npz")
     assert [int(g.y) for g in graphs] == [0, 0, 0, 1] == [classes.index(x) for x in windows.label]
@@ -114,21 +117,21 @@ def test_frames_out_of_time_order_are_rejected():
     table.loc[12, "timestamp"] = 0.0
     splits = {"train": np.arange(10), "val": np.arange(10, 20), "test": np.arange(20, 30)}
     with pytest.raises(InputError, match=r"frames\.parquet: timestamp \(capture a, frame 12\)"):
-        build_all(table, splits, WindowSpec(5, 5), "frames.parquet")
+        build_all(table, splits, WindowSettings(size=5, stride=5), "frames.parquet")
 
 
 def test_a_split_without_a_full_window_is_an_error():
     table = _table(["normal"] * 30)
     splits = {"train": np.arange(20), "val": np.arange(20, 24), "test": np.arange(24, 30)}
     with pytest.raises(InputError, match="val split: found no full window"):
-        build_all(table, splits, WindowSpec(5, 5), "frames.parquet")
+        build_all(table, splits, WindowSettings(size=5, stride=5), "frames.parquet")
 
 
 @pytest.mark.parametrize("options", [{"size": 1}, {"stride": 0}, {"label_threshold": 0.0},
                                      {"label_threshold": 1.5}])
 def test_bad_window_settings_are_rejected(options):
-    with pytest.raises(ConfigError, match="windows"):
-        WindowSpec(**options)
+    with pytest.raises(ValidationError, match=next(iter(options))):
+        WindowSettings(**options)
 
 
 def test_an_unreadable_graph_cache_names_the_file_and_the_fix(tmp_path):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from distillery.can.dataset import build_all
-from distillery.can.windows import WindowSpec
+from distillery.can.settings import WindowSettings
 from distillery.data.can import combine_captures, read_can_csv
 from distillery.data.generate.can_bus import simulate_capture, write_capture
 from distillery.data.splits import block_split
@@ -23,7 +23,7 @@ def windows(tmp_path_factory):
     table = combine_captures(parts, str(folder))
     splits = block_split(table["capture"].to_numpy(), {"train": 0.6, "val": 0.2, "test": 0.2},
                          seed=0, n_blocks=5)
-    _, windows, _ = build_all(table, splits, WindowSpec(size=50, stride=20), str(folder))
+    _, windows, _ = build_all(table, splits, WindowSettings(size=50, stride=20), str(folder))
     return table, splits, windows
 
 

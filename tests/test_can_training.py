@@ -10,8 +10,10 @@ from torch_geometric.data import Data
 
 from distillery.array_files import save_arrays
 from distillery.can.models.build import build_classifier, load_classifier, save_classifier
+from distillery.can.settings import ARCH, KDSettings
 from distillery.can.training import class_weights, content_digest, fit_classifier, with_teacher
 from distillery.errors import ConfigError, InputError
+from distillery.train.settings import TorchTrainSettings
 from distillery.train.tensor_files import save_tensors
 from distillery.train.torch_device import autocast_dtype, torch_device
 from distillery.train.torch_loop import predict_logits
@@ -47,8 +49,10 @@ def _fit(tmp_path, arch, epochs, **kwargs):
     cfg = {"epochs": epochs, "batch_size": 4, "lr": 1e-2, "patience": 0, "seed": 3,
            "schedule": {"kind": "cosine", "warmup_epochs": 1}, **kwargs.pop("cfg", {})}
     graphs = kwargs.pop("graphs", _graphs(8))
-    return fit_classifier(arch, cfg, META, graphs, graphs, CPU, tmp_path / "ckpt",
-                          tmp_path / "history.csv", **kwargs)
+    kd = kwargs.pop("kd", None)
+    return fit_classifier(ARCH.validate_python(arch), TorchTrainSettings.model_validate(cfg),
+                          META, graphs, graphs, CPU, tmp_path / "ckpt", tmp_path / "history.csv",
+                          kd=None if kd is None else KDSettings(**kd), **kwargs)
 
 
 def test_a_tiny_gat_overfits_a_tiny_set(tmp_path):

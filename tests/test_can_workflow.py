@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from distillery.can.settings import CANGoalSettings
+from distillery.metrics.record import read_metrics
 from tests.conftest import run_snakemake
 
 METRICS = "results/can/classifier/metrics.json"
@@ -14,23 +14,29 @@ METRICS = "results/can/classifier/metrics.json"
 @pytest.mark.workflow
 def test_can_track_end_to_end_and_resume(tmp_path):
     run_snakemake(tmp_path, METRICS)
-    metrics = json.loads((tmp_path / METRICS).read_text())
-    assert set(metrics["models"]) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch"}
-    assert metrics["classes"] == ["normal", "dos", "fuzzy", "spoofing"]
-    for entry in metrics["models"].values():
-        for key in ("accuracy", "macro_f1", "precision", "recall", "auroc_ovr", "params",
-                    "confusion_matrix", "latency_batch1_ms", "latency_batched_ms",
-                    "speedup_vs_teacher"):
-            assert key in entry
-        assert sum(map(sum, entry["confusion_matrix"])) == metrics["test_windows"]
-    assert metrics["summary"]["student"] == "mlp_kd"
+    record = read_metrics(tmp_path / METRICS)
+    models = {m.model: m for m in record.models}
+    assert set(models) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch"}
+    assert [models[m].role for m in ("teacher", "mlp_kd", "mlp_scratch")] == [
+        "teacher", "student", "baseline"]
+    assert record.summary["classes"] == ["normal", "dos", "fuzzy", "spoofing"]
+    for entry in models.values():
+        for key in ("accuracy", "precision", "recall", "auroc_ovr", "confusion_matrix",
+                    "latency_batch1_ms", "latency_batched_ms", "speedup_vs_teacher"):
+            assert key in entry.metrics
+        assert entry.primary.name == "macro_f1" and 0.0 <= entry.primary.value <= 1.0
+        assert sum(map(sum, entry.metrics["confusion_matrix"])) == record.summary["n_windows"]
+    goals = {g.name: g for g in models["mlp_kd"].goals}
+    gap = models["teacher"].primary.value - models["mlp_kd"].primary.value
+    assert goals["f1_gap"].value == pytest.approx(gap)
+    assert goals["f1_gap"].passed == (gap <= CANGoalSettings().max_f1_gap)
     assert (tmp_path / "results/can/classifier/confusion.svg").read_text().startswith("<?xml")
     checkpoint = tmp_path / "results/can/checkpoints/classifier/teacher/latest.json"
     assert checkpoint.exists()
 
     # a rerun of the training rule resumes from its checkpoint instead of training again
     run_snakemake(tmp_path, "results/can/classifier/models/teacher.safetensors", "--forcerun",
-                  "can_train_teacher", "--until", "can_train_teacher")
+                  "can_train", "--until", "can_train")
     log = (tmp_path / "results/can/logs/can_train_teacher.log").read_text()
     assert "resuming after epoch 2" in log
     assert "epoch 1 |" not in log

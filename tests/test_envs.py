@@ -98,4 +98,20 @@ def test_data_rules_name_the_data_env(rule):
     # `--sdm conda` deploys an env only for rules that name one
     text = "".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
     block = re.search(rf"^rule {rule}:\n((?:    .*\n|\n)*)", text, re.M)
-    assert block is not None and 'conda:\n        "../envs/data.yaml"' in block.group(1)
+    assert block is not None and 'conda:\n        conda_env("data")' in block.group(1)
+
+
+def test_every_rule_that_runs_python_names_a_pinned_env():
+    """`--sdm conda` deploys an env only for rules that name one; the settings objects the rules
+    pass as params need pydantic in every env."""
+    text = "".join(p.read_text() for p in (ROOT / "rules").glob("*.smk"))
+    blocks = re.findall(r"^rule (\w+):\n((?:    .*\n|\n)*)", text, re.M)
+    scripted = [(name, body) for name, body in blocks if "script:" in body]
+    assert len(scripted) > 20
+    families = {p.stem.removesuffix("-cpu").removesuffix("-cuda") for p in ENVS}
+    for name, body in scripted:
+        match = re.search(r'conda:\n        conda_env\("(\w+)"\)', body)
+        assert match is not None, f"rule {name} names no conda env"
+        assert match.group(1) in families, f"rule {name}: no env for {match.group(1)}"
+    for path in ENVS:
+        assert "pydantic" in env_pins(path), path.name

@@ -13,6 +13,7 @@ from distillery.forcefield.labelling import (
     build_distill_set,
     mixed_labels,
 )
+from distillery.forcefield.settings import DistillSettings
 from distillery.models.inference import predict
 from distillery.models.model import ForceField, fit_stats
 from distillery.models.neighbours import build_buckets, take_batch
@@ -105,8 +106,9 @@ def test_distill_set_is_labelled_by_the_teacher_and_mixes_labels() -> None:
     teacher = ForceField(TINY)
     params = {"net": teacher.init(2),
               "stats": fit_stats(train, train.energy, train.forces, teacher.max_z)}
-    cfg = {"displace": {"copies": 2, "sigma": 0.05},
-           "md": {"starts": 1, "steps": 4, "every": 2, "temperature": 300, "timestep_fs": 1.0}}
+    cfg = DistillSettings(displace={"copies": 2, "sigma": 0.05},
+                          md={"starts": 1, "steps": 4, "every": 2, "temperature": 300,
+                              "timestep_fs": 1.0})
     distilled = build_distill_set(train, teacher, params, cfg, seed=0, log=lambda _: None)
     kinds = distilled.extras["augmentation"]
     assert list(np.bincount(kinds)) == [3, 6, 2]

@@ -3,10 +3,15 @@ evaluation, and a rerun of a deleted training output resumes from its checkpoint
 
 from __future__ import annotations
 
+import math
+
+import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
+from distillery.forcefield.settings import FFGoalSettings
 from distillery.io import read_json
+from distillery.metrics.record import read_metrics
 from tests.conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -21,22 +26,36 @@ def workdir(tmp_path_factory):
 
 
 def test_metrics_cover_teacher_student_and_baseline(workdir) -> None:
-    metrics = read_json(workdir / TARGET)
-    assert set(metrics["models"]) == {"teacher", "student", "baseline"}
-    for name, entry in metrics["models"].items():
-        for key in ("energy_mae_per_atom", "energy_rmse_per_atom", "force_mae", "force_rmse",
-                    "force_r2", "force_angle_mean_deg", "force_error_p90", "force_error_p95",
-                    "force_error_max", "n_params", "frames_per_s", "atoms_per_s"):
-            assert entry[key] == entry[key], f"{name}.{key} is NaN"
-        assert entry["force_error_p90"] <= entry["force_error_p95"] <= entry["force_error_max"]
-        figures = workdir / "results/md/forcefield/figures"
-        assert (figures / f"parity_{name}.png").stat().st_size > 0
-        assert (figures / f"errors_{name}.png").stat().st_size > 0
-    teacher, student = metrics["models"]["teacher"], metrics["models"]["student"]
-    assert metrics["speedup_student_vs_teacher"] == pytest.approx(
-        student["frames_per_s"] / teacher["frames_per_s"])
-    assert student["n_params"] < teacher["n_params"]
-    assert metrics["device"]["platform"] == "cpu"
+    record = read_metrics(workdir / TARGET)
+    models = {m.model: m for m in record.models}
+    assert record.track == "forcefield" and set(models) == {"teacher", "student", "baseline"}
+    for name, entry in models.items():
+        assert entry.role == name and entry.device == "cpu"
+        assert entry.primary.name == "force_mae" and entry.primary.direction == "minimize"
+        figures = entry.metrics
+        for key in ("energy_mae_per_atom", "energy_rmse_per_atom", "force_rmse", "force_r2",
+                    "force_angle_mean_deg", "force_error_p90", "force_error_p95",
+                    "force_error_max", "atoms_per_s"):
+            assert math.isfinite(figures[key]), f"{name}.{key} is not finite"
+        assert 0 < entry.primary.value <= figures["force_rmse"] <= figures["force_error_max"]
+        assert figures["force_error_p90"] <= figures["force_error_p95"] <= figures[
+            "force_error_max"]
+        assert entry.throughput.unit == "frames/s" and entry.throughput.value > 0
+        for kind in ("parity", "errors"):
+            image = plt.imread(workdir / f"results/md/forcefield/figures/{kind}_{name}.png")
+            assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
+    teacher, student = models["teacher"], models["student"]
+    speedup = student.throughput.value / teacher.throughput.value
+    assert record.summary["speedup_student_vs_teacher"] == pytest.approx(speedup)
+    assert student.n_params < teacher.n_params
+    # goals come from the settings' defaults and are judged on the student's own figures
+    goals = {g.name: g for g in student.goals}
+    defaults = FFGoalSettings()
+    assert goals["speedup"].threshold == defaults.min_speedup
+    assert goals["speedup"].passed == (speedup >= defaults.min_speedup)
+    ratio = student.primary.value / teacher.primary.value
+    assert goals["force_mae_ratio"].value == pytest.approx(ratio)
+    assert goals["force_mae_ratio"].passed == (ratio <= defaults.max_force_mae_ratio)
     history = pd.read_parquet(workdir / "results/md/forcefield/teacher/history.parquet")
     assert list(history["epoch"]) == [1, 2]
     info = read_json(workdir / "results/md/forcefield/student/train_info.json")
@@ -51,7 +70,7 @@ def test_rerun_resumes_from_checkpoint_outside_the_outputs(workdir) -> None:
     (baseline / "model.npz").unlink()
     # a missing intermediate alone does not make Snakemake rebuild it: ask for it by name
     run_snakemake(workdir, "results/md/forcefield/baseline/model.npz")
-    log = (workdir / "results/md/logs/ff_baseline.log").read_text()
+    log = (workdir / "results/md/logs/ff_train_baseline.log").read_text()
     assert "resuming from" in log and "after epoch 2" in log
     after = read_json(baseline / "train_info.json")
     assert after["final_step"] == before["final_step"]

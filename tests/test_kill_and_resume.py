@@ -42,7 +42,7 @@ CASES = {
         "outputs": ["results/md/forcefield/teacher"],
         "history": "results/md/forcefield/teacher/history.csv",
         "checkpoints": "results/md/checkpoints/teacher",
-        "log": "results/md/logs/ff_teacher.log",
+        "log": "results/md/logs/ff_train_teacher.log",
         "resumed": "after epoch {epoch}",
         "params": _forcefield_params,
         "config": {"forcefield": {"teacher": {"train": {

@@ -11,7 +11,6 @@ from ase.calculators.emt import EMT
 from distillery.forcefield.ase_calculator import DistilleryCalculator
 from distillery.forcefield.export.jax_export import export_forcefield
 from distillery.forcefield.md_stability import (
-    MDSettings,
     energy_drift,
     instability,
     load_trajectories,
@@ -21,6 +20,7 @@ from distillery.forcefield.md_stability import (
     summarise,
 )
 from distillery.forcefield.rdf import radial_distribution, rdf_distance
+from distillery.forcefield.settings import MDStabilitySettings
 from tests.morse import CUTOFF, PARAMS, morse_energy
 
 
@@ -39,7 +39,7 @@ def crystal():
 
 
 def test_nve_small_timestep_conserves_energy(calculator, crystal):
-    settings = MDSettings(steps=400, timestep_fs=0.5, temperature=300.0, sample_every=5)
+    settings = MDStabilitySettings(steps=400, timestep_fs=0.5, temperature=300.0, sample_every=5)
     run = run_md(crystal, calculator, "nve", settings, seed=0)
     total = (run.potential + run.kinetic) / len(crystal)
     assert run.unstable_at_ps is None
@@ -50,7 +50,7 @@ def test_nve_small_timestep_conserves_energy(calculator, crystal):
 
 
 def test_trajectories_round_trip_and_summaries(tmp_path, calculator, crystal):
-    settings = MDSettings(steps=20, timestep_fs=1.0, temperature=300.0, sample_every=4)
+    settings = MDStabilitySettings(steps=20, timestep_fs=1.0, temperature=300.0, sample_every=4)
     runs = [run_md(crystal, calculator, e, settings, seed=1) for e in ("nve", "langevin")]
     save_trajectories(tmp_path / "runs.npz", runs)
     loaded = load_trajectories(tmp_path / "runs.npz")
@@ -66,9 +66,9 @@ def test_trajectories_round_trip_and_summaries(tmp_path, calculator, crystal):
 
 
 def test_large_timestep_drifts_more(calculator, crystal):
-    fine = run_md(crystal, calculator, "nve", MDSettings(steps=100, timestep_fs=1.0,
+    fine = run_md(crystal, calculator, "nve", MDStabilitySettings(steps=100, timestep_fs=1.0,
                                                          temperature=300.0, sample_every=1), 0)
-    coarse = run_md(crystal, calculator, "nve", MDSettings(steps=25, timestep_fs=4.0,
+    coarse = run_md(crystal, calculator, "nve", MDStabilitySettings(steps=25, timestep_fs=4.0,
                                                            temperature=300.0, sample_every=1), 0)
 
     def spread(run):
@@ -79,8 +79,8 @@ def test_large_timestep_drifts_more(calculator, crystal):
 
 
 def test_langevin_is_seeded_and_thermalises(calculator, crystal):
-    settings = MDSettings(steps=300, timestep_fs=2.0, temperature=500.0, friction_per_ps=20.0,
-                          sample_every=5)
+    settings = MDStabilitySettings(steps=300, timestep_fs=2.0, temperature=500.0,
+                                   friction_per_ps=20.0, sample_every=5)
     first = run_md(crystal, calculator, "langevin", settings, seed=4)
     again = run_md(crystal, calculator, "langevin", settings, seed=4)
     other = run_md(crystal, calculator, "langevin", settings, seed=5)
@@ -93,14 +93,14 @@ def test_langevin_is_seeded_and_thermalises(calculator, crystal):
 def test_instability_reasons():
     atoms = bulk("Cu", "fcc", a=3.6, cubic=True).repeat((2, 2, 2))
     atoms.calc = EMT()
-    settings = MDSettings()
+    settings = MDStabilitySettings()
     reference = nearest_neighbours(atoms.positions, atoms.cell.array, atoms.pbc)
     assert instability(atoms, reference, settings) is None
     squeezed = atoms.copy()
     squeezed.calc = EMT()
     squeezed.positions[1] = squeezed.positions[0] + [0.4, 0.0, 0.0]
     assert instability(squeezed, reference, settings).startswith("force blow-up")
-    soft = MDSettings(max_force=1e9)
+    soft = MDStabilitySettings(max_force=1e9)
     assert instability(squeezed, reference, soft).startswith("collapse")
     cluster = atoms[:4]
     cluster.pbc = False

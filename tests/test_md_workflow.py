@@ -24,8 +24,8 @@ def test_export_and_md_stability_rules(tmp_path):
                {"net": model.init(1), "stats": {"shift": shift, "scale": np.asarray(5.0)}})
     md = "results/md/md"
     # the model above stands in for the training rules, which are not run here
-    run_snakemake(tmp_path, f"{md}/md_stability.json", "--allowed-rules", "ff_export", "md_run",
-                  "md_report")
+    run_snakemake(tmp_path, f"{md}/md_stability.json", "--allowed-rules", "ff_export", "ff_md_run",
+                  "ff_md_report")
     check = read_json(tmp_path / "results/md/export/student/check.json")
     assert check["passed"] and check["n_frames"] == 2
     assert check["max_abs_force"] > 1e-3

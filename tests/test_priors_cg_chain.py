@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillery.cg.fit import PriorSettings, fit_priors
+from distillery.cg.fit import fit_priors
+from distillery.cg.settings import PriorFitSettings
 from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import chain
 from distillery.cg.truth import parameter_recovery, reference_terms
@@ -27,7 +28,7 @@ def chain_data():
 def test_fits_recover_true_chain_parameters(chain_data, kind):
     positions, true = chain_data
     priors, hists = fit_priors(positions, chain(true["n_beads"], 3), true["kT"],
-                               PriorSettings(kind=kind))
+                               PriorFitSettings(fit=kind))
     terms = reference_terms(true, order=3)
     recovery = parameter_recovery(priors, hists, terms)
     if kind == "parametric":
@@ -46,7 +47,7 @@ def test_fits_recover_true_chain_parameters(chain_data, kind):
 
 def test_dihedral_fit_reproduces_the_true_profile(chain_data):
     positions, true = chain_data
-    priors, _ = fit_priors(positions, chain(true["n_beads"], 3), true["kT"], PriorSettings())
+    priors, _ = fit_priors(positions, chain(true["n_beads"], 3), true["kT"], PriorFitSettings())
     phi = np.linspace(-np.pi, np.pi, 181)
     k, n, delta = true["dihedral"]["k"], true["dihedral"]["n"], true["dihedral"]["delta"]
     expected = k * (1 + np.cos(n * phi - delta))

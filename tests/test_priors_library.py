@@ -8,14 +8,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from distillery.cg import geometry
 from distillery.cg.boltzmann import boltzmann_inversion
 from distillery.cg.energy import Priors, prior_energy, prior_energy_and_forces
-from distillery.cg.fit import PriorSettings, fit_priors
+from distillery.cg.fit import fit_priors
 from distillery.cg.fits import fit_fourier, fit_harmonic, fit_repulsion
 from distillery.cg.mapping import from_config, from_groups
 from distillery.cg.serialise import load_priors, priors_to_dict, save_priors
+from distillery.cg.settings import MappingSettings, PriorFitSettings
 from distillery.cg.terms import FourierTerm, HarmonicTerm, RepulsionTerm
 from distillery.cg.topology import chain, from_bonds
 from distillery.errors import InputError
@@ -92,12 +94,12 @@ def test_mapping_centres_and_force_sums():
     np.testing.assert_allclose(mapping.forces(forces), [forces[0] + forces[1],
                                                         forces[2] + forces[3]])
     assert mapping.bead_numbers(numbers).tolist() == [6, 8]
-    calpha = from_config({"kind": "index", "indices": [2, 0]}, numbers)
+    calpha = from_config(MappingSettings(kind="index", indices=(2, 0)), numbers)
     np.testing.assert_allclose(calpha.positions(positions[None])[0], positions[[2, 0]])
     with pytest.raises(InputError, match="another bead"):
         from_groups([[0, 1], [1, 2]], numbers)
-    with pytest.raises(InputError, match="cg.mapping.kind"):
-        from_config({"kind": "centroid"}, numbers)
+    with pytest.raises(ValidationError, match="identity"):
+        MappingSettings(kind="centroid")
 
 
 @pytest.mark.parametrize("jacobian_kind,x0,k,low,high", [("r2", 3.8, 4.3, 3.0, 4.6),
@@ -142,9 +144,9 @@ def test_repulsion_sits_below_closest_approach():
 def _toy_priors(spline: bool) -> tuple[Priors, np.ndarray]:
     """Priors fitted to perturbed zig-zag chains, parametric or spline."""
     frames = np.stack([_zigzag(8, s) for s in range(400)])
-    settings = PriorSettings(kind="spline" if spline else "parametric",
-                             bins={"bond": 30, "angle": 40, "dihedral": 24, "pair": 30},
-                             dihedral_order=2, min_count=2)
+    settings = PriorFitSettings(fit="spline" if spline else "parametric",
+                               bins={"bond": 30, "angle": 40, "dihedral": 24, "pair": 30},
+                               dihedral_order=2, min_count=2)
     priors, _ = fit_priors(frames, chain(8), KT, settings)
     return priors, frames
 

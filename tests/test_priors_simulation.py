@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from ase import units
+from pydantic import ValidationError
 
 from distillery.cg import geometry
 from distillery.cg.compare import (
@@ -15,7 +16,8 @@ from distillery.cg.compare import (
 )
 from distillery.cg.delta import combined_energy
 from distillery.cg.energy import Priors
-from distillery.cg.langevin import SimulationSettings, Trajectory, langevin, stability
+from distillery.cg.langevin import Trajectory, langevin, stability
+from distillery.cg.settings import SimulationSettings
 from distillery.cg.terms import FourierTerm, HarmonicTerm
 from distillery.cg.topology import chain
 from distillery.errors import InputError
@@ -38,10 +40,9 @@ def test_langevin_samples_the_harmonic_bond_distribution():
                     HarmonicTerm(0.0, 1.9), FourierTerm((), ()), None)
     numbers = np.full(3, 6)
     start = np.tile([[0.0, 0, 0], [r0, 0, 0], [r0, r0, 0]], (32, 1, 1))
-    settings = SimulationSettings(steps=3000, timestep=0.005, friction=20.0, stride=10,
-                                  seed=1)
+    settings = SimulationSettings(steps=3000, timestep=0.005, friction=20.0, stride=10)
     traj = langevin(combined_energy(priors, None, None, numbers), start, numbers,
-                    temperature, settings, log=lambda _: None)
+                    temperature, settings, seed=1, log=lambda _: None)
     assert traj.positions.shape == (300, 32, 3, 3)
     bonds = geometry.bond_lengths(traj.positions[50:], topology.bonds)
     kt = units.kB * temperature
@@ -83,10 +84,10 @@ def test_histograms_of_identical_and_shifted_samples():
 
 
 def test_simulation_settings_reject_bad_config():
-    assert SimulationSettings.from_config({"steps": 500, "stride": 50}).steps == 500
-    with pytest.raises(InputError, match="cg.simulate"):
-        SimulationSettings.from_config({"step": 10})
-    with pytest.raises(InputError, match="cg.simulate.fes"):
-        SimulationSettings.from_config({"fes": ["end_to_end"]})
-    with pytest.raises(InputError, match="cg.simulate.steps"):
-        SimulationSettings.from_config({"steps": 10, "stride": 100})
+    assert SimulationSettings(steps=500, stride=50).steps == 500
+    with pytest.raises(ValidationError, match="step"):
+        SimulationSettings.model_validate({"step": 10})
+    with pytest.raises(ValidationError, match="fes"):
+        SimulationSettings.model_validate({"fes": ["end_to_end"]})
+    with pytest.raises(ValidationError, match="at least stride"):
+        SimulationSettings(steps=10, stride=100)

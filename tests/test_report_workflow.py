@@ -72,14 +72,14 @@ def test_benchmarks_table_lists_every_finished_job(reported):
     table = pd.read_parquet(reported / "results/report/benchmarks.parquet")
     on_disk = {str(p.relative_to(reported))
                for p in (reported / "results").glob("**/benchmarks/*.tsv")
-               if p.stem not in ("benchmarks_table", "analytics_notebook")}
+               if p.stem not in ("report_benchmarks", "report_notebook")}
     assert set(table["path"]) == on_disk
     jobs = set(zip(table["rule"], table["wildcards"], strict=True))
     for dataset in DATASETS:
         assert ("ingest", f"dataset={dataset}") in jobs
-        assert ("learning_curves", f"dataset={dataset}") in jobs
+        assert ("report_learning_curves", f"dataset={dataset}") in jobs
     assert ("generate_can_capture", "dataset=can,capture=dos") in jobs
-    assert ("leaderboard", "") in jobs
+    assert ("report_leaderboard", "") in jobs
     assert (table["wall_s"] > 0).all() and table["wall_s"].is_monotonic_decreasing
 
 
@@ -149,10 +149,10 @@ def test_rerunning_one_target_rebuilds_only_what_depends_on_it(reported, tmp_pat
     # what the default target would now rebuild: md's downstream and the run-wide collectors
     pending = jobs_of(run_snakemake(work, "--dry-run"))
     rules = {rule for rule, _ in pending}
-    assert {"data_summary", "learning_curves", "leaderboard", "benchmarks_table",
-            "analytics_notebook"} <= rules
+    assert {"data_summary", "report_learning_curves", "report_leaderboard",
+            "report_benchmarks", "report_notebook"} <= rules
     assert not {"ingest", "split", "generate_frames", "generate_can_capture",
-                "run_config"} & rules
+                "report_run_config"} & rules
     assert not [job for job in pending if re.search(r"dataset=(cg|can)\b", job[1])]
 
 

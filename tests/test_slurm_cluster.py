@@ -138,7 +138,7 @@ def test_training_rule_gets_the_profile_gpu_resources(cluster, tmp_path):
     run_id = submit(cluster, lambda: subprocess.run(command, capture_output=True, text=True,
                                                     cwd=tmp_path))
     [job] = [job for job in cluster.jobs() if job["name"] == run_id]
-    assert job["comment"] == "rule_ff_teacher"
+    assert job["comment"] == "rule_ff_train"
     assert (job["state"], job["partition"], job["cpus"], job["memory"], job["time_limit"]) == (
         "COMPLETED", cluster.gpu_partition, "8", "32000M", "12:00:00")
     tres = cluster.run("squeue", "--states=all", "--noheader", f"--jobs={job['id']}",

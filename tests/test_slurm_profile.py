@@ -23,13 +23,13 @@ def test_per_rule_resources_name_rules_of_the_workflow(tmp_path):
     """A renamed rule would silently lose its GPU and time limit."""
     listing = run_snakemake(tmp_path, "--list-rules").stdout
     rules = set(re.findall(r"^(\w+)", listing, re.M))
-    assert {"ingest", "ff_teacher"} <= rules
+    assert {"ingest", "ff_train"} <= rules
     assert set(PROFILE["set-resources"]) <= rules, set(PROFILE["set-resources"]) - rules
 
 
 def test_training_rules_ask_for_a_gpu_and_data_rules_do_not():
     resources = PROFILE["set-resources"]
-    for rule in ("ff_teacher", "ff_student", "train_delta", "ff_distill_set", "ff_evaluate"):
+    for rule in ("ff_train", "cg_train_delta", "can_train", "ff_distill_set", "ff_evaluate"):
         assert evaluate(resources[rule]["gpu"]) == 1, rule
     for rule in ("generate_frames", "generate_can_capture", "ingest", "split", "data_summary"):
         assert "gpu" not in resources[rule] and "gres" not in resources[rule], rule

@@ -5,15 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from pydantic import ValidationError
 
-from distillery.errors import ConfigError
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.schedule import make_schedule
+from distillery.train.settings import ScheduleSettings
 
 
 def test_warmup_is_linear_then_cosine_reaches_floor() -> None:
-    lr = make_schedule({"lr": 1e-2, "warmup_steps": 4, "kind": "cosine", "decay_steps": 10,
-                        "final_lr_ratio": 0.1})
+    lr = make_schedule(ScheduleSettings(lr=1e-2, warmup_steps=4, kind="cosine", decay_steps=10,
+                        final_lr_ratio=0.1))
     assert [lr(s) for s in range(4)] == pytest.approx([2.5e-3, 5e-3, 7.5e-3, 1e-2])
     assert lr(4) == pytest.approx(1e-2)
     assert lr(4 + 5) == pytest.approx(1e-2 * (0.1 + 0.9 * 0.5))
@@ -22,20 +23,27 @@ def test_warmup_is_linear_then_cosine_reaches_floor() -> None:
 
 
 def test_exponential_and_step_decay() -> None:
-    exp = make_schedule({"lr": 1.0, "kind": "exponential", "decay_steps": 10, "decay_rate": 0.5})
+    exp = make_schedule(ScheduleSettings(lr=1.0, kind="exponential", decay_steps=10,
+                                         decay_rate=0.5, warmup_steps=0))
     assert exp(10) == pytest.approx(0.5)
     assert exp(5) == pytest.approx(math.sqrt(0.5))
-    step = make_schedule({"lr": 1.0, "kind": "step", "step_size": 3, "gamma": 0.1,
-                          "warmup_steps": 2})
+    step = make_schedule(ScheduleSettings(lr=1.0, kind="step", step_size=3, gamma=0.1,
+                          warmup_steps=2))
     assert [step(s) for s in (2, 4, 5, 8)] == pytest.approx([1.0, 1.0, 0.1, 0.01])
-    assert make_schedule({"lr": 0.3, "kind": "constant"})(12345) == 0.3
+    assert make_schedule(ScheduleSettings(lr=0.3, kind="constant", warmup_steps=0))(12345) == 0.3
 
 
 def test_bad_schedule_config_is_reported() -> None:
-    with pytest.raises(ConfigError, match="kind"):
-        make_schedule({"lr": 1.0, "kind": "linear"})
-    with pytest.raises(ConfigError, match="lr"):
-        make_schedule({"kind": "cosine"})
+    with pytest.raises(ValidationError, match="kind"):
+        ScheduleSettings(lr=1.0, kind="linear")
+    with pytest.raises(ValidationError, match="lr"):
+        ScheduleSettings(lr=0.0)
+
+
+def test_cosine_length_defaults_to_the_rest_of_the_run() -> None:
+    lr = make_schedule(ScheduleSettings(lr=1.0, warmup_steps=0, final_lr_ratio=0.0), 100)
+    assert lr(50) == pytest.approx(0.5)
+    assert lr(100) == pytest.approx(0.0)
 
 
 def test_early_stopping_counts_and_round_trips() -> None:

@@ -1,7 +1,6 @@
 """CAN frames -> window graphs per split (NPZ files), the windows table and graph metadata."""
 
 from distillery.can.dataset import SPLITS, build_all, save_graphs
-from distillery.can.windows import WindowSpec
 from distillery.data.can import read_can_frames
 from distillery.data.splits import read_splits
 from distillery.io import atomic_path, write_json
@@ -9,7 +8,7 @@ from distillery.workflow import run_script
 
 
 def main(snakemake) -> None:
-    spec = WindowSpec(**snakemake.params.windows)
+    spec = snakemake.params.windows
     table = read_can_frames(snakemake.input.frames)
     splits = read_splits(snakemake.input.splits)
     graphs, windows, meta = build_all(table, splits, spec, snakemake.input.frames)

@@ -16,14 +16,14 @@ def main(snakemake) -> None:
     p = snakemake.params
     meta = read_json(snakemake.input.meta)
     device = torch_device(p.device)
-    print(f"device: {describe_torch_device(device, p.train.get('amp', True))}")
+    print(f"device: {describe_torch_device(device, p.train.amp)}")
     # the inputs' content decides whether a checkpoint is resumed (rerun on other data: restart)
     teacher_file = [snakemake.input.teacher] if p.kd is not None else []
     data_key = content_digest(snakemake.input.train, snakemake.input.val, *teacher_file)
     train_set, val_set = load_graphs(snakemake.input.train), load_graphs(snakemake.input.val)
     if p.kd is not None:
         teacher, _ = load_classifier(snakemake.input.teacher)
-        batch = p.train.get("batch_size", 64)
+        batch = p.train.batch_size
         teacher = teacher.to(device)
         train_set = with_teacher(train_set, predict_logits(teacher, train_set, batch, device))
         val_set = with_teacher(val_set, predict_logits(teacher, val_set, batch, device))
@@ -32,11 +32,12 @@ def main(snakemake) -> None:
         snakemake.output.history, kd=p.kd, label=p.name,
         data_key=data_key,
     )
-    info = {"classes": meta["classes"], "n_classes": len(meta["classes"]), "kd": p.kd,
+    info = {"classes": meta["classes"], "n_classes": len(meta["classes"]),
+            "kd": p.kd and p.kd.as_dict(),
             "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early, "params": count_parameters(result.model),
-            "device": describe_torch_device(device, p.train.get("amp", True))}
-    save_classifier(snakemake.output.model, result.model, p.arch, info)
+            "device": describe_torch_device(device, p.train.amp)}
+    save_classifier(snakemake.output.model, result.model, p.arch.as_dict(), info)
     print(f"saved {snakemake.output.model}: {info['params']} parameters, "
           f"best epoch {result.best_epoch}")
 

@@ -10,7 +10,7 @@ from ase import units
 from distillery.cg import geometry
 from distillery.cg.compare import coordinate_histograms, fes_histograms, free_energy
 from distillery.cg.delta import combined_energy
-from distillery.cg.langevin import SimulationSettings, langevin, stability
+from distillery.cg.langevin import langevin, stability
 from distillery.cg.plots import plot_distributions, plot_fes, plot_placeholder
 from distillery.cg.serialise import load_priors
 from distillery.data.frames import read_frames
@@ -25,8 +25,8 @@ from distillery.workflow import run_script
 def main(snakemake) -> None:
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
     enable_compilation_cache(params.cache_dir)
-    settings = SimulationSettings.from_config({"seed": params.seed, **params.simulate})
-    temperature = settings.temperature or params.temperature
+    settings = params.simulate
+    temperature = settings.temperature
     if temperature is None:
         raise InputError("config", "cg.simulate.temperature", "nothing",
                          "a temperature in K (or the dataset's temperature)")
@@ -41,7 +41,7 @@ def main(snakemake) -> None:
     print(f"simulating {len(starts)} replicas for {settings.steps} steps of "
           f"{settings.timestep} ps at {temperature} K")
     traj = langevin(combined_energy(priors, model, model_params, numbers), starts, numbers,
-                    float(temperature), settings)
+                    float(temperature), settings, settings.seed)
     max_bond = settings.bond_factor * float(geometry.bond_lengths(
         reference, priors.topology.bonds).max())
     stable = stability(traj, priors.topology, max_bond, settings.steps // settings.stride)
@@ -77,7 +77,7 @@ def main(snakemake) -> None:
         "n_recorded_frames": len(simulated), "fes_variables": list(settings.fes),
         "js_divergence": divergences, "js_reference_halves": floor, "js_base": 2,
         "stability": stable,
-        "settings": {**settings.__dict__, "fes": list(settings.fes)},
+        "settings": settings.as_dict(),
         "device": describe_jax_device(),
     })
     with atomic_path(out.table) as tmp:

@@ -22,11 +22,12 @@ def main(snakemake) -> None:
     teacher, teacher_params = load_model(Path(snakemake.input.teacher).parent)
     distilled = build_distill_set(train, teacher, teacher_params, params.distill, params.seed)
     write_frames(out.frames, distilled)
-    if hasattr(out, "hvp"):
+    # Hessian-vector-product targets only when asked for; otherwise an empty archive
+    directions, targets = [np.empty((0, 3))], [np.empty((0, 3))]
+    if params.distill.hvp:
         directions, targets = hvp_targets(teacher, teacher_params, distilled, params.seed + 1)
-        with atomic_write(out.hvp) as handle:
-            np.savez(handle, directions=np.concatenate(directions),
-                     targets=np.concatenate(targets))
+    with atomic_write(out.hvp) as handle:
+        np.savez(handle, directions=np.concatenate(directions), targets=np.concatenate(targets))
     kinds = np.bincount(distilled.extras["augmentation"], minlength=3)
     print(f"distillation set: {len(distilled)} frames (original {kinds[0]}, displaced "
           f"{kinds[1]}, teacher MD {kinds[2]})")

@@ -7,7 +7,9 @@ import numpy as np
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
 from distillery.forcefield.plots import error_histogram, parity_plot
-from distillery.io import write_json
+from distillery.forcefield.record import forcefield_metrics
+from distillery.metrics.build import goal_lines
+from distillery.metrics.record import write_metrics
 from distillery.models.inference import evaluate, throughput
 from distillery.models.model import load_model
 from distillery.train.device import describe_jax_device, enable_compilation_cache
@@ -27,10 +29,10 @@ def main(snakemake) -> None:
     for name in MODELS:
         path = Path(getattr(snakemake.input, name))
         model, model_params = load_model(path.parent)
-        metrics, energy, forces = evaluate(model, model_params, test, cfg["batch_size"])
-        speed = throughput(model, model_params, test.subset(range(min(cfg["speed_frames"],
+        metrics, energy, forces = evaluate(model, model_params, test, cfg.batch_size)
+        speed = throughput(model, model_params, test.subset(range(min(cfg.speed_frames,
                                                                       len(test)))),
-                           cfg["batch_size"], cfg["speed_seconds"])
+                           cfg.batch_size, cfg.speed_seconds)
         models[name] = {"role": name, **metrics,
                         "n_params": speed.pop("n_parameters"),
                         "size_bytes": path.stat().st_size, "device": device["platform"],
@@ -43,24 +45,11 @@ def main(snakemake) -> None:
         print(f"{name}: force MAE {metrics['force_mae']:.4f} eV/Å, energy MAE "
               f"{metrics['energy_mae_per_atom'] * 1000:.2f} meV/atom, "
               f"{speed['frames_per_s']:.1f} frames/s")
-    teacher, student = models["teacher"], models["student"]
-    for name in ("student", "baseline"):
-        models[name]["speedup_vs_teacher"] = models[name]["frames_per_s"] / teacher["frames_per_s"]
-    summary = {
-        "speedup_student_vs_teacher": student["speedup_vs_teacher"],
-        "force_mae_ratio_student_vs_teacher": student["force_mae"] / teacher["force_mae"],
-        "force_mae_ratio_baseline_vs_teacher": models["baseline"]["force_mae"]
-        / teacher["force_mae"],
-    }
-    summary["goals_met"] = {
-        "speedup_at_least_10": summary["speedup_student_vs_teacher"] >= 10.0,
-        "force_mae_ratio_at_most_1.25": summary["force_mae_ratio_student_vs_teacher"] <= 1.25,
-    }
-    write_json(out.metrics, {"dataset": snakemake.wildcards.dataset, "split": "test",
-                             "n_frames": len(test), "device": device, "models": models,
-                             **summary})
-    print(f"student/teacher speed-up {summary['speedup_student_vs_teacher']:.1f}x, force MAE "
-          f"ratio {summary['force_mae_ratio_student_vs_teacher']:.2f}")
+    record = forcefield_metrics(snakemake.wildcards.dataset, models, params.goals, device,
+                                n_frames=len(test))
+    write_metrics(out.metrics, record)
+    for line in goal_lines(record):
+        print(f"goal {line}")
 
 
 run_script(main, snakemake)

@@ -25,18 +25,18 @@ def main(snakemake) -> None:
     if hasattr(snakemake.input, "distill"):
         # the student learns the teacher's labels on training + augmented frames
         distilled = read_frames(snakemake.input.distill)
-        labels = mixed_labels(distilled, train, params.distill["teacher_weight"])
+        labels = mixed_labels(distilled, train, params.teacher_weight)
         if hasattr(snakemake.input, "hvp"):
             hvp = np.load(snakemake.input.hvp)
             cuts = np.cumsum(distilled.n_atoms)[:-1]
             labels.extras = {"hvp_dir": np.split(hvp["directions"], cuts),
                              "hvp_target": np.split(hvp["targets"], cuts)}
         train = distilled
-    model = ForceField(params.model)
+    model = ForceField(params.role.model)
     history = MetricsHistory(out.history_csv, out.history_parquet)
-    result = fit(model, train, val, params.train, params.checkpoints, history,
+    result = fit(model, train, val, params.role.train, params.checkpoints, history,
                  train_labels=labels)
-    info = {"role": snakemake.wildcards.get("model", "teacher"), **result.info}
+    info = {"role": snakemake.wildcards.model, **result.info}
     save_model(Path(out.model).parent, model, result.params, meta={"training": info})
     write_json(out.info, info)
 

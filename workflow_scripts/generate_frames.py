@@ -1,28 +1,46 @@
-"""Generate a reference NPZ (and its true parameters) for a dataset's `generate` block."""
+"""Generate a reference NPZ (and its provenance or true parameters) for a dataset's `generate`
+block: EMT alloy MD, a CG bead chain, GFN2-xTB molecular MD or OpenMM peptide MD."""
 
-from distillery.data.generate import cg_chain, md_emt
+from distillery.data.generate import cg_chain, md_emt, openmm_peptide, xtb_molecule
+from distillery.errors import ConfigError
 from distillery.io import write_json
 from distillery.workflow import run_script
 
+LABELLED_MD = {"xtb_molecule": xtb_molecule, "openmm_peptide": openmm_peptide}
+
 
 def main(snakemake) -> None:
-    generate = dict(snakemake.params.generate)
-    kind = generate.pop("kind")
-    seed = snakemake.params.seed
-    if kind == "md_emt":
-        arrays = md_emt.simulate_alloy(seed=seed, **generate)
-        truth = {"generator": kind, "seed": seed, "calculator": "ase.calculators.emt.EMT",
-                 **generate}
-    elif kind == "cg_chain":
+    settings, seed = snakemake.params.generate, snakemake.params.seed
+    # the dataset's temperature is the system's; a generator block may still set its own
+    temperature = snakemake.params.temperature
+    out = snakemake.output
+    if settings.kind in LABELLED_MD:
+        if temperature is not None and "temperature" not in settings.model_fields_set:
+            settings = settings.model_copy(update={"temperature": temperature})
+        truth = LABELLED_MD[settings.kind].generate(out.npz, settings, seed)
+        write_json(out.truth, {"generator": settings.kind, "seed": seed, **truth})
+        return
+    # unset generator keys keep the generator's own defaults
+    options = {k: v for k, v in settings.as_dict().items() if v is not None and k != "kind"}
+    if settings.kind == "md_emt":
+        if temperature is not None:
+            options["temperature"] = temperature
+        arrays = md_emt.simulate_alloy(seed=seed, **options)
+        truth = {"generator": settings.kind, "seed": seed,
+                 "calculator": "ase.calculators.emt.EMT", **options}
+    elif settings.kind == "cg_chain":
+        if temperature is None:
+            raise ConfigError(f"datasets.{snakemake.wildcards.dataset}.temperature: missing, "
+                              "expected the temperature (K) of the generated chain")
         potential = cg_chain.ChainPotential()
-        temperature = float(snakemake.params.temperature)
         arrays = cg_chain.simulate_chain(potential, temperature=temperature, seed=seed,
-                                         **generate)
-        truth = {"generator": kind, "seed": seed, **cg_chain.truth(potential, temperature)}
+                                         **options)
+        truth = {"generator": settings.kind, "seed": seed,
+                 **cg_chain.truth(potential, temperature)}
     else:
-        raise ValueError(f"generate.kind {kind!r} does not make an NPZ file")
-    md_emt.write_npz(snakemake.output.npz, arrays)
-    write_json(snakemake.output.truth, truth)
+        raise ConfigError(f"generate.kind {settings.kind!r} does not make an NPZ file")
+    md_emt.write_npz(out.npz, arrays)
+    write_json(out.truth, truth)
 
 
 run_script(main, snakemake)

@@ -6,11 +6,11 @@ from distillery.workflow import run_script
 
 
 def main(snakemake) -> None:
-    table = build_leaderboard(snakemake.params.sources)
+    table = build_leaderboard(list(snakemake.input))
     out = snakemake.output
     write_leaderboard(table, out.parquet, out.csv, out.html)
     plot_metric_vs_size(table, out.plot)
-    print(f"leaderboard: {len(table)} models from {len(snakemake.params.sources)} metrics files")
+    print(f"leaderboard: {len(table)} models from {len(list(snakemake.input))} metrics files")
 
 
 run_script(main, snakemake)

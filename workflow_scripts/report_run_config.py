@@ -5,7 +5,7 @@ from distillery.workflow import run_script
 
 
 def main(snakemake) -> None:
-    write_yaml(snakemake.output[0], snakemake.params.config)
+    write_yaml(snakemake.output[0], snakemake.params.config.as_dict())
 
 
 run_script(main, snakemake)

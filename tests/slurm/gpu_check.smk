@@ -6,11 +6,11 @@ import os
 from distillery.train.distributed import process_info
 
 
-rule ff_teacher:
+rule ff_train:
     output:
         "gpu_job.json",
     log:
-        "logs/ff_teacher.log",
+        "logs/ff_train.log",
     run:
         info = process_info()
         seen = {k: os.environ.get(k) for k in ("CUDA_VISIBLE_DEVICES", "SLURM_JOB_PARTITION")}

@@ -14,7 +14,7 @@ from torch_geometric.data import Data
 from distillery.array_files import load_arrays, save_arrays
 from distillery.can.features import FEATURE_NAMES
 from distillery.can.graph import window_graph
-from distillery.can.windows import NORMAL, WindowSpec, split_windows, window_label
+from distillery.can.windows import NORMAL, WindowSettings, split_windows, window_label
 from distillery.data.schemas import CAN_BYTES
 from distillery.errors import InputError
 
@@ -39,7 +39,7 @@ def check_time_order(table: pd.DataFrame, source: str) -> None:
 
 
 def build_split(
-    table: pd.DataFrame, rows: np.ndarray, spec: WindowSpec, classes: list[str], split: str
+    table: pd.DataFrame, rows: np.ndarray, spec: WindowSettings, classes: list[str], split: str
 ) -> tuple[dict[str, Any], pd.DataFrame]:
     """Graphs of one split in collated form (arrays + pointers) and its windows table."""
     can_id = table["can_id"].to_numpy()
@@ -81,7 +81,7 @@ def build_split(
 
 
 def build_all(
-    table: pd.DataFrame, splits: Mapping[str, np.ndarray], spec: WindowSpec, source: str
+    table: pd.DataFrame, splits: Mapping[str, np.ndarray], spec: WindowSettings, source: str
 ) -> tuple[dict[str, dict[str, Any]], pd.DataFrame, dict[str, Any]]:
     """Graphs per split, the windows table of all splits and the metadata (classes, scaler)."""
     check_time_order(table, source)

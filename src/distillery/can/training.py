@@ -17,13 +17,12 @@ from torch_geometric.data import Batch, Data
 from distillery.can.kd import kd_loss
 from distillery.can.metrics import classification_metrics
 from distillery.can.models.build import build_classifier
+from distillery.can.settings import GATSettings, KDSettings, MLPSettings
 from distillery.errors import ConfigError, InputError, reason
+from distillery.train.settings import TorchTrainSettings, run_seed
 from distillery.train.torch_loop import LossFn, TrainResult, train_classifier
 
 WEIGHTINGS = ("balanced", "none")
-KD_DEFAULTS = {"temperature": 4.0, "alpha": 0.7}
-
-
 def class_weights(labels: np.ndarray, n_classes: int, mode: str) -> torch.Tensor | None:
     """`balanced`: n / (k * count_c) over the k classes present (absent classes get 1);
     `none`: no weights."""
@@ -39,7 +38,7 @@ def class_weights(labels: np.ndarray, n_classes: int, mode: str) -> torch.Tensor
     return torch.tensor(weights, dtype=torch.float32)
 
 
-def make_loss(class_weight: torch.Tensor | None, kd: Mapping[str, float] | None) -> LossFn:
+def make_loss(class_weight: torch.Tensor | None, kd: KDSettings | None) -> LossFn:
     """Hard-label cross entropy, or the KD loss against `batch.teacher` logits."""
     def hard(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         weight = None if class_weight is None else class_weight.to(logits.device)
@@ -47,7 +46,7 @@ def make_loss(class_weight: torch.Tensor | None, kd: Mapping[str, float] | None)
 
     def distilled(logits: torch.Tensor, batch: Batch) -> torch.Tensor:
         weight = None if class_weight is None else class_weight.to(logits.device)
-        return kd_loss(logits, batch.teacher, batch.y, kd["temperature"], kd["alpha"], weight)
+        return kd_loss(logits, batch.teacher, batch.y, kd.temperature, kd.alpha, weight)
 
     return hard if kd is None else distilled
 
@@ -94,9 +93,9 @@ def metric_fn(n_classes: int) -> Callable[[torch.Tensor, torch.Tensor], dict[str
 
 
 def fit_classifier(
-    arch: Mapping[str, Any], train_cfg: Mapping[str, Any], meta: Mapping[str, Any],
+    arch: GATSettings | MLPSettings, train_cfg: TorchTrainSettings, meta: Mapping[str, Any],
     train_set: list[Data], val_set: list[Data], device: torch.device,
-    checkpoint_dir: str | Path, history_path: str | Path, kd: Mapping[str, float] | None = None,
+    checkpoint_dir: str | Path, history_path: str | Path, kd: KDSettings | None = None,
     label: str = "train", data_key: Any = "", on_epoch_end: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Seed, build and train one model; with `kd`, the graphs must carry `teacher` logits.
@@ -104,14 +103,13 @@ def fit_classifier(
     `data_key` identifies the training data (e.g. `content_digest` of the input files) so that
     a checkpoint trained on other data is not resumed."""
     n_classes = len(meta["classes"])
-    seed = int(train_cfg.get("seed", 0))
+    seed = run_seed(train_cfg.seed)
     torch.manual_seed(seed)
     model: nn.Module = build_classifier(arch, len(meta["features"]), n_classes,
                                         meta["feature_mean"], meta["feature_std"])
     labels = np.array([int(g.y) for g in train_set])
-    weight = class_weights(labels, n_classes, train_cfg.get("class_weighting", "balanced"))
-    kd = None if kd is None else {**KD_DEFAULTS, **kd}
-    key = fingerprint(dict(arch), dict(train_cfg), kd, data_key)
+    weight = class_weights(labels, n_classes, train_cfg.class_weighting)
+    key = fingerprint(arch.as_dict(), train_cfg.as_dict(), kd and kd.as_dict(), data_key)
     return train_classifier(
         model, train_set, val_set, train_cfg, make_loss(weight, kd), device, checkpoint_dir,
         history_path, key, metric_fn(n_classes), label, on_epoch_end,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
@@ -16,8 +15,10 @@ from distillery.metrics.regression import energy_metrics, force_metrics
 from distillery.models.inference import predict
 from distillery.models.model import ForceField, Params
 from distillery.models.neighbours import Neighbours
+from distillery.models.settings import ModelSettings
 from distillery.train.ff_loop import FitResult, Labels, fit
 from distillery.train.history import MetricsHistory
+from distillery.train.settings import FFTrainSettings
 
 MODES = ("full", "prior-only", "ml-only")
 
@@ -29,7 +30,7 @@ def residual_labels(frames: FrameSet, priors: Priors) -> Labels:
                   forces=list(frames.stacked_forces() - forces))
 
 
-def train_delta(model_cfg: Mapping[str, Any], train_cfg: Mapping[str, Any] | None,
+def train_delta(model_cfg: ModelSettings, train_cfg: FFTrainSettings | None,
                 train: FrameSet, val: FrameSet, priors: Priors, checkpoint_dir: str | Path,
                 history: MetricsHistory | None = None,
                 log: Callable[[str], None] = print) -> tuple[ForceField, FitResult]:

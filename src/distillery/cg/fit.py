@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
@@ -17,47 +15,12 @@ from distillery.cg.fits import (
     fit_repulsion,
     fit_spline,
 )
+from distillery.cg.settings import PriorFitSettings
 from distillery.cg.terms import FourierTerm
 from distillery.cg.topology import Topology
-from distillery.errors import InputError
 
 # margin around the sampled range of bonds and pair distances, in Å
 _RANGE_PAD = 0.5
-
-
-@dataclass(frozen=True)
-class PriorSettings:
-    """The fitting part of a dataset's `cg:` block."""
-
-    kind: str = "parametric"  # parametric | spline
-    bins: Mapping[str, int] = field(
-        default_factory=lambda: {"bond": 80, "angle": 90, "dihedral": 72, "pair": 80})
-    dihedral_order: int = 3
-    min_count: int = 5
-    repulsion: bool = True
-    repulsion_exponent: int = 12
-    repulsion_quantile: float = 0.001
-    repulsion_onset: float = 0.8
-    spline_smoothing: float = 1.0
-
-    @classmethod
-    def from_config(cls, cg: Mapping[str, Any], source: str = "config") -> PriorSettings:
-        kind = cg.get("fit", cls.kind)
-        if kind not in ("parametric", "spline"):
-            raise InputError(source, "cg.fit", kind, "parametric or spline")
-        repulsion = dict(cg.get("repulsion", {}))
-        defaults = cls()
-        return cls(
-            kind=kind,
-            bins={**defaults.bins, **cg.get("bins", {})},
-            dihedral_order=int(cg.get("dihedral_order", defaults.dihedral_order)),
-            min_count=int(cg.get("min_count", defaults.min_count)),
-            repulsion=bool(repulsion.get("enabled", defaults.repulsion)),
-            repulsion_exponent=int(repulsion.get("exponent", defaults.repulsion_exponent)),
-            repulsion_quantile=float(repulsion.get("quantile", defaults.repulsion_quantile)),
-            repulsion_onset=float(repulsion.get("onset", defaults.repulsion_onset)),
-            spline_smoothing=float(cg.get("spline_smoothing", defaults.spline_smoothing)),
-        )
 
 
 def internal_coordinates(positions: np.ndarray, topology: Topology) -> dict[str, np.ndarray]:
@@ -75,20 +38,20 @@ def _padded_range(values: np.ndarray) -> tuple[float, float]:
 
 
 def histograms(coords: Mapping[str, np.ndarray], kt: float,
-               settings: PriorSettings) -> dict[str, Histogram]:
+               settings: PriorFitSettings) -> dict[str, Histogram]:
     """Boltzmann-inverted histograms of each coordinate kind with its Jacobian."""
     ranges = {"bond": _padded_range(coords["bond"]), "angle": (0.0, np.pi),
               "dihedral": (-np.pi, np.pi)}
     jacobians = {"bond": "r2", "angle": "sin", "dihedral": "none", "pair": "r2"}
     if coords["pair"].size:
         ranges["pair"] = _padded_range(coords["pair"])
-    return {name: boltzmann_inversion(coords[name], settings.bins[name], ranges[name], kt,
+    return {name: boltzmann_inversion(coords[name], getattr(settings.bins, name), ranges[name], kt,
                                       jacobians[name])
             for name in ranges if coords[name].size}
 
 
 def fit_priors(positions: np.ndarray, topology: Topology, kt: float,
-               settings: PriorSettings) -> tuple[Priors, dict[str, Histogram]]:
+               settings: PriorFitSettings) -> tuple[Priors, dict[str, Histogram]]:
     """Fit the prior from training frames (n_frames, n_beads, 3) in Å at thermal energy kT (eV)."""
     coords = internal_coordinates(positions, topology)
     hists = histograms(coords, kt, settings)
@@ -97,10 +60,10 @@ def fit_priors(positions: np.ndarray, topology: Topology, kt: float,
     dihedral = (fit_fourier(hists["dihedral"], settings.dihedral_order, settings.min_count)
                 if "dihedral" in hists else FourierTerm(a=(), b=()))
     repulsion = None
-    if settings.repulsion and coords["pair"].size:
-        repulsion = fit_repulsion(coords["pair"], kt, settings.repulsion_exponent,
-                                  settings.repulsion_quantile, settings.repulsion_onset)
-    if settings.kind == "spline":
+    if settings.repulsion.enabled and coords["pair"].size:
+        repulsion = fit_repulsion(coords["pair"], kt, settings.repulsion.exponent,
+                                  settings.repulsion.quantile, settings.repulsion.onset)
+    if settings.fit == "spline":
         smooth, count = settings.spline_smoothing, settings.min_count
         bond = fit_spline(hists["bond"], bond, smooth, count, periodic=False)
         angle = fit_spline(hists["angle"], angle, smooth, count, periodic=False)

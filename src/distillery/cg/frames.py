@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from distillery.cg.mapping import CGMapping, from_config
+from distillery.cg.settings import MappingSettings
 from distillery.data.frames import FrameSet
 from distillery.errors import InputError
 
@@ -20,12 +18,13 @@ def map_frames(frames: FrameSet, mapping: CGMapping) -> FrameSet:
                     forces=forces)
 
 
-def map_dataset(frames: FrameSet, cg: Mapping[str, Any], source: str = "config") -> FrameSet:
+def map_dataset(frames: FrameSet, mapping: MappingSettings, source: str = "config"
+                ) -> FrameSet:
     """Apply the `cg.mapping` of a dataset config; all frames must hold the same molecule."""
     if len(frames) == 0 or not frames.is_uniform():
         raise InputError(source, "frames", "frames with differing atoms (or none)",
                          "the same molecule in every frame for a coarse-grained mapping")
     if frames.forces is None:
         raise InputError(source, "forces", "missing", "reference forces to fit and learn from")
-    return map_frames(frames, from_config(cg.get("mapping"), frames.numbers[0], source))
+    return map_frames(frames, from_config(mapping, frames.numbers[0], source))
 

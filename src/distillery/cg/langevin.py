@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -14,45 +14,10 @@ from ase import units
 from ase.data import atomic_masses
 
 from distillery.cg import geometry
+from distillery.cg.settings import SimulationSettings
 from distillery.cg.topology import Topology
-from distillery.errors import InputError
 
 _PS = 1000.0 * units.fs  # one picosecond in ASE time units (Å sqrt(amu/eV))
-
-
-@dataclass(frozen=True)
-class SimulationSettings:
-    """The `cg.simulate` block."""
-
-    steps: int = 20000
-    timestep: float = 0.005  # ps
-    friction: float = 10.0  # 1/ps
-    temperature: float | None = None  # K; the dataset's temperature when unset
-    stride: int = 100  # steps between recorded frames
-    starts: int = 8  # test frames the replicas start from
-    bond_factor: float = 1.5  # unstable when a bond exceeds this times the longest reference bond
-    seed: int = 0
-    fes: tuple[str, str] = ("end_to_end", "radius_of_gyration")
-    bins: int = 25
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None, source: str = "config"
-                    ) -> SimulationSettings:
-        cfg = dict(cfg or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(cfg) - known)
-        if unknown:
-            raise InputError(source, "cg.simulate", unknown, f"keys among {sorted(known)}")
-        if "fes" in cfg:
-            cfg["fes"] = tuple(cfg["fes"])
-            if len(cfg["fes"]) != 2:
-                raise InputError(source, "cg.simulate.fes", list(cfg["fes"]),
-                                 "two collective variables")
-        settings = cls(**cfg)
-        if settings.steps < settings.stride or settings.stride < 1:
-            raise InputError(source, "cg.simulate.steps", settings.steps,
-                             f"at least stride ({settings.stride}) steps, stride >= 1")
-        return settings
 
 
 @dataclass
@@ -63,7 +28,7 @@ class Trajectory:
 
 def langevin(energy_fn: Callable[[jnp.ndarray], jnp.ndarray], start: np.ndarray,
              numbers: np.ndarray, temperature: float, settings: SimulationSettings,
-             log: Callable[[str], None] = print) -> Trajectory:
+             seed: int, log: Callable[[str], None] = print) -> Trajectory:
     """BAOAB integration of independent replicas from `start` (n_replicas, n_beads, 3)."""
     kt = units.kB * temperature
     dt = settings.timestep * _PS
@@ -86,7 +51,7 @@ def langevin(energy_fn: Callable[[jnp.ndarray], jnp.ndarray], start: np.ndarray,
     def run(state, key, n_steps):
         return jax.lax.scan(step, state, jax.random.split(key, n_steps))[0]
 
-    key = jax.random.PRNGKey(settings.seed)
+    key = jax.random.PRNGKey(seed)
     key, sub = jax.random.split(key)
     x = jnp.asarray(start, jnp.float32)
     v = jax.random.normal(sub, x.shape) * jnp.sqrt(kt / mass)

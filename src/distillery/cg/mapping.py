@@ -8,13 +8,13 @@ An index map (e.g. C-alpha) is the special case of one-atom groups.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from ase.data import atomic_masses
 
+from distillery.cg.settings import MappingSettings
 from distillery.errors import InputError
 
 
@@ -76,16 +76,10 @@ def from_indices(indices: Sequence[int], numbers: np.ndarray,
     return from_groups([[int(i)] for i in indices], numbers, "uniform", source)
 
 
-def from_config(cfg: Mapping[str, Any] | None, numbers: np.ndarray,
-                source: str = "config") -> CGMapping:
-    """`cg.mapping`: {kind: identity} | {kind: index, indices: [...]}
-    | {kind: groups, groups: [[...], ...], weights: mass|uniform}."""
-    cfg = dict(cfg or {"kind": "identity"})
-    kind = cfg.get("kind", "identity")
-    if kind == "identity":
+def from_config(cfg: MappingSettings, numbers: np.ndarray, source: str = "config") -> CGMapping:
+    """`cg.mapping`: identity, an index map (`indices`) or atom groups (`groups`, `weights`)."""
+    if cfg.kind == "identity":
         return from_indices(range(len(numbers)), numbers, source)
-    if kind == "index":
-        return from_indices(cfg.get("indices", []), numbers, source)
-    if kind == "groups":
-        return from_groups(cfg.get("groups", []), numbers, cfg.get("weights", "mass"), source)
-    raise InputError(source, "cg.mapping.kind", kind, "identity, index or groups")
+    if cfg.kind == "index":
+        return from_indices(cfg.indices, numbers, source)
+    return from_groups([list(g) for g in cfg.groups], numbers, cfg.weights, source)

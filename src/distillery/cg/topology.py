@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from distillery.cg.settings import PriorFitSettings
 from distillery.errors import InputError
 
 
@@ -77,14 +77,9 @@ def _canonical(path: tuple[int, ...]) -> tuple[int, ...]:
     return min(path, path[::-1])
 
 
-def from_config(cg: Mapping[str, Any], n_beads: int, source: str = "config") -> Topology:
-    """`cg.topology`: {kind: chain} (bonds in bead order) or {kind: list, bonds: [[i, j], ...]};
-    `cg.exclusion` is the bond separation from which pairs count as non-bonded."""
-    top = dict(cg.get("topology") or {"kind": "chain"})
-    exclusion = int(cg.get("exclusion", 3))
-    kind = top.get("kind", "chain")
-    if kind == "chain":
-        return chain(n_beads, exclusion, source)
-    if kind == "list":
-        return from_bonds(n_beads, top.get("bonds", []), exclusion, source)
-    raise InputError(source, "cg.topology.kind", kind, "chain or list")
+def from_config(cg: PriorFitSettings, n_beads: int, source: str = "config") -> Topology:
+    """`cg.topology`: chain (bonds in bead order) or a bond list; `cg.exclusion` is the bond
+    separation from which pairs count as non-bonded."""
+    if cg.topology.kind == "chain":
+        return chain(n_beads, cg.exclusion, source)
+    return from_bonds(n_beads, [list(b) for b in cg.topology.bonds], cg.exclusion, source)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import numpy as np
 
 from distillery.data.frames import FrameSet
+from distillery.errors import ConfigError
 from distillery.forcefield.augment import displaced_frames, teacher_md_frames
+from distillery.forcefield.settings import DistillSettings
 from distillery.models.inference import predict
 from distillery.models.model import ForceField, Params
 from distillery.train.ff_loop import Labels
@@ -34,7 +35,7 @@ def concat_frames(parts: list[FrameSet]) -> FrameSet:
 
 
 def build_distill_set(train: FrameSet, teacher: ForceField, params: Params,
-                      cfg: Mapping[str, Any], seed: int,
+                      cfg: DistillSettings, seed: int,
                       log: Callable[[str], None] = print) -> FrameSet:
     """Training frames + displaced copies + teacher-MD frames, all labelled by the teacher.
 
@@ -46,14 +47,16 @@ def build_distill_set(train: FrameSet, teacher: ForceField, params: Params,
     original = FrameSet(train.numbers, train.positions, cell=train.cell, pbc=train.pbc,
                         extras={"source_frame": np.arange(len(train), dtype=np.int64)})
     parts = [(ORIGINAL, original)]
-    displace, md = cfg.get("displace", {}), cfg.get("md", {})
-    if displace.get("copies", 0) > 0:
-        parts.append((DISPLACED, displaced_frames(train, float(displace["sigma"]),
-                                                  int(displace["copies"]), rng)))
-    if md.get("starts", 0) > 0:
+    displace, md = cfg.displace, cfg.md
+    if displace.copies > 0:
+        parts.append((DISPLACED, displaced_frames(train, displace.sigma, displace.copies, rng)))
+    if md.starts > 0:
+        if md.temperature is None:
+            raise ConfigError("forcefield.distill.md.temperature: missing, expected the "
+                              "temperature (K) of teacher-driven MD, or the dataset's")
         parts.append((TEACHER_MD, teacher_md_frames(
-            train, teacher, params, int(md["starts"]), int(md["steps"]), int(md["every"]),
-            float(md["temperature"]), float(md["timestep_fs"]), rng, log)))
+            train, teacher, params, md.starts, md.steps, md.every, md.temperature,
+            md.timestep_fs, rng, log)))
     for kind, part in parts:
         part.extras["augmentation"] = np.full(len(part), kind, np.int64)
     frames = concat_frames([p for _, p in parts])

@@ -4,7 +4,6 @@ sampled structures for the radial distribution function."""
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,28 +16,10 @@ from ase.md.verlet import VelocityVerlet
 
 from distillery.errors import ConfigError
 from distillery.forcefield.rdf import pair_distances
+from distillery.forcefield.settings import MDStabilitySettings
 from distillery.io import atomic_write
 
 ENSEMBLES = ("nve", "langevin")
-
-
-@dataclass(frozen=True)
-class MDSettings:
-    """One trajectory per ensemble and start structure; `sample_every` steps are recorded."""
-
-    steps: int = 500
-    timestep_fs: float = 2.0
-    temperature: float = 800.0  # K: initial velocities (NVE) and thermostat (Langevin)
-    friction_per_ps: float = 10.0
-    sample_every: int = 10
-    bond_factor: float = 1.5  # unstable once an atom's nearest neighbour moves this much further
-    collapse_factor: float = 0.5  # ... or the closest pair comes this much closer than at start
-    max_force: float = 50.0  # eV/Å: force blow-up
-
-    @classmethod
-    def from_config(cls, cfg: Mapping[str, Any]) -> MDSettings:
-        """The integrator keys of the (schema-validated) `md_stability` config block."""
-        return cls(**{k: v for k, v in cfg.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass
@@ -72,7 +53,7 @@ def nearest_neighbours(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray)
     return nearest
 
 
-def instability(atoms: Atoms, reference_nearest: np.ndarray, settings: MDSettings
+def instability(atoms: Atoms, reference_nearest: np.ndarray, settings: MDStabilitySettings
                 ) -> str | None:
     """Why the structure is unphysical (bond stretch, collapse, force blow-up), or None."""
     energy = atoms.get_potential_energy()
@@ -91,7 +72,8 @@ def instability(atoms: Atoms, reference_nearest: np.ndarray, settings: MDSetting
     return None
 
 
-def _integrator(atoms: Atoms, ensemble: str, settings: MDSettings, rng: np.random.Generator):
+def _integrator(atoms: Atoms, ensemble: str, settings: MDStabilitySettings,
+                rng: np.random.Generator):
     timestep = settings.timestep_fs * units.fs
     if ensemble == "nve":
         return VelocityVerlet(atoms, timestep)
@@ -102,7 +84,7 @@ def _integrator(atoms: Atoms, ensemble: str, settings: MDSettings, rng: np.rando
     raise ConfigError(f"MD ensemble: found {ensemble!r}, expected one of {list(ENSEMBLES)}")
 
 
-def run_md(start: Atoms, calculator: Any, ensemble: str, settings: MDSettings, seed: int,
+def run_md(start: Atoms, calculator: Any, ensemble: str, settings: MDStabilitySettings, seed: int,
            progress_every: int = 0) -> Trajectory:
     """Seeded Maxwell-Boltzmann velocities at `settings.temperature`, then `settings.steps`
     steps of the ensemble; stops at the first instability."""
@@ -146,7 +128,7 @@ def energy_drift(trajectory: Trajectory) -> float:
     return float(slope)
 
 
-def summarise(trajectory: Trajectory, settings: MDSettings) -> dict[str, Any]:
+def summarise(trajectory: Trajectory, settings: MDStabilitySettings) -> dict[str, Any]:
     """Stability numbers of one run: drift for NVE, mean temperature for Langevin."""
     planned_ps = settings.steps * settings.timestep_fs / 1000.0
     summary: dict[str, Any] = {

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
+from pydantic import ValidationError
 
 from distillery.array_files import NO_PICKLES, PICKLE_FOUND, load_arrays, save_arrays
 from distillery.data.frames import FrameSet
@@ -22,6 +23,7 @@ from distillery.io import read_yaml, write_yaml
 from distillery.models.neighbours import Neighbours
 from distillery.models.painn import PaiNN
 from distillery.models.schnet import SchNet
+from distillery.models.settings import ModelSettings
 from distillery.models.tree_arrays import flatten_tree, unflatten_named
 
 ARCHITECTURES = {"painn": PaiNN, "schnet": SchNet}
@@ -29,17 +31,22 @@ Params = dict[str, Any]
 
 
 class ForceField:
-    """A model built from a config dict: `{"kind": "painn"|"schnet", "features", "n_layers",
-    "n_rbf", "cutoff"}`."""
+    """A PaiNN or SchNet-like model built from its `ModelSettings` (or a mapping of them)."""
 
-    def __init__(self, config: Mapping[str, Any]) -> None:
-        config = dict(config)
-        kind = config.pop("kind", "painn")
-        if kind not in ARCHITECTURES:
-            raise ConfigError(f"model kind: found {kind!r}, expected one of {list(ARCHITECTURES)}")
-        self.kind = kind
-        self.module = ARCHITECTURES[kind](**config)
-        self.config = {"kind": kind, **config}
+    def __init__(self, config: ModelSettings | Mapping[str, Any]) -> None:
+        if not isinstance(config, ModelSettings):
+            try:
+                config = ModelSettings.model_validate(dict(config))
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                raise ConfigError(f"model: {'.'.join(map(str, first['loc']))}: "
+                                  f"{first['msg']}") from None
+        self.settings = config
+        self.kind = config.kind
+        options = config.as_dict()
+        del options["kind"]
+        self.module = ARCHITECTURES[self.kind](**options)
+        self.config = config.as_dict()
 
     @property
     def cutoff(self) -> float:

@@ -12,11 +12,11 @@ from distillery.models.layers import bessel_basis, cosine_cutoff, edge_geometry
 class SchNet(nn.Module):
     """Per-atom energies from atomic numbers and edge vectors (one frame, padded)."""
 
-    features: int = 32
-    n_layers: int = 2
-    n_rbf: int = 8
-    cutoff: float = 4.0
-    max_z: int = 100
+    features: int
+    n_layers: int
+    n_rbf: int
+    cutoff: float
+    max_z: int
 
     @nn.compact
     def __call__(self, numbers: jnp.ndarray, vectors: jnp.ndarray, senders: jnp.ndarray,

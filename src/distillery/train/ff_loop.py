@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from pydantic import ValidationError
 
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError
@@ -31,15 +32,7 @@ from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import MetricsHistory, Progress, epoch_summary
 from distillery.train.hvp import force_jvp
 from distillery.train.schedule import make_schedule
-
-DEFAULTS: dict[str, Any] = {
-    "epochs": 50, "batch_size": 8, "max_batch_size": 64, "accumulate": 1,
-    "schedule": {"kind": "cosine", "lr": 3e-3, "warmup_steps": 20, "final_lr_ratio": 0.05},
-    "clip_norm": 10.0, "weight_decay": 0.0, "ema_decay": 0.99,
-    "energy_weight": 1.0, "forces_weight": 10.0, "hvp_weight": 0.0,
-    "patience": 0, "min_delta": 0.0, "checkpoint_every": 10, "seed": 0,
-    "progress_interval": 10.0,
-}
+from distillery.train.settings import FFTrainSettings, run_seed
 
 
 @dataclass
@@ -58,28 +51,27 @@ class FitResult:
     info: dict[str, Any]
 
 
-def train_config(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Defaults overlaid with `cfg` (the schedule dict merged key by key)."""
-    cfg = dict(cfg or {})
-    unknown = set(cfg) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(f"training config: unknown keys {sorted(unknown)}; "
-                          f"expected some of {sorted(DEFAULTS)}")
-    merged = {**DEFAULTS, **cfg}
-    merged["schedule"] = {**DEFAULTS["schedule"], **cfg.get("schedule", {})}
-    return merged
+def train_config(cfg: FFTrainSettings | Mapping[str, Any] | None) -> FFTrainSettings:
+    """Typed training settings (a mapping is validated; missing keys take their defaults)."""
+    if isinstance(cfg, FFTrainSettings):
+        return cfg
+    try:
+        return FFTrainSettings.model_validate(dict(cfg or {}))
+    except ValidationError as exc:
+        raise ConfigError(f"training settings: {exc.errors()[0]['loc']}: "
+                          f"{exc.errors()[0]['msg']}") from None
 
 
 class LossFunctions:
     """Jitted per-batch sums, gradients and optimizer update for one model and config."""
 
-    def __init__(self, model: ForceField, cfg: Mapping[str, Any]) -> None:
+    def __init__(self, model: ForceField, cfg: FFTrainSettings) -> None:
         self.model = model
-        self.weights = (float(cfg["energy_weight"]), float(cfg["forces_weight"]),
-                        float(cfg["hvp_weight"]))
-        chain = [optax.clip_by_global_norm(float(cfg["clip_norm"])), optax.scale_by_adam()]
-        if cfg["weight_decay"]:
-            chain.append(optax.add_decayed_weights(float(cfg["weight_decay"])))
+        self.weights = (float(cfg.energy_weight), float(cfg.forces_weight),
+                        float(cfg.hvp_weight))
+        chain = [optax.clip_by_global_norm(float(cfg.clip_norm)), optax.scale_by_adam()]
+        if cfg.weight_decay:
+            chain.append(optax.add_decayed_weights(float(cfg.weight_decay)))
         self.optimizer = optax.chain(*chain)
         self.sums = jax.jit(self._sums)
         self.grad = jax.jit(jax.grad(self._objective, has_aux=True))
@@ -124,24 +116,24 @@ class LossFunctions:
 _LOSS_CACHE: dict[str, LossFunctions] = {}
 
 
-def loss_functions(model: ForceField, cfg: Mapping[str, Any]) -> LossFunctions:
+def loss_functions(model: ForceField, cfg: FFTrainSettings) -> LossFunctions:
     """Shared LossFunctions per model config and loss settings, so that repeated fits in one
     process (resumes, sweeps, tests) reuse the compiled programs."""
     keys = ("energy_weight", "forces_weight", "hvp_weight", "clip_norm", "weight_decay")
-    key = json.dumps([model.config, [cfg[k] for k in keys]], sort_keys=True)
+    key = json.dumps([model.config, [getattr(cfg, k) for k in keys]], sort_keys=True)
     if key not in _LOSS_CACHE:
         _LOSS_CACHE[key] = LossFunctions(model, cfg)
     return _LOSS_CACHE[key]
 
 
-def run_fingerprint(model: ForceField, cfg: Mapping[str, Any], labels: Labels) -> str:
+def run_fingerprint(model: ForceField, cfg: FFTrainSettings, labels: Labels) -> str:
     """What a checkpoint must match to be resumed: model, data and every setting that changes
     the trajectory (the epoch budget, early stopping and logging may change)."""
     free = {"epochs", "patience", "min_delta", "checkpoint_every", "progress_interval"}
     data = [len(labels.energy), float(np.sum(labels.energy)),
             float(sum(np.sum(f) for f in labels.forces))]
-    return json.dumps([model.config, {k: v for k, v in cfg.items() if k not in free}, data],
-                      sort_keys=True, default=str)
+    kept = {k: v for k, v in cfg.as_dict().items() if k not in free}
+    return json.dumps([model.config, kept, data], sort_keys=True, default=str)
 
 
 def batch_norms(batches: list[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -173,11 +165,11 @@ def evaluate_buckets(fns: LossFunctions, net: Any, stats: Any, buckets: list[Buc
 
 
 def choose_batch_size(fns: LossFunctions, net: Any, stats: Any, buckets: list[Bucket],
-                      cfg: Mapping[str, Any], log: Callable[[str], None]) -> int:
+                      cfg: FFTrainSettings, log: Callable[[str], None]) -> int:
     """The configured batch size, or with `auto` the largest that fits (probing the biggest
     bucket, backing off on out-of-memory), at most `max_batch_size`."""
-    if cfg["batch_size"] != "auto":
-        return int(cfg["batch_size"])
+    if cfg.batch_size != "auto":
+        return int(cfg.batch_size)
     largest = max(buckets, key=lambda b: b.n_atoms * 10**9 + b.n_edges)
     n_train = sum(len(b.index) for b in buckets)
 
@@ -186,12 +178,12 @@ def choose_batch_size(fns: LossFunctions, net: Any, stats: Any, buckets: list[Bu
         grads, _ = fns.grad(net, stats, batch, batch_norms([batch]))
         jax.block_until_ready(grads)
 
-    size = probe_batch_size(try_fn, 4, min(int(cfg["max_batch_size"]), n_train), is_oom_error)
+    size = probe_batch_size(try_fn, 4, min(int(cfg.max_batch_size), n_train), is_oom_error)
     log(f"batch_size auto: {size} frames per batch fit")
     return size
 
 
-def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any] | None,
+def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings | None,
         checkpoint_dir: str | Path, history: MetricsHistory | None = None,
         train_labels: Labels | None = None, val_labels: Labels | None = None,
         stats: Mapping[str, np.ndarray] | None = None,
@@ -211,9 +203,9 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any
     val_buckets = (build_buckets(val, model.cutoff, val_labels.energy, val_labels.forces)
                    if val_labels is not None else [])
     fns = loss_functions(model, cfg)
-    manager = CheckpointManager(checkpoint_dir, int(cfg["checkpoint_every"]))
+    manager = CheckpointManager(checkpoint_dir, int(cfg.checkpoint_every))
     history = history or MetricsHistory(Path(checkpoint_dir) / "history.csv")
-    stopper = EarlyStopping(int(cfg["patience"]), float(cfg["min_delta"]))
+    stopper = EarlyStopping(int(cfg.patience), float(cfg.min_delta))
     fingerprint = run_fingerprint(model, cfg, train_labels)
     resumed = manager.load_latest()
     if resumed is not None and resumed[1].get("fingerprint") != fingerprint:
@@ -221,15 +213,15 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any
             "training configuration")
         resumed = None
     if resumed is None:
-        net = model.init(int(cfg["seed"]))
+        net = model.init(run_seed(cfg.seed))
         state = {"net": net, "opt_state": fns.optimizer.init(net), "ema": net, "step": 0,
-                 "rng": np.random.default_rng(int(cfg["seed"])), "epoch": 0,
+                 "rng": np.random.default_rng(run_seed(cfg.seed)), "epoch": 0,
                  "batch_size": choose_batch_size(fns, net, stats, train_buckets, cfg, log)}
     else:
         state = resumed[1]
         # arrays come back as plain dicts and lists: refill a fresh state's structure (optax
         # NamedTuples) with them, checking count, shapes and dtypes
-        net = model.init(int(cfg["seed"]))
+        net = model.init(run_seed(cfg.seed))
         template = {"net": net, "opt_state": fns.optimizer.init(net), "ema": net}
         state.update(fill_template(template, jax.tree.leaves({k: state[k] for k in template}),
                                    manager.path("latest"), "state",
@@ -241,21 +233,19 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any
     net, opt_state, ema = jax.tree.map(jnp.asarray, (state["net"], state["opt_state"],
                                                      state["ema"]))
     rng, step, batch_size = state["rng"], int(state["step"]), int(state["batch_size"])
-    accumulate = max(int(cfg["accumulate"]), 1)
+    accumulate = max(int(cfg.accumulate), 1)
     n_batches = len(batch_plan(train_buckets, batch_size))
     steps_per_epoch = -(-n_batches // accumulate)
-    schedule_cfg = dict(cfg["schedule"])
-    schedule_cfg.setdefault("decay_steps", max(
-        int(cfg["epochs"]) * steps_per_epoch - int(schedule_cfg.get("warmup_steps", 0)), 1))
-    schedule = make_schedule(schedule_cfg)
+    schedule = make_schedule(cfg.schedule, max(
+        int(cfg.epochs) * steps_per_epoch - int(cfg.schedule.warmup_steps), 1))
     info = {**describe_jax_device(), "batch_size": batch_size, "accumulate": accumulate,
             "steps_per_epoch": steps_per_epoch, "n_train": len(train), "n_val": len(val)}
     log(f"training {model.kind} on {info['platform']} ({info['device']}, {info['dtype']}), "
         f"{len(train)} frames, batch {batch_size} x {accumulate}, {steps_per_epoch} steps/epoch")
-    progress = Progress(int(cfg["epochs"]) * steps_per_epoch, model.kind,
-                        float(cfg["progress_interval"]))
+    progress = Progress(int(cfg.epochs) * steps_per_epoch, model.kind,
+                        float(cfg.progress_interval))
     epoch = int(state["epoch"])
-    while epoch < int(cfg["epochs"]) and not stopper.should_stop:
+    while epoch < int(cfg.epochs) and not stopper.should_stop:
         epoch += 1
         start = time.perf_counter()
         plan = batch_plan(train_buckets, batch_size, rng)
@@ -273,7 +263,7 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: Mapping[str, Any
                     totals[key] = totals.get(key, 0.0) + float(value)
             for key in epoch_norms:
                 epoch_norms[key] += float(norms[key])
-            decay = min(float(cfg["ema_decay"]), (1.0 + step) / (10.0 + step))
+            decay = min(float(cfg.ema_decay), (1.0 + step) / (10.0 + step))
             net, opt_state, ema = fns.update(net, opt_state, ema, grads,
                                              jnp.asarray(schedule(step)), jnp.asarray(decay))
             step += 1

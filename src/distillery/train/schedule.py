@@ -7,34 +7,22 @@ Pure Python on purpose, so optax (`optax.inject_hyperparams` or a callable sched
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
-from distillery.errors import ConfigError
-
-KINDS = ("cosine", "exponential", "step", "constant")
+from distillery.train.settings import ScheduleSettings
 
 
-def make_schedule(cfg: Mapping[str, Any]) -> Callable[[int], float]:
-    """Build `lr(step)`.
+def make_schedule(cfg: ScheduleSettings, decay_steps: int = 1000) -> Callable[[int], float]:
+    """Build `lr(step)`: linear warmup over `warmup_steps`, then `kind` decay.
 
-    Keys: `lr` (peak rate, required), `warmup_steps` (0), `kind` (cosine), `decay_steps`
-    (cosine length after warmup, 1000), `final_lr_ratio` (cosine floor as a fraction of `lr`, 0),
-    `decay_rate` (exponential: factor per `decay_steps`, 0.1), `step_size` and `gamma`
-    (step: multiply by `gamma` every `step_size` steps after warmup).
+    Cosine runs over `cfg.decay_steps` (or `decay_steps`, the rest of the run, when unset) down
+    to `final_lr_ratio` of `lr`; exponential multiplies by `decay_rate` every `decay_steps`;
+    step multiplies by `gamma` every `step_size` steps after warmup.
     """
-    kind = cfg.get("kind", "cosine")
-    if kind not in KINDS:
-        raise ConfigError(f"schedule kind: found {kind!r}, expected one of {list(KINDS)}")
-    if "lr" not in cfg:
-        raise ConfigError("schedule: missing `lr` (the peak learning rate)")
-    lr = float(cfg["lr"])
-    warmup = int(cfg.get("warmup_steps", 0))
-    decay_steps = max(int(cfg.get("decay_steps", 1000)), 1)
-    final_ratio = float(cfg.get("final_lr_ratio", 0.0))
-    decay_rate = float(cfg.get("decay_rate", 0.1))
-    step_size = max(int(cfg.get("step_size", 1000)), 1)
-    gamma = float(cfg.get("gamma", 0.5))
+    kind, lr, warmup = cfg.kind, float(cfg.lr), int(cfg.warmup_steps)
+    decay_steps = max(int(cfg.decay_steps or decay_steps), 1)
+    final_ratio, decay_rate = float(cfg.final_lr_ratio), float(cfg.decay_rate)
+    step_size, gamma = int(cfg.step_size), float(cfg.gamma)
 
     def decay(t: int) -> float:
         if kind == "cosine":

@@ -23,16 +23,11 @@ from distillery.train.checkpoint import CheckpointManager
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import MetricsHistory, Progress, epoch_summary
 from distillery.train.schedule import make_schedule
+from distillery.train.settings import ScheduleSettings, TorchTrainSettings, run_seed
 from distillery.train.torch_device import autocast_dtype
 
 LossFn = Callable[[torch.Tensor, Batch], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]]
-DEFAULTS = {
-    "epochs": 40, "batch_size": 64, "lr": 3e-3, "weight_decay": 1e-4, "clip_norm": 1.0,
-    "patience": 10, "min_delta": 0.0, "seed": 0, "amp": True, "checkpoint_every": 0,
-    "progress_interval": 10.0,
-    "schedule": {"kind": "cosine", "warmup_epochs": 2, "final_lr_ratio": 0.05},
-}
 
 
 @dataclass
@@ -92,12 +87,14 @@ def _cpu(state: Any) -> Any:
     return state
 
 
-def _lr_lambda(cfg: Mapping[str, Any], steps_per_epoch: int) -> Callable[[int], float]:
-    schedule = dict(cfg["schedule"])
-    warmup = int(schedule.pop("warmup_epochs", 0)) * steps_per_epoch
-    decay = max(int(cfg["epochs"]) * steps_per_epoch - warmup, 1)
+def _lr_lambda(cfg: TorchTrainSettings, steps_per_epoch: int) -> Callable[[int], float]:
+    sched = cfg.schedule
+    warmup = sched.warmup_epochs * steps_per_epoch
     # peak 1.0: LambdaLR multiplies the optimizer's base rate by this factor
-    return make_schedule({"lr": 1.0, "warmup_steps": warmup, "decay_steps": decay, **schedule})
+    return make_schedule(ScheduleSettings(
+        kind=sched.kind, lr=1.0, warmup_steps=warmup, final_lr_ratio=sched.final_lr_ratio,
+        decay_rate=sched.decay_rate, step_size=sched.step_size, gamma=sched.gamma,
+    ), max(cfg.epochs * steps_per_epoch - warmup, 1))
 
 
 def _evaluate(model: nn.Module, graphs: list[Data], loss_fn: LossFn, batch_size: int,
@@ -117,7 +114,7 @@ def _evaluate(model: nn.Module, graphs: list[Data], loss_fn: LossFn, batch_size:
 
 
 def train_classifier(
-    model: nn.Module, train_set: list[Data], val_set: list[Data], cfg: Mapping[str, Any],
+    model: nn.Module, train_set: list[Data], val_set: list[Data], cfg: TorchTrainSettings,
     loss_fn: LossFn, device: torch.device, checkpoint_dir: str | Path, history_path: str | Path,
     run_key: str, metric_fn: MetricFn | None = None, label: str = "train",
     on_epoch_end: Callable[[int], None] | None = None,
@@ -128,18 +125,17 @@ def train_classifier(
     `metric_fn(logits, labels)` adds validation metrics to the table. A checkpoint whose
     `run_key` (a fingerprint of data and settings) matches is resumed; another is ignored.
     """
-    cfg = {**DEFAULTS, **cfg, "schedule": {**DEFAULTS["schedule"], **cfg.get("schedule", {})}}
     model.to(device)
-    amp, batch_size = bool(cfg["amp"]), int(cfg["batch_size"])
+    amp, batch_size = bool(cfg.amp), int(cfg.batch_size)
     steps_per_epoch = -(-len(train_set) // batch_size)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg["lr"]),
-                                  weight_decay=float(cfg["weight_decay"]))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg.lr),
+                                  weight_decay=float(cfg.weight_decay))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, steps_per_epoch))
-    stopper = EarlyStopping(int(cfg["patience"]), float(cfg["min_delta"]))
+    stopper = EarlyStopping(int(cfg.patience), float(cfg.min_delta))
     history = MetricsHistory(history_path)
-    checkpoints = CheckpointManager(checkpoint_dir, every=int(cfg["checkpoint_every"]),
+    checkpoints = CheckpointManager(checkpoint_dir, every=int(cfg.checkpoint_every),
                                     tensors=True)
-    torch.manual_seed(int(cfg["seed"]))
+    torch.manual_seed(run_seed(cfg.seed))
     start, best_epoch, best_state = 0, 0, _cpu(model.state_dict())
     saved = checkpoints.load_latest()
     if saved is not None and saved[1]["run_key"] == run_key:
@@ -155,15 +151,15 @@ def train_classifier(
     elif saved is not None:
         print(f"{label}: ignoring checkpoint of other settings in {checkpoint_dir}")
 
-    epochs = int(cfg["epochs"])
-    progress = Progress(epochs * steps_per_epoch, label, float(cfg["progress_interval"]))
+    epochs = int(cfg.epochs)
+    progress = Progress(epochs * steps_per_epoch, label, float(cfg.progress_interval))
     epoch = start
     while epoch < epochs and not stopper.should_stop:
         epoch += 1
         tic = time.perf_counter()
         model.train()
         # the shuffle order depends only on seed and epoch, so a resumed run sees the same one
-        order = torch.Generator().manual_seed(int(cfg["seed"]) * 100_003 + epoch)
+        order = torch.Generator().manual_seed(run_seed(cfg.seed) * 100_003 + epoch)
         loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=order)
         train_loss = 0.0
         for step, batch in enumerate(loader):
@@ -172,8 +168,8 @@ def train_classifier(
             with _autocast(device, amp):
                 loss = loss_fn(model(batch).float(), batch)
             loss.backward()
-            if cfg["clip_norm"]:
-                nn.utils.clip_grad_norm_(model.parameters(), float(cfg["clip_norm"]))
+            if cfg.clip_norm:
+                nn.utils.clip_grad_norm_(model.parameters(), float(cfg.clip_norm))
             optimizer.step()
             scheduler.step()
             train_loss += float(loss.detach()) * batch.num_graphs

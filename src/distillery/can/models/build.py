@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from torch import nn
 
 from distillery.can.models.gat import GATClassifier
 from distillery.can.models.mlp import PooledMLP
+from distillery.can.settings import ARCH, GATSettings, MLPSettings
 from distillery.errors import ConfigError, InputError, reason
 from distillery.train.tensor_files import load_tensors, save_tensors
 
@@ -18,19 +20,19 @@ MODEL_FORMAT = "distillery-classifier"
 
 
 def build_classifier(
-    arch: Mapping[str, Any], in_dim: int, n_classes: int, mean: Sequence[float],
-    std: Sequence[float],
+    arch: GATSettings | MLPSettings | Mapping[str, Any], in_dim: int, n_classes: int,
+    mean: Sequence[float], std: Sequence[float],
 ) -> nn.Module:
-    """`arch` is e.g. {kind: gat, hidden: 64, heads: 4, layers: 3, jk: cat} or {kind: mlp, ...}."""
-    options = dict(arch)
-    kind = options.pop("kind", None)
-    if kind not in KINDS:
-        raise ConfigError(f"classifier architecture kind: found {kind!r}, "
-                          f"expected one of {sorted(KINDS)}")
-    try:
-        return KINDS[kind](in_dim, n_classes, mean, std, **options)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"classifier architecture {dict(arch)}: {exc}") from None
+    """A classifier of architecture `arch` (e.g. {kind: gat, hidden: 64, heads: 4, ...})."""
+    if isinstance(arch, Mapping):
+        try:
+            arch = ARCH.validate_python(dict(arch))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ConfigError(f"classifier architecture {dict(arch)}: "
+                              f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    options = arch.as_dict()
+    return KINDS[options.pop("kind")](in_dim, n_classes, mean, std, **options)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -21,9 +21,9 @@ class GATClassifier(nn.Module):
     pooling -> MLP head with `head_layers` hidden layers -> class logits."""
 
     def __init__(
-        self, in_dim: int, n_classes: int, mean: Sequence[float], std: Sequence[float],
-        hidden: int = 64, heads: int = 4, layers: int = 3, dropout: float = 0.1,
-        jk: str | None = None, head_layers: int = 1,
+        self, in_dim: int, n_classes: int, mean: Sequence[float], std: Sequence[float], *,
+        hidden: int, heads: int, layers: int, dropout: float,
+        jk: str | None, head_layers: int,
     ) -> None:
         super().__init__()
         if hidden % heads:

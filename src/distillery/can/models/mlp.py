@@ -21,9 +21,9 @@ class PooledMLP(nn.Module):
     """
 
     def __init__(
-        self, in_dim: int, n_classes: int, mean: Sequence[float], std: Sequence[float],
-        hidden: int = 64, layers: int = 2, node_layers: int = 1, dropout: float = 0.0,
-        pools: Sequence[str] = ("mean", "max", "min"),
+        self, in_dim: int, n_classes: int, mean: Sequence[float], std: Sequence[float], *,
+        hidden: int, layers: int, node_layers: int, dropout: float,
+        pools: Sequence[str],
     ) -> None:
         super().__init__()
         self.norm = Standardize(mean, std)

@@ -30,8 +30,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, model_validator
+from pydantic import Field, model_validator
 
+from distillery.base_settings import Settings
 from distillery.data.generate import shipped_file
 from distillery.io import atomic_write
 
@@ -44,7 +45,7 @@ BASINS = {
 }
 
 
-class OpenmmPeptideSettings(BaseModel, frozen=True, extra="forbid"):
+class OpenmmPeptideSettings(Settings):
     """`generate:` block of a dataset made by OpenMM molecular dynamics of a peptide."""
 
     kind: Literal["openmm_peptide"] = "openmm_peptide"

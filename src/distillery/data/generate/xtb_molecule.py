@@ -31,8 +31,9 @@ from ase.constraints import FixCom
 from ase.io import read
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, ZeroRotation, thermalize_momenta
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from distillery.base_settings import Settings
 from distillery.data.generate import shipped_file
 from distillery.errors import InputError
 from distillery.io import atomic_write
@@ -47,7 +48,7 @@ RMD17_KEYS = ("nuclear_charges", "coords", "energies", "forces", "old_indices",
               "old_energies", "old_forces")
 
 
-class XtbMoleculeSettings(BaseModel, frozen=True, extra="forbid"):
+class XtbMoleculeSettings(Settings):
     """`generate:` block of a dataset made by GFN-xTB molecular dynamics."""
 
     kind: Literal["xtb_molecule"] = "xtb_molecule"

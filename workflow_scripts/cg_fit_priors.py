@@ -2,7 +2,7 @@
 
 from ase import units
 
-from distillery.cg.fit import PriorSettings, fit_priors
+from distillery.cg.fit import fit_priors
 from distillery.cg.plots import plot_fit, plot_placeholder
 from distillery.cg.serialise import priors_to_dict, save_priors
 from distillery.cg.topology import from_config
@@ -21,12 +21,12 @@ def main(snakemake) -> None:
         raise InputError("config", f"datasets.{dataset}.temperature", "nothing",
                          "the reference temperature in K (needed for Boltzmann inversion)")
     kt = units.kB * float(params.temperature)
-    cg = dict(params.cg)
+    cg = params.cg
     frames = read_frames(inp.frames)
     train = frames.subset(read_splits(inp.splits)["train"])
     topology = from_config(cg, int(frames.n_atoms[0]), "config")
-    settings = PriorSettings.from_config(cg)
-    print(f"fitting {settings.kind} priors on {len(train)} training frames: "
+    settings = cg
+    print(f"fitting {settings.fit} priors on {len(train)} training frames: "
           f"{len(topology.bonds)} bonds, {len(topology.angles)} angles, "
           f"{len(topology.dihedrals)} dihedrals, {len(topology.pairs)} non-bonded pairs")
     priors, hists = fit_priors(train.stacked_positions(), topology, kt, settings)

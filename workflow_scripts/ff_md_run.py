@@ -1,6 +1,5 @@
 """NVE and Langevin MD of one exported force field from test-split structures."""
 
-from dataclasses import asdict
 from pathlib import Path
 
 from ase import Atoms
@@ -10,7 +9,6 @@ from distillery.data.splits import read_splits
 from distillery.forcefield.ase_calculator import DistilleryCalculator
 from distillery.forcefield.md_stability import (
     ENSEMBLES,
-    MDSettings,
     run_md,
     save_trajectories,
     summarise,
@@ -20,10 +18,9 @@ from distillery.workflow import run_script
 
 
 def main(snakemake) -> None:
-    cfg, out = snakemake.params.md, snakemake.output
-    settings = MDSettings.from_config(cfg)
+    settings, out = snakemake.params.md, snakemake.output
     frames = read_frames(snakemake.input.frames)
-    starts = read_splits(snakemake.input.splits)["test"][:cfg["starts"]]
+    starts = read_splits(snakemake.input.splits)["test"][:settings.starts]
     calculator = DistilleryCalculator(Path(snakemake.input.program).parent)
     trajectories, summaries = [], []
     for i, k in enumerate(starts):
@@ -38,7 +35,7 @@ def main(snakemake) -> None:
             summaries.append({"start_frame": int(k), **summarise(run, settings)})
             print(f"  {summaries[-1]}", flush=True)
     save_trajectories(out.trajectories, trajectories)
-    write_json(out.summary, {"model": snakemake.wildcards.model, "settings": asdict(settings),
+    write_json(out.summary, {"model": snakemake.wildcards.model, "settings": settings.as_dict(),
                              "runs": summaries})
 
 

@@ -14,7 +14,7 @@ from distillery.workflow import run_script
 
 def main(snakemake) -> None:
     params, out = snakemake.params, snakemake.output
-    models = list(params.models)
+    models = list(params.md.models)
     runs = {m: load_trajectories(p) for m, p in zip(models, snakemake.input.trajectories,
                                                     strict=True)}
     summaries = {m: read_json(p) for m, p in zip(models, snakemake.input.summaries,
@@ -22,7 +22,7 @@ def main(snakemake) -> None:
     frames = read_frames(snakemake.input.frames)
     test = frames.subset(read_splits(snakemake.input.splits)["test"])
     cell, pbc = test.cell[0], test.pbc[0]
-    r_max, bins = params.rdf["r_max"], params.rdf["bins"]
+    r_max, bins = params.md.rdf.r_max, params.md.rdf.bins
     r, g_ref = radial_distribution(test.positions, cell, pbc, r_max, bins)
     curves, rows = {}, []
     for model in models:
@@ -37,7 +37,7 @@ def main(snakemake) -> None:
             rows.append({"model": model, **run, "rdf_l1_vs_reference_A": distance})
         print(f"{model}: ∫|g - g_ref| dr = {distance:.3f} Å", flush=True)
     nve_energy_plot(out.nve, runs)
-    langevin_temperature_plot(out.langevin, runs, params.temperature)
+    langevin_temperature_plot(out.langevin, runs, params.md.temperature)
     rdf_plot(out.rdf, r, g_ref, curves)
     table = pd.DataFrame(rows)
     with atomic_path(out.table) as tmp:

@@ -20,9 +20,9 @@ def main(snakemake) -> None:
     splits = read_splits(inp.splits)
     priors = load_priors(inp.priors)
     history = MetricsHistory(out.history_csv, out.history_parquet)
-    model, result = train_delta(params.model, params.train, frames.subset(splits["train"]),
-                                frames.subset(splits["val"]), priors, params.checkpoints,
-                                history)
+    model, result = train_delta(params.delta.model, params.delta.train,
+                                frames.subset(splits["train"]), frames.subset(splits["val"]),
+                                priors, params.checkpoints, history)
     info = {"role": "delta", "target": "reference minus prior", **result.info}
     save_model(Path(out.model).parent, model, result.params, meta={"training": info})
     write_json(out.info, info)

@@ -6,10 +6,12 @@ import pandas as pd
 
 from distillery.cg.delta import mode_metrics, mode_predictions
 from distillery.cg.plots import plot_mode_parity
+from distillery.cg.record import cg_metrics
 from distillery.cg.serialise import load_priors
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from distillery.io import atomic_path, write_json
+from distillery.io import atomic_path
+from distillery.metrics.record import write_metrics
 from distillery.models.model import count_parameters, load_model
 from distillery.train.device import describe_jax_device, enable_compilation_cache
 from distillery.workflow import run_script
@@ -28,9 +30,8 @@ def main(snakemake) -> None:
     for mode, row in metrics.items():
         print(f"{mode:>10}: force RMSE {row['force_rmse']:.4g} eV/Å, "
               f"MAE {row['force_mae']:.4g} eV/Å, R² {row['force_r2']:.4f}")
-    write_json(out.metrics, {"split": "test", "n_frames": len(test),
-                             "energy_note": "energies compared after removing the mean offset",
-                             "device": describe_jax_device(), "modes": metrics})
+    write_metrics(out.metrics, cg_metrics(snakemake.wildcards.dataset, metrics,
+                                          describe_jax_device(), n_frames=len(test)))
     with atomic_path(out.table) as tmp:
         pd.DataFrame([{"mode": m, **row} for m, row in metrics.items()]).to_csv(tmp, index=False)
     plot_mode_parity(out.parity, {m: f for m, (_, f) in predictions.items()},

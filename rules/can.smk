@@ -1,0 +1,144 @@
+# CAN-bus track: window graphs per split -> GAT teacher -> students (KD and from scratch) ->
+# test metrics, latency and speed-up -> TorchScript/ONNX export of the distilled students.
+# Checkpoints live outside the declared outputs so that a rerun resumes an interrupted training.
+
+
+rule can_graphs:
+    """Sliding windows inside runs of one capture and one split -> ID-transition graphs."""
+    input:
+        frames=FRAMES,
+        splits=SPLITS,
+    output:
+        train=f"{CAN_DIR}/graphs/train.npz",
+        val=f"{CAN_DIR}/graphs/val.npz",
+        test=f"{CAN_DIR}/graphs/test.npz",
+        windows=f"{CAN_DIR}/graphs/windows.parquet",
+        meta=f"{CAN_DIR}/graphs/meta.json",
+    params:
+        windows=lambda wc: dataset_cfg(wc.dataset).windows,
+    log:
+        log_path("can_graphs"),
+    benchmark:
+        benchmark_path("can_graphs")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_graphs.py"
+
+
+rule can_train:
+    """The GAT teacher on hard labels, or a student distilled from the teacher's softened logits
+    (`{student}_kd`) or trained on labels alone (`{student}_scratch`)."""
+    input:
+        unpack(can_train_inputs),
+    output:
+        model=f"{CAN_DIR}/models/{{model}}.safetensors",
+        history=f"{CAN_DIR}/history/{{model}}.csv",
+    wildcard_constraints:
+        model=r"teacher|[A-Za-z0-9]+(_?[A-Za-z0-9]+)*_(kd|scratch)",
+    params:
+        name=lambda wc: wc.model,
+        arch=can_arch,
+        train=lambda wc: can(wc).train,
+        kd=lambda wc: can(wc).kd if wc.model.endswith("_kd") else None,
+        device=lambda wc: can(wc).device,
+        checkpoints=f"{CHECKPOINTS}/classifier/{{model}}",
+    threads: 1
+    log:
+        log_path("can_train_{model}"),
+    benchmark:
+        benchmark_path("can_train_{model}")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_train.py"
+
+
+rule can_evaluate:
+    """Accuracy, macro F1, per-class precision/recall, AUROC, confusion, latency, speed-up."""
+    input:
+        test=f"{CAN_DIR}/graphs/test.npz",
+        meta=f"{CAN_DIR}/graphs/meta.json",
+        models=lambda wc: [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=wc.dataset)
+                           for m in can_models(wc)],
+    output:
+        metrics=f"{CAN_DIR}/metrics.json",
+        table=report(
+            f"{CAN_DIR}/models.csv",
+            caption="../report/can_models.rst",
+            category="Classifier",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "models table"},
+        ),
+        confusion=report(
+            f"{CAN_DIR}/confusion.svg",
+            caption="../report/can_confusion.rst",
+            category="Classifier",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "confusion matrices"},
+        ),
+    params:
+        models=can_models,
+        primary_student=lambda wc: f"{can(wc).primary_student}_kd",
+        goals=lambda wc: can(wc).goals,
+        evaluate=lambda wc: can(wc).evaluate,
+        device=lambda wc: can(wc).device,
+    threads: 1
+    log:
+        log_path("can_evaluate"),
+    benchmark:
+        benchmark_path("can_evaluate")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_evaluate.py"
+
+
+rule can_export:
+    """One distilled student in one format, checked against the in-process logits."""
+    input:
+        model=f"{CAN_DIR}/models/{{model}}.safetensors",
+        graphs=f"{CAN_DIR}/graphs/test.npz",
+    output:
+        model=f"{EXPORT_DIR}/classifier/{{model}}/model.{{format}}",
+        check=f"{EXPORT_DIR}/classifier/{{model}}/check_{{format}}.json",
+    wildcard_constraints:
+        model=r"[A-Za-z0-9]+(_?[A-Za-z0-9]+)*_kd",
+        format="torchscript|onnx",
+    params:
+        format=lambda wc: wc.format,
+        check_graphs=64,
+        tolerance=1e-4,  # logits, float32
+    log:
+        log_path("can_export_{model}_{format}"),
+    benchmark:
+        benchmark_path("can_export_{model}_{format}")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_export.py"
+
+
+rule can_exports:
+    """Every export of a dataset's distilled students, checked (a target that names them)."""
+    input:
+        can_exports,
+    output:
+        f"{EXPORT_DIR}/classifier/checks.json",
+    log:
+        log_path("can_exports"),
+    benchmark:
+        benchmark_path("can_exports")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_exports.py"
+
+
+register_targets(
+    "classifier",
+    f"{CAN_DIR}/metrics.json",
+    f"{CAN_DIR}/models.csv",
+    f"{CAN_DIR}/confusion.svg",
+    f"{EXPORT_DIR}/classifier/checks.json",
+)

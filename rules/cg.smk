@@ -1,0 +1,146 @@
+# Coarse-grained track: map frames to beads, fit physical priors by Boltzmann inversion, learn
+# the residual with an ML force field, evaluate full / prior-only / ml-only, simulate the CG model.
+
+
+rule cg_map:
+    """All-atom frames to beads (positions by weighted centres, forces summed per bead)."""
+    input:
+        frames=FRAMES,
+    output:
+        frames=CG_FRAMES,
+    params:
+        cg=lambda wc: cg(wc).mapping,
+    log:
+        log_path("cg_map"),
+    benchmark:
+        benchmark_path("cg_map")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/cg_map.py"
+
+
+rule cg_fit_priors:
+    """Histograms of bonds, angles, dihedrals and non-bonded distances over the training frames,
+    Boltzmann inversion, parametric or spline fits; plots of each fit over its histogram."""
+    input:
+        frames=CG_FRAMES,
+        splits=SPLITS,
+        truth=cg_truth,
+    output:
+        priors=CG_PRIORS,
+        readable=f"{CG_DIR}/priors.yaml",
+        summary=cg_report(f"{CG_DIR}/fit_summary.json", "priors_fit_summary.rst",
+                          table="prior fit summary"),
+        **{f"plot_{term}": cg_report(f"{CG_DIR}/plots/fit_{term}.svg", "priors_fit.rst",
+                                     term=term, figure="prior fit")
+           for term in PRIOR_TERMS},
+    params:
+        cg=lambda wc: cg(wc).fitting(),
+        temperature=lambda wc: dataset_cfg(wc.dataset).temperature,
+    log:
+        log_path("cg_fit_priors"),
+    benchmark:
+        benchmark_path("cg_fit_priors")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/cg_fit_priors.py"
+
+
+rule cg_train_delta:
+    """ML force field trained on reference minus prior energies and forces (resumable)."""
+    input:
+        frames=CG_FRAMES,
+        splits=SPLITS,
+        priors=CG_PRIORS,
+    output:
+        model=CG_DELTA,
+        model_yaml=f"{CG_DIR}/delta/model.yaml",
+        history_csv=cg_report(f"{CG_DIR}/delta/history.csv", "priors_delta_history.rst",
+                              table="delta model metrics per epoch"),
+        history_parquet=f"{CG_DIR}/delta/history.parquet",
+        info=f"{CG_DIR}/delta/train_info.json",
+    params:
+        delta=lambda wc: cg(wc).delta,
+        checkpoints=f"{CHECKPOINTS}/delta",
+        cache_dir=JAX_CACHE,
+    log:
+        log_path("cg_train_delta"),
+    benchmark:
+        benchmark_path("cg_train_delta")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/cg_train_delta.py"
+
+
+rule cg_evaluate_modes:
+    """Force and energy metrics on the test split for full, prior-only and ml-only."""
+    input:
+        frames=CG_FRAMES,
+        splits=SPLITS,
+        priors=CG_PRIORS,
+        model=CG_DELTA,
+    output:
+        metrics=f"{CG_DIR}/metrics.json",
+        table=cg_report(f"{CG_DIR}/metrics_modes.csv", "priors_modes.rst",
+                        table="metrics per evaluation mode"),
+        parity=cg_report(f"{CG_DIR}/plots/parity_modes.svg", "priors_modes.rst",
+                         figure="force parity per mode"),
+    params:
+        cache_dir=JAX_CACHE,
+    log:
+        log_path("cg_evaluate_modes"),
+    benchmark:
+        benchmark_path("cg_evaluate_modes")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/cg_evaluate_modes.py"
+
+
+rule cg_simulate:
+    """Langevin dynamics of prior + ML from test frames; Jensen–Shannon divergences of bonds,
+    angles, dihedrals and a 2-D free-energy surface against the reference; stability."""
+    input:
+        frames=CG_FRAMES,
+        splits=SPLITS,
+        priors=CG_PRIORS,
+        model=CG_DELTA,
+    output:
+        summary=f"{CG_DIR}/simulation.json",
+        table=cg_report(f"{CG_DIR}/simulation.csv", "cg_simulation.rst",
+                        table="CG simulation divergences and stability"),
+        trajectory=f"{CG_DIR}/simulation/trajectory.npz",
+        distributions=cg_report(f"{CG_DIR}/plots/sim_distributions.svg", "cg_simulation.rst",
+                                figure="distributions"),
+        fes=cg_report(f"{CG_DIR}/plots/sim_fes.svg", "cg_simulation.rst",
+                      figure="free-energy surface"),
+    params:
+        simulate=lambda wc: cg(wc).simulate,
+        cache_dir=JAX_CACHE,
+    log:
+        log_path("cg_simulate"),
+    benchmark:
+        benchmark_path("cg_simulate")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/cg_simulate.py"
+
+
+register_targets(
+    "coarse_grained",
+    f"{CG_DIR}/priors.yaml",
+    f"{CG_DIR}/fit_summary.json",
+    *[f"{CG_DIR}/plots/fit_{term}.svg" for term in PRIOR_TERMS],
+    f"{CG_DIR}/delta/history.csv",
+    f"{CG_DIR}/metrics.json",
+    f"{CG_DIR}/metrics_modes.csv",
+    f"{CG_DIR}/plots/parity_modes.svg",
+    f"{CG_DIR}/simulation.json",
+    f"{CG_DIR}/simulation.csv",
+    f"{CG_DIR}/plots/sim_distributions.svg",
+    f"{CG_DIR}/plots/sim_fes.svg",
+)

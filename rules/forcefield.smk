@@ -1,0 +1,164 @@
+# Force-field track: teacher -> teacher-labelled distill set -> distilled student (and the same
+# student trained on the reference labels alone as baseline) -> test metrics and speed ->
+# StableHLO export -> MD stability. Checkpoints live outside the rule outputs, so an interrupted
+# training resumes instead of restarting.
+
+
+rule ff_train:
+    """Teacher on the reference labels, student on the teacher's, or baseline (the student's
+    architecture on the reference labels alone): energy + force loss, EMA, early stopping."""
+    input:
+        unpack(ff_train_inputs),
+    output:
+        **ff_model_outputs("{model}"),
+    wildcard_constraints:
+        model="teacher|student|baseline",
+    params:
+        role=ff_role,
+        teacher_weight=lambda wc: ff(wc).distill.teacher_weight if wc.model == "student" else None,
+        checkpoints=f"{CHECKPOINTS}/{{model}}",
+        cache_dir=JAX_CACHE,
+    log:
+        log_path("ff_train_{model}"),
+    benchmark:
+        benchmark_path("ff_train_{model}")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_train.py"
+
+
+rule ff_distill_set:
+    """Training frames, displaced copies and teacher-MD frames, labelled by the teacher."""
+    input:
+        frames=FRAMES,
+        splits=SPLITS,
+        teacher=f"{FF_DIR}/teacher/model.npz",
+    output:
+        frames=f"{FF_DIR}/distill_set.parquet",
+        hvp=f"{FF_DIR}/distill_hvp.npz",
+    params:
+        distill=lambda wc: ff(wc).distill,
+        seed=lambda wc: dataset_seed(wc.dataset),
+        cache_dir=JAX_CACHE,
+    log:
+        log_path("ff_distill_set"),
+    benchmark:
+        benchmark_path("ff_distill_set")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_distill_set.py"
+
+
+rule ff_evaluate:
+    """Energy/force errors against the reference labels, throughput, speed-up and goals."""
+    input:
+        frames=FRAMES,
+        splits=SPLITS,
+        **{m: f"{FF_DIR}/{m}/model.npz" for m in FF_MODELS},
+    output:
+        metrics=f"{FF_DIR}/metrics.json",
+        **{f"parity_{m}": ff_figure("parity", m) for m in FF_MODELS},
+        **{f"errors_{m}": ff_figure("errors", m) for m in FF_MODELS},
+    params:
+        evaluate=lambda wc: ff(wc).evaluate,
+        goals=lambda wc: ff(wc).goals,
+        cache_dir=JAX_CACHE,
+    log:
+        log_path("ff_evaluate"),
+    benchmark:
+        benchmark_path("ff_evaluate")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_evaluate.py"
+
+
+rule ff_export:
+    """StableHLO energy/forces/virial program of one model, checked on test frames."""
+    input:
+        model=f"{FF_DIR}/{{model}}/model.npz",
+        frames=FRAMES,
+        splits=SPLITS,
+    output:
+        program=f"{EXPORT_DIR}/{{model}}/forcefield.stablehlo",
+        params=f"{EXPORT_DIR}/{{model}}/params.npz",
+        meta=f"{EXPORT_DIR}/{{model}}/forcefield.json",
+        check=f"{EXPORT_DIR}/{{model}}/check.json",
+    wildcard_constraints:
+        model="teacher|student|baseline",
+    params:
+        export=lambda wc: ff(wc).export,
+    log:
+        log_path("ff_export_{model}"),
+    benchmark:
+        benchmark_path("ff_export_{model}")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_export.py"
+
+
+rule ff_md_run:
+    """Seeded NVE + Langevin runs of one exported model from test-split structures."""
+    input:
+        program=f"{EXPORT_DIR}/{{model}}/forcefield.stablehlo",
+        check=f"{EXPORT_DIR}/{{model}}/check.json",
+        frames=FRAMES,
+        splits=SPLITS,
+    output:
+        trajectories=f"{MD_DIR}/{{model}}/trajectories.npz",
+        summary=f"{MD_DIR}/{{model}}/summary.json",
+    wildcard_constraints:
+        model="teacher|student|baseline",
+    params:
+        md=lambda wc: ff(wc).md_stability,
+        seed=lambda wc: dataset_seed(wc.dataset),
+    log:
+        log_path("ff_md_run_{model}"),
+    benchmark:
+        benchmark_path("ff_md_run_{model}")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_md_run.py"
+
+
+rule ff_md_report:
+    """NVE energy, Langevin temperature and g(r) figures; one stability table."""
+    input:
+        trajectories=lambda wc: md_runs(wc, "trajectories.npz"),
+        summaries=lambda wc: md_runs(wc, "summary.json"),
+        frames=FRAMES,
+        splits=SPLITS,
+    output:
+        nve=md_figure("nve_energy", "md_nve_energy"),
+        langevin=md_figure("langevin_temperature", "md_langevin_temperature"),
+        rdf=md_figure("rdf", "md_rdf"),
+        table=report(
+            f"{MD_DIR}/md_stability.csv",
+            caption="../report/md_stability.rst",
+            category="Force field",
+            subcategory="{dataset}: MD stability",
+            labels={"table": "MD stability"},
+        ),
+        summary=f"{MD_DIR}/md_stability.json",
+    params:
+        md=lambda wc: ff(wc).md_stability,
+    log:
+        log_path("ff_md_report"),
+    benchmark:
+        benchmark_path("ff_md_report")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_md_report.py"
+
+
+register_targets(
+    "forcefield",
+    f"{FF_DIR}/metrics.json",
+    *(f"{EXPORT_DIR}/{m}/check.json" for m in ("student", "baseline")),
+    f"{MD_DIR}/md_stability.json",
+)

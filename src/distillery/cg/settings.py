@@ -1,0 +1,100 @@
+"""Settings of the coarse-grained track: a dataset's `cg:` block (mapping, topology, prior fit,
+delta model, simulation)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+
+from distillery.base_settings import Settings
+from distillery.models.settings import ModelSettings
+from distillery.train.settings import FFTrainSettings, ScheduleSettings
+
+
+class MappingSettings(Settings):
+    """identity (one bead per atom) | index (`indices`) | groups (`groups`, `weights`)."""
+
+    kind: Literal["identity", "index", "groups"] = "identity"
+    indices: tuple[int, ...] = ()
+    groups: tuple[tuple[int, ...], ...] = ()
+    weights: Literal["mass", "uniform"] = "mass"
+
+
+class TopologySettings(Settings):
+    """chain (bonds in bead order) | list (`bonds: [[i, j], ...]`)."""
+
+    kind: Literal["chain", "list"] = "chain"
+    bonds: tuple[tuple[int, int], ...] = ()
+
+
+class BinSettings(Settings):
+    bond: int = Field(80, ge=10)
+    angle: int = Field(90, ge=10)
+    dihedral: int = Field(72, ge=10)
+    pair: int = Field(80, ge=10)
+
+
+class RepulsionSettings(Settings):
+    """Excluded volume kT (σ/r)^exponent, σ = onset × the `quantile` of non-bonded distances."""
+
+    enabled: bool = True
+    exponent: PositiveInt = 12
+    quantile: float = Field(0.001, ge=0, le=1)
+    onset: PositiveFloat = 0.8
+
+
+class PriorFitSettings(Settings):
+    """How the priors are fitted (the fitting keys of the `cg:` block)."""
+
+    fit: Literal["parametric", "spline"] = "parametric"
+    bins: BinSettings = BinSettings()
+    min_count: PositiveInt = 5  # histogram bins with fewer samples are not fitted
+    dihedral_order: PositiveInt = 3  # Fourier terms cos(n phi), sin(n phi), n = 1..order
+    spline_smoothing: float = Field(1.0, ge=0)  # Gaussian smoothing of spline tables, in bins
+    repulsion: RepulsionSettings = RepulsionSettings()
+    topology: TopologySettings = TopologySettings()
+    exclusion: int = Field(3, ge=2)  # non-bonded pairs are at least this many bonds apart
+
+
+class DeltaSettings(Settings):
+    """The ML model trained on reference minus prior energies and forces."""
+
+    model: ModelSettings = ModelSettings(features=32, n_layers=2, n_rbf=16, cutoff=7.0)
+    train: FFTrainSettings = FFTrainSettings(
+        epochs=20, batch_size=32, checkpoint_every=10,
+        schedule=ScheduleSettings(lr=3.0e-3, warmup_steps=20, final_lr_ratio=0.05))
+
+
+class SimulationSettings(Settings):
+    """BAOAB Langevin of prior + ML from test frames, compared with the reference."""
+
+    steps: PositiveInt = 20000
+    timestep: PositiveFloat = 0.005  # ps
+    friction: PositiveFloat = 10.0  # 1/ps
+    temperature: PositiveFloat | None = None  # K; null: the dataset's temperature
+    stride: PositiveInt = 100  # steps between recorded frames
+    starts: PositiveInt = 8  # test frames the replicas start from
+    bond_factor: float = Field(1.5, gt=1)  # unstable: a bond above this × the longest reference
+    seed: int | None = None  # null: the dataset's seed
+    fes: tuple[str, str] = ("end_to_end", "radius_of_gyration")
+    bins: int = Field(25, ge=5)
+
+    @model_validator(mode="after")
+    def _stride_fits(self) -> SimulationSettings:
+        if self.steps < self.stride:
+            raise ValueError(f"steps ({self.steps}) must be at least stride ({self.stride})")
+        return self
+
+
+class CGSettings(PriorFitSettings):
+    """A dataset's `cg:` block."""
+
+    mapping: MappingSettings = MappingSettings()
+    delta: DeltaSettings = DeltaSettings()
+    simulate: SimulationSettings = SimulationSettings()
+
+    def fitting(self) -> PriorFitSettings:
+        """The part that decides the prior fit (so other changes do not refit the priors)."""
+        return PriorFitSettings.model_validate(
+            self.model_dump(include=set(PriorFitSettings.model_fields)))

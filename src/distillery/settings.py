@@ -1,0 +1,292 @@
+"""The whole configuration as typed settings, built once from `config/config.yaml`.
+
+Each block is a settings class defined beside the code that uses it (`data.settings`,
+`forcefield.settings`, `cg.settings`, `can.settings`, `report.settings`); this module composes
+them, merges a dataset's own track blocks over the global ones, and turns validation errors
+into one line that names the key. `config/schemas/config.schema.json` is generated from
+`Config` (`python -m distillery.settings schema`), so every default lives in exactly one place.
+
+    python -m distillery.settings show [config.yaml ...]   # the resolved settings as YAML
+    python -m distillery.settings schema                   # the JSON schema of config files
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import typing
+from collections.abc import Mapping
+from functools import cached_property
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError
+
+from distillery.base_settings import Settings
+from distillery.can.settings import ClassifierSettings, WindowSettings
+from distillery.cg.settings import CGSettings
+from distillery.data.settings import DataSettings
+from distillery.errors import ConfigError
+from distillery.forcefield.settings import ForcefieldSettings, RoleSettings
+from distillery.report.settings import ReportSettings
+
+DATASET_NAME = r"^[A-Za-z0-9_-]+$"
+
+
+class DatasetSettings(DataSettings):
+    """One entry under `datasets:`: its data, and overrides of the track blocks for it."""
+
+    forcefield: dict[str, Any] = Field(default_factory=dict)  # merged over `forcefield:`
+    classifier: dict[str, Any] = Field(default_factory=dict)  # merged over `classifier:`
+    cg: CGSettings = CGSettings()  # coarse_grained datasets
+    windows: WindowSettings = WindowSettings()  # classifier datasets
+
+
+class Config(Settings):
+    """The top level of a config file."""
+
+    seed: int = 0
+    results: str = "results"
+    # which twin of envs/{forcefield,classifier}-*.yaml the rules name for `--sdm conda`
+    conda: Literal["cpu", "cuda"] = "cpu"
+    datasets: dict[str, DatasetSettings] = Field(min_length=1)
+    report: ReportSettings = ReportSettings()
+    forcefield: ForcefieldSettings = ForcefieldSettings()
+    classifier: ClassifierSettings = ClassifierSettings()
+
+
+class Resolved:
+    """A validated `Config` plus the per-dataset views the rules ask for."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = json.loads(json.dumps(dict(raw)))
+        self.config = _validate(Config, overlay(Config, self.raw), "config")
+        for name in self.config.datasets:
+            _check_name(name)
+            self.forcefield(name)
+            self.classifier(name)
+            self._check_temperature(name)
+
+    @property
+    def datasets(self) -> dict[str, DatasetSettings]:
+        return self.config.datasets
+
+    def dataset(self, name: str) -> DatasetSettings:
+        return self.config.datasets[name]
+
+    def seed(self, name: str) -> int:
+        own = self.dataset(name).seed
+        return self.config.seed if own is None else own
+
+    def forcefield(self, name: str) -> ForcefieldSettings:
+        """The global `forcefield:` block with the dataset's own block merged over it, and the
+        dataset's temperature filled in where the block leaves it open."""
+        return self._track_views[("forcefield", name)]
+
+    def classifier(self, name: str) -> ClassifierSettings:
+        return self._track_views[("classifier", name)]
+
+    def cg(self, name: str) -> CGSettings:
+        """The dataset's `cg:` block with its temperature and seed filled in for simulation."""
+        cg = self.dataset(name).cg
+        simulate = cg.simulate.model_copy(update={
+            "temperature": cg.simulate.temperature or self.dataset(name).temperature,
+            "seed": self.seed(name) if cg.simulate.seed is None else cg.simulate.seed})
+        delta = cg.delta.model_copy(update={"train": _seeded(cg.delta.train, self.seed(name))})
+        return cg.model_copy(update={"simulate": simulate, "delta": delta})
+
+    def datasets_for(self, track: str) -> list[str]:
+        return [n for n, d in self.datasets.items() if d.track == track]
+
+    @cached_property
+    def _track_views(self) -> dict[tuple[str, str], Any]:
+        views: dict[tuple[str, str], Any] = {}
+        for name, entry in self.config.datasets.items():
+            where = f"datasets.{name}"
+            ff = _validate(ForcefieldSettings, overlay(self.config.forcefield, entry.forcefield),
+                           f"{where}.forcefield")
+            temperature, seed = entry.temperature, self.seed(name)
+            views[("forcefield", name)] = ff.model_copy(update={
+                "teacher": _seeded_role(ff.teacher, seed),
+                "student": _seeded_role(ff.student, seed),
+                "md_stability": ff.md_stability.model_copy(
+                    update={"temperature": ff.md_stability.temperature or temperature}),
+                "distill": ff.distill.model_copy(update={"md": ff.distill.md.model_copy(
+                    update={"temperature": ff.distill.md.temperature or temperature})}),
+            })
+            can = _validate(ClassifierSettings, overlay(self.config.classifier, entry.classifier),
+                            f"{where}.classifier")
+            views[("classifier", name)] = can.model_copy(
+                update={"train": _seeded(can.train, seed)})
+        return views
+
+    def _check_temperature(self, name: str) -> None:
+        entry = self.dataset(name)
+        if entry.track == "forcefield":
+            ff = self.forcefield(name)
+            missing = [key for key, value in (
+                ("md_stability.temperature", ff.md_stability.temperature),
+                ("distill.md.temperature", ff.distill.md.temperature)) if value is None]
+        elif entry.track == "coarse_grained":
+            missing = [] if self.cg(name).simulate.temperature else ["cg.simulate.temperature"]
+        else:
+            missing = []
+        if missing:
+            raise ConfigError(f"config: datasets.{name}.temperature: missing, expected the "
+                              f"system's temperature in K (or set forcefield.{missing[0]})")
+
+
+def _seeded(train: Any, seed: int) -> Any:
+    """Training settings with the dataset's seed unless the block sets its own."""
+    return train if train.seed is not None else train.model_copy(update={"seed": seed})
+
+
+def _seeded_role(role: RoleSettings, seed: int) -> RoleSettings:
+    return role.model_copy(update={"train": _seeded(role.train, seed)})
+
+
+def load(raw: Mapping[str, Any]) -> Resolved:
+    """Validate a whole config (as loaded from YAML, overrides already merged)."""
+    return Resolved(raw)
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """`override` over `base`, mapping by mapping (lists and scalars are replaced)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def overlay(base: type[BaseModel] | BaseModel, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """`raw` over the settings `base` (a class, or an instance whose values count as defaults).
+
+    A partial block keeps the defaults of what it leaves out, also where the default is set
+    on the parent field (the teacher's own epochs, the delta model's own learning rate); a
+    block of another `kind`, and named mappings such as `students`, replace the default.
+    """
+    cls = type(base) if isinstance(base, BaseModel) else base
+    out = base.model_dump() if isinstance(base, BaseModel) else {}
+    for key, value in raw.items():
+        field = cls.model_fields.get(key)
+        if field is not None and isinstance(value, Mapping):
+            current = getattr(base, key) if isinstance(base, BaseModel) else field.default
+            if isinstance(current, BaseModel) and value.get("kind", _tag(type(current))) == _tag(
+                    type(current)):
+                value = overlay(current, value)
+            elif isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+                value = overlay(field.annotation, value)
+            elif typing.get_origin(field.annotation) is dict:
+                entry = typing.get_args(field.annotation)[1]
+                if isinstance(entry, type) and issubclass(entry, BaseModel):
+                    value = {k: overlay(entry, v) if isinstance(v, Mapping) else v
+                             for k, v in value.items()}
+        out[key] = value
+    return out
+
+
+def _check_name(name: str) -> None:
+    if not re.match(DATASET_NAME, name):
+        raise ConfigError(f"config: datasets.{name}: found an invalid name, expected letters, "
+                          "digits, '_' and '-' only")
+
+
+def _validate(cls: type[BaseModel], raw: Any, where: str) -> Any:
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, cls, where)) from None
+
+
+def describe(exc: ValidationError, cls: type[BaseModel], where: str = "config") -> str:
+    """The first validation error as one line: dotted key, what was found, what is allowed."""
+    error = exc.errors()[0]
+    loc = [str(p) for p in error["loc"]]
+    # discriminated unions add the tag name (e.g. `gat`) to the path; users never write it
+    key = ".".join([where, *loc]) if where != "config" else ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        allowed = _allowed_keys(cls, error["loc"][:-1])
+        return (f"config: {key}: unknown key, expected one of {allowed}")
+    if error["type"] == "missing":
+        return f"config: {key}: missing, this key is required"
+    found = error.get("input")
+    found_text = json.dumps(found, default=str) if not isinstance(found, Mapping) else "a mapping"
+    return f"config: {key}: found {found_text}, expected {error['msg'].lower()}"
+
+
+def _allowed_keys(cls: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """Field names of the settings class at `loc` (walking nested models, dicts and unions,
+    whose tag, e.g. `gat`, pydantic puts into the path)."""
+    options: list[Any] = [cls]
+    for part in loc:
+        models = [m for m in options if isinstance(m, type) and issubclass(m, BaseModel)]
+        tagged = [m for m in models if _tag(m) == part]
+        if tagged:
+            options = tagged
+        elif any(m == "dict" for m in options):
+            options = _dict_values(options)
+        elif models and part in models[0].model_fields:
+            options = _models_in(models[0].model_fields[part].annotation)
+        else:
+            return []
+    models = [m for m in options if isinstance(m, type) and issubclass(m, BaseModel)]
+    return sorted(models[0].model_fields) if len(models) == 1 else []
+
+
+def _tag(model: type[BaseModel]) -> Any:
+    field = model.model_fields.get("kind")
+    return None if field is None else field.default
+
+
+def _models_in(annotation: Any) -> list[Any]:
+    """The settings classes an annotation can hold; `dict` marks a mapping of them."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    if origin is dict:
+        return ["dict", *[("value", m) for m in _models_in(args[1])]]
+    return [m for arg in args for m in _models_in(arg)]
+
+
+def _dict_values(options: list[Any]) -> list[Any]:
+    return [m[1] for m in options if isinstance(m, tuple) and m[0] == "value"]
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON schema of a config file, generated from the settings classes."""
+    schema = Config.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "distillery config"
+    return schema
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m distillery.settings")
+    sub = parser.add_subparsers(dest="command", required=True)
+    show = sub.add_parser("show", help="print the resolved settings of config files as YAML")
+    show.add_argument("configs", nargs="*", default=["config/config.yaml"])
+    sub.add_parser("schema", help="print the JSON schema of config files")
+    args = parser.parse_args(argv)
+    if args.command == "schema":
+        print(json.dumps(json_schema(), indent=2))
+        return 0
+    raw: dict[str, Any] = {}
+    for path in args.configs:
+        with open(path, encoding="utf-8") as handle:
+            raw = deep_merge(raw, yaml.safe_load(handle) or {})
+    try:
+        resolved = load(raw)
+    except ConfigError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr)
+        return 1
+    yaml.safe_dump(resolved.config.as_dict(), sys.stdout, sort_keys=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

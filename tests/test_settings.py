@@ -1,0 +1,141 @@
+"""Typed settings: built once from the config, defaults defined once, errors that name the key."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+from pydantic import BaseModel
+
+from distillery.errors import ConfigError
+from distillery.settings import Config, json_schema, load, overlay
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = ROOT / "config" / "schemas" / "config.schema.json"
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+
+
+def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        return {k: v for key, value in obj.items() for k, v in _leaves(value, f"{prefix}{key}.")
+                .items()}
+    return {prefix.rstrip("."): obj}
+
+
+def test_committed_schema_is_generated_from_the_settings():
+    # regenerate with `python -m distillery.settings schema > config/schemas/config.schema.json`
+    assert json.loads(SCHEMA.read_text()) == json_schema()
+
+
+def test_default_config_validates_against_the_schema_and_the_settings(config):
+    jsonschema.validate(config, json.loads(SCHEMA.read_text()))
+    resolved = load(config)
+    assert set(resolved.datasets) == {"md", "cg", "can"}
+    assert resolved.forcefield("md").md_stability.temperature == 800.0
+    assert resolved.cg("cg").simulate.temperature == 300.0
+
+
+def test_settings_from_config_and_from_schema_defaults_agree(config):
+    """Every block of the default config is the block the schema's defaults give."""
+    schema = json.loads(SCHEMA.read_text())
+    minimal = {"datasets": {name: {k: v for k, v in entry.items()
+                                   if k in ("track", "format", "generate", "temperature")}
+                            for name, entry in config["datasets"].items()}}
+    from_file, from_defaults = load(config), load(minimal)
+    for name in ("seed", "results", "report", "forcefield", "classifier"):
+        assert getattr(from_file.config, name) == getattr(from_defaults.config, name)
+        if name in schema["properties"] and "default" in schema["properties"][name]:
+            default = schema["properties"][name]["default"]
+            value = getattr(from_defaults.config, name)
+            assert (value.as_dict() if isinstance(value, BaseModel) else value) == default
+
+
+def test_the_default_config_restates_no_default(config):
+    """config/config.yaml holds only what differs from the settings' defaults."""
+    defaults = load({"datasets": {n: {k: v for k, v in e.items()
+                                      if k in ("track", "format", "generate", "temperature")}
+                                  for n, e in config["datasets"].items()}})
+    for name, entry in config["datasets"].items():
+        default = defaults.dataset(name).as_dict()
+        for key, value in _leaves({k: v for k, v in entry.items()
+                                   if k not in ("track", "format", "generate",
+                                                "temperature")}).items():
+            assert _leaves(default).get(key) != value, f"datasets.{name}.{key} restates a default"
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["datasets"]["md"].update(trak="forcefield"),
+         r"datasets\.md\.trak: unknown key, expected one of \[.*'track'"),
+        (lambda c: c["datasets"]["md"].update(track="regression"),
+         r"datasets\.md\.track: found \"regression\""),
+        (lambda c: c["datasets"]["cg"].update(temperature="hot"), r"datasets\.cg\.temperature"),
+        (lambda c: c["datasets"]["can"]["split"].update(train=1.5), r"datasets\.can\.split"),
+        (lambda c: c.update(seeds=1), r"config: seeds: unknown key"),
+        (lambda c: c["datasets"]["md"].pop("generate"), r"exactly one of `raw`"),
+        (lambda c: c.update(forcefield={"teacher": {"train": {"epoch": 3}}}),
+         r"forcefield\.teacher\.train\.epoch: unknown key, expected one of \[.*'epochs'"),
+        (lambda c: c["datasets"]["md"].update(forcefield={"md_stability": {"temprature": 5}}),
+         r"datasets\.md\.forcefield\.md_stability\.temprature: unknown key"),
+        (lambda c: c.update(classifier={"students": {"m": {"kind": "mlp", "hiden": 4}},
+                                        "scratch": [], "primary_student": "m"}),
+         r"classifier\.students\.m\.mlp\.hiden: unknown key, expected one of \[.*'hidden'"),
+        (lambda c: c["datasets"]["md"].pop("temperature"), r"datasets\.md\.temperature: missing"),
+    ],
+)
+def test_errors_name_the_key_and_what_is_allowed(config, edit, message):
+    bad = copy.deepcopy(config)
+    edit(bad)
+    with pytest.raises(ConfigError, match=message):
+        load(bad)
+
+
+def test_partial_blocks_keep_the_defaults_they_leave_out(config):
+    """A dataset's own block overrides only what it names; the teacher keeps its own epochs."""
+    config = copy.deepcopy(config)
+    config["forcefield"] = {"teacher": {"train": {"batch_size": 8}}}
+    config["datasets"]["md"]["forcefield"] = {"md_stability": {"temperature": 500},
+                                              "teacher": {"train": {"epochs": 3}}}
+    resolved = load(config)
+    md, default = resolved.forcefield("md"), Config.model_fields["forcefield"].default
+    assert md.md_stability.temperature == 500.0
+    assert md.teacher.train.epochs == 3 and md.teacher.train.batch_size == 8
+    assert md.teacher.model == default.teacher.model
+    assert resolved.config.forcefield.teacher.train.epochs == default.teacher.train.epochs
+    assert md.distill.md.temperature == 800.0  # the dataset's temperature fills the open value
+
+
+def test_a_molecule_and_a_metal_run_at_their_own_temperatures(config):
+    config = copy.deepcopy(config)
+    config["datasets"]["mol"] = {"track": "forcefield", "format": "npz", "raw": "m.npz",
+                                 "temperature": 500}
+    resolved = load(config)
+    assert resolved.forcefield("mol").md_stability.temperature == 500.0
+    assert resolved.forcefield("md").md_stability.temperature == 800.0
+
+
+def test_training_seeds_follow_the_dataset_unless_set(config):
+    config = copy.deepcopy(config)
+    config["datasets"]["md"]["seed"] = 7
+    config["classifier"] = {"train": {"seed": 3}}
+    resolved = load(config)
+    assert resolved.forcefield("md").teacher.train.seed == 7
+    assert resolved.classifier("can").train.seed == 3
+
+
+def test_overlay_replaces_a_block_of_another_kind():
+    from distillery.can.settings import ClassifierSettings
+
+    merged = overlay(ClassifierSettings(), {"teacher": {"hidden": 16}})
+    assert merged["teacher"]["heads"] == ClassifierSettings().teacher.heads
+    assert ClassifierSettings.model_validate(merged).teacher.hidden == 16
