@@ -1,166 +1,213 @@
-"""CAN-bus captures (Car-Hacking CSV layout, or a headered CSV) to a validated table."""
+"""CAN-bus captures, in any of the common public layouts, to one validated frame table.
+
+`ingest_can` streams every capture block by block into Parquet row groups, so memory stays
+bounded however long the captures are; `read_can_csv` reads one capture into memory (small
+files, tests). Layouts and their detection are described in `distillery.data.can_layouts`.
+"""
 
 from __future__ import annotations
 
+from collections import Counter, deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
+from distillery.data.can_layouts import LAYOUTS, NORMAL, Frames, Layout, detect_layout, make_layout
+from distillery.data.can_text import BLOCK_BYTES, BadRow, RowChecker, block_fields, read_blocks
 from distillery.data.schemas import CAN_BYTES, validate_can
-from distillery.errors import InputError, reason
+from distillery.errors import ConfigError, InputError
 from distillery.io import atomic_path
 
-NORMAL = "normal"
-_FLAG_NORMAL = {"r", "normal", "0"}
-_FLAG_ATTACK = {"t", "attack", "1"}
+__all__ = ["LAYOUTS", "NORMAL", "Capture", "CaptureReader", "combine_captures", "ingest_can",
+           "read_can_csv", "read_can_frames"]
+
+FRAME_SCHEMA = pa.schema([
+    ("frame", pa.int64()), ("capture", pa.string()), ("timestamp", pa.float64()),
+    ("can_id", pa.int32()), ("dlc", pa.int8()), *((b, pa.uint8()) for b in CAN_BYTES),
+    ("label", pa.dictionary(pa.int32(), pa.string())),
+])
 
 
-def _hex(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Parse hex strings; return values and a mask of the unparseable ones."""
-    text = values.fillna("").astype(str).str.strip().str.lower().str.removeprefix("0x")
-    ok = text.str.fullmatch(r"[0-9a-f]+").fillna(False).to_numpy()
-    parsed = np.zeros(len(text), dtype=np.int64)
-    parsed[ok] = [int(t, 16) for t in text[ok]]
-    return parsed, ~ok
+@dataclass(frozen=True)
+class Capture:
+    """One raw file: its capture name, the label of its attack frames, an optional layout
+    (None: the dataset's), and optional attack intervals in seconds from its first frame,
+    inside which every frame is labelled with the attack (ROAD-style metadata)."""
+
+    path: str
+    capture: str
+    attack: str = "attack"
+    layout: str | None = None
+    attack_intervals: tuple[tuple[float, float], ...] = ()
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any]) -> Capture:
+        """From a dataset's `raw:` entry; unset (missing or null) keys take their defaults."""
+        path = str(entry["path"])
+        intervals = entry.get("attack_intervals") or ()
+        return cls(path, entry.get("capture") or Path(path).stem,
+                   entry.get("attack") or "attack", entry.get("layout"),
+                   tuple((float(a), float(b)) for a, b in intervals))
 
 
-class _RowChecker:
-    """Collects bad rows: raises on the first bad field, or drops the rows with on_bad_rows=skip."""
+class CaptureReader:
+    """Iterates over the frames of one capture, a block of lines at a time.
 
-    def __init__(self, source: str, raw: pd.DataFrame, on_bad_rows: str) -> None:
-        self.source, self.raw, self.on_bad_rows = source, raw, on_bad_rows
-        self.bad = np.zeros(len(raw), dtype=bool)
-
-    def check(self, field: str, mask: np.ndarray, expected: str) -> None:
-        if not mask.any():
-            return
-        if self.on_bad_rows == "skip":
-            self.bad |= mask
-            return
-        rows = np.flatnonzero(mask)
-        sample = ",".join(str(v) for v in self.raw.iloc[rows[0]].dropna().tolist())
-        raise InputError(
-            self.source, f"{field} (data row {rows[0] + 1})",
-            f"{len(rows)} bad row(s), first {sample!r}", expected,
-            fix="repair the rows or set on_bad_rows: skip for this dataset",
-        )
-
-
-def _parse_frames(
-    rows: _RowChecker, timestamp: pd.Series, can_id: pd.Series, dlc: pd.Series,
-    byte_columns: list[pd.Series],
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Shared field parsing of both layouts; returns timestamp, id, dlc, bytes, dlc-valid mask."""
-    ts = pd.to_numeric(timestamp, errors="coerce").to_numpy(dtype=np.float64)
-    rows.check("timestamp", ~np.isfinite(ts), "a time in seconds")
-    ids, bad_id = _hex(can_id)
-    rows.check("CAN ID", bad_id | (ids > 0x1FFFFFFF), "a hex CAN ID up to 1fffffff")
-    length = pd.to_numeric(dlc, errors="coerce").to_numpy(dtype=np.float64)
-    valid = np.isfinite(length) & (length >= 0) & (length <= 8) & (length == np.round(length))
-    rows.check("DLC", ~valid, "an integer 0..8")
-    length = np.where(valid, length, 0).astype(np.int64)
-    data = np.zeros((len(length), 8), dtype=np.int64)
-    bytes_bad = np.zeros(len(length), dtype=bool)
-    for i, column in enumerate(byte_columns):
-        present = length > i
-        values, wrong = _hex(column)
-        bytes_bad |= present & (wrong | (values > 0xFF))
-        data[:, i] = np.where(present, values, 0)
-    rows.check("data bytes", bytes_bad & valid, "DLC hex bytes 00..ff")
-    return ts, ids, length, data, valid
-
-
-def _flag_labels(rows: _RowChecker, flags: pd.Series, valid: np.ndarray, attack: str) -> np.ndarray:
-    flags = flags.fillna("").astype(str).str.strip().str.lower()
-    known = flags.isin(_FLAG_NORMAL | _FLAG_ATTACK).to_numpy()
-    rows.check("flag", ~known & valid, "R (normal) or T (injected)")
-    return np.where(flags.isin(_FLAG_ATTACK).to_numpy(), attack, NORMAL)
-
-
-def read_can_csv(
-    path: str | Path, attack: str, capture: str, on_bad_rows: str = "error"
-) -> pd.DataFrame:
-    """Read one capture; the layout is detected from the first line.
-
-    Car-Hacking layout (no header): timestamp, hex id, DLC, DLC hex bytes, flag R/T, where T
-    marks injected frames, labelled with this capture's `attack`. Headered layout: columns
-    timestamp, can_id (hex), dlc, data (space-separated hex) or b0..b7, and label or flag.
+    Blocks are parsed by `threads` worker threads (numpy and Arrow release the GIL) and come
+    out in file order. Bad rows raise InputError naming the file, the data row and its line,
+    unless on_bad_rows="skip": then they are dropped and counted in `skipped`. After
+    iteration, `layout` is the layout that was read and `rows` the number of data rows.
     """
-    source = str(path)
-    raw = _read_text(source, header=None, names=range(12))
-    if raw.empty:
-        raise InputError(source, "file", "no rows", "at least one CAN frame")
-    if not _looks_numeric(raw.iloc[0, 0]):
-        return _read_headered(source, attack, capture, on_bad_rows)
-    rows = _RowChecker(source, raw, on_bad_rows)
-    ts, ids, dlc, data, valid = _parse_frames(
-        rows, raw[0], raw[1], raw[2], [raw[3 + i] for i in range(8)]
-    )
-    flags = pd.Series(raw.to_numpy()[np.arange(len(raw)), 3 + dlc])
-    labels = _flag_labels(rows, flags, valid, attack)
-    return _assemble(capture, ts, ids, dlc, data, labels, ~rows.bad)
+
+    def __init__(self, capture: Capture, on_bad_rows: str = "error", layout: str = "auto",
+                 block_bytes: int = BLOCK_BYTES, threads: int = 2) -> None:
+        chosen = capture.layout or layout
+        if chosen != "auto" and chosen not in LAYOUTS:
+            raise ConfigError(f"layout: found {chosen!r}, expected auto or one of {list(LAYOUTS)}")
+        if on_bad_rows not in ("error", "skip"):
+            raise ConfigError(f"on_bad_rows: found {on_bad_rows!r}, expected error or skip")
+        self.capture, self.on_bad_rows, self.chosen = capture, on_bad_rows, chosen
+        self.block_bytes, self.threads = block_bytes, threads
+        self.layout: str | None = None
+        self.rows = self.skipped = 0
+        self._last_time, self._first_time = -np.inf, np.nan
+
+    def __iter__(self) -> Iterator[Frames]:
+        self.rows = self.skipped = 0
+        self._last_time, self._first_time = -np.inf, np.nan
+        with ThreadPoolExecutor(self.threads) as pool:
+            pending: deque[Future] = deque()
+            for block in self._blocks():
+                pending.append(pool.submit(_parse_block, *block, self.on_bad_rows))
+                if len(pending) > self.threads:
+                    yield from self._finish(pending.popleft())
+            while pending:
+                yield from self._finish(pending.popleft())
+        source = self.capture.path
+        if not self.rows:
+            raise InputError(source, "file", "no rows", "at least one CAN frame")
+        if self.skipped == self.rows:
+            raise InputError(source, "file", f"all {self.rows} rows bad (skipped)",
+                             "at least one valid CAN frame",
+                             fix=f"check that the layout {self.layout!r} is right (set layout:)")
+
+    def _blocks(self) -> Iterator[tuple[bytes, Layout, int, bool]]:
+        """Blocks with their layout (found from the first non-blank line), the number of their
+        first line, and whether they hold the header line."""
+        layout: Layout | None = None
+        lines_before = 0
+        for block in read_blocks(self.capture.path, self.block_bytes):
+            header = False
+            if layout is None and (first_line := _first_line(block)) is not None:
+                if not all(c.isprintable() or c == "\t" for c in first_line.strip()):
+                    raise InputError(self.capture.path, "file", "a first line that is not text",
+                                     f"a CAN capture in one of the layouts {list(LAYOUTS)}")
+                name = detect_layout(first_line) if self.chosen == "auto" else self.chosen
+                layout = make_layout(name, first_line, self.capture.attack, self.capture.path)
+                self.layout, header = name, layout.header
+            if layout is not None:
+                yield block, layout, lines_before + 1, header
+            lines_before += block.count(b"\n")
+
+    def _finish(self, parsed: Future) -> Iterator[Frames]:
+        """The good frames of a parsed block, checked for time order against the block before."""
+        try:
+            frames, rows = parsed.result()
+            if not len(rows.bad):
+                return
+            kept = np.flatnonzero(~rows.bad)
+            frames = frames.take(kept)
+            _check_order(rows, kept, frames.timestamp, self._last_time)
+        except BadRow as bad:
+            raise bad.error(self.capture.path, self.rows) from None
+        self.rows += len(rows.bad)
+        self.skipped += len(rows.bad) - len(kept)
+        if len(frames):
+            self._last_time = frames.timestamp[-1]
+            if np.isnan(self._first_time):
+                self._first_time = frames.timestamp[0]
+            yield self._label_intervals(frames)
+
+    def _label_intervals(self, frames: Frames) -> Frames:
+        if not self.capture.attack_intervals:
+            return frames
+        since = frames.timestamp - self._first_time
+        inside = np.zeros(len(frames), dtype=bool)
+        for start, stop in self.capture.attack_intervals:
+            inside |= (since >= start) & (since <= stop)
+        return frames.relabel(inside, self.capture.attack)
 
 
-def _read_text(source: str, **options: object) -> pd.DataFrame:
-    try:
-        return pd.read_csv(source, dtype=str, skip_blank_lines=True, **options)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            OSError) as exc:
-        raise InputError(source, "file", f"unparseable CSV ({reason(exc)})",
-                         "rows 'timestamp,hex id,dlc,bytes...,flag' or a headered CSV") from None
+def _parse_block(block: bytes, layout: Layout, first_line: int, header: bool,
+                 on_bad_rows: str) -> tuple[Frames, RowChecker]:
+    """Frames of every data row of a block, and the checker that marked the bad ones."""
+    fields, non_ascii = block_fields(block, layout.separator)
+    keep = ~fields.blank
+    if header:
+        keep[np.argmax(keep)] = False
+    fields.select(keep)
+    rows = RowChecker(fields, first_line + np.flatnonzero(keep), on_bad_rows, layout.name)
+    rows.check("text", non_ascii[keep], "ASCII text")
+    return layout.parse(fields, rows), rows
 
 
-def _read_headered(source: str, attack: str, capture: str, on_bad_rows: str) -> pd.DataFrame:
-    raw = _read_text(source)
-    cols = {c.strip().lower().replace(" ", "_"): c for c in raw.columns}
-
-    def column(name: str, *options: str) -> pd.Series:
-        match = next((cols[o] for o in options if o in cols), None)
-        if match is None:
-            raise InputError(source, name, f"columns {list(raw.columns)}",
-                             f"a column named one of {list(options)}")
-        return raw[match]
-
-    if "data" in cols:
-        split = raw[cols["data"]].fillna("").str.split(expand=True).reindex(columns=range(8))
-        byte_columns = [split[i] for i in range(8)]
-    else:
-        byte_columns = [column(f"b{i}", f"b{i}", f"data{i}", f"data[{i}]") for i in range(8)]
-    rows = _RowChecker(source, raw, on_bad_rows)
-    ts, ids, dlc, data, valid = _parse_frames(
-        rows, column("timestamp", "timestamp", "time"),
-        column("can_id", "can_id", "id", "arbitration_id"), column("dlc", "dlc"), byte_columns,
-    )
-    if "label" in cols:
-        labels = raw[cols["label"]].fillna("").str.strip().str.lower().to_numpy()
-        rows.check("label", labels == "", "a class name")
-    else:
-        labels = _flag_labels(rows, column("flag", "flag"), valid, attack)
-    return _assemble(capture, ts, ids, dlc, data, labels, ~rows.bad)
+def _first_line(block: bytes) -> str | None:
+    """The first non-blank line of a block, or None if all are blank."""
+    start = 0
+    while start < len(block):
+        end = block.index(b"\n", start)
+        if block[start:end].strip():
+            return block[start:end].decode("ascii", "replace")
+        start = end + 1
+    return None
 
 
-def _looks_numeric(value: object) -> bool:
-    try:
-        float(str(value))
-    except ValueError:
-        return False
-    return True
+def _check_order(rows: RowChecker, kept: np.ndarray, timestamp: np.ndarray,
+                 last_time: float) -> None:
+    """Timestamps never decrease within a capture; windows and time-block splits rely on it."""
+    back = np.flatnonzero(np.diff(timestamp, prepend=last_time) < 0)
+    if back.size:
+        i = back[0]
+        before = timestamp[i - 1] if i else last_time
+        rows.fail("timestamp", int(kept[i]),
+                  f"a time not before the previous frame's {before:.6f} "
+                  "(timestamps non-decreasing within a capture)",
+                  fix="sort the capture by time")
 
 
-def _assemble(capture: str, timestamp: np.ndarray, can_id: np.ndarray, dlc: np.ndarray,
-              data: np.ndarray, labels: np.ndarray, keep: np.ndarray) -> pd.DataFrame:
-    frame = pd.DataFrame({
-        "frame": np.zeros(int(keep.sum()), dtype=np.int64),
-        "capture": pd.Series([capture] * int(keep.sum()), dtype=str),
-        "timestamp": timestamp[keep].astype(np.float64),
-        "can_id": can_id[keep].astype(np.int32),
-        "dlc": dlc[keep].astype(np.int8),
-        **{b: data[keep, i].astype(np.uint8) for i, b in enumerate(CAN_BYTES)},
-        "label": labels[keep].astype(str),
-    })
-    return frame
+def _table(frames: Frames, capture: str, first_frame: int, labels_as_text: bool) -> pd.DataFrame:
+    n = len(frames)
+    frame = np.arange(first_frame, first_frame + n, dtype=np.int64)
+    label = pd.Categorical.from_codes(frames.label, categories=frames.classes)
+    return pd.DataFrame({
+        "frame": frame,
+        # a one-value dictionary decoded by Arrow: far cheaper than n Python strings
+        "capture": pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [capture])
+                     .cast(pa.string()).to_pandas().set_axis(frame),
+        "timestamp": frames.timestamp.astype(np.float64),
+        "can_id": frames.can_id.astype(np.int32),
+        "dlc": frames.dlc.astype(np.int8),
+        **{b: frames.data[:, i].astype(np.uint8) for i, b in enumerate(CAN_BYTES)},
+        "label": np.asarray(label, dtype=str) if labels_as_text else label,
+    }, index=frame)
+
+
+def read_can_csv(path: str | Path, attack: str, capture: str, on_bad_rows: str = "error",
+                 layout: str = "auto") -> pd.DataFrame:
+    """Read one capture into memory (layout detected from its first line unless given).
+
+    Rows of attack frames are labelled `attack`; pass the result through combine_captures.
+    """
+    reader = CaptureReader(Capture(str(path), capture, attack), on_bad_rows, layout)
+    frames = Frames.concat(list(reader))
+    return _table(frames, capture, 0, labels_as_text=True).reset_index(drop=True)
 
 
 def combine_captures(parts: list[pd.DataFrame], source: str) -> pd.DataFrame:
@@ -171,9 +218,35 @@ def combine_captures(parts: list[pd.DataFrame], source: str) -> pd.DataFrame:
     return validate_can(table, source)
 
 
-def write_can_frames(path: str | Path, table: pd.DataFrame) -> None:
-    with atomic_path(path) as tmp:
-        table.to_parquet(tmp, index=False, compression="zstd")
+def ingest_can(captures: Sequence[Capture], output: str | Path, on_bad_rows: str = "error",
+               layout: str = "auto", block_bytes: int = BLOCK_BYTES, threads: int = 2
+               ) -> dict[str, Any]:
+    """Stream captures into one validated Parquet frame table (atomically); return a summary.
+
+    `layout` applies to captures that do not name their own; "auto" detects each file's.
+    Every block is checked with the CAN pandera schema before it is written as a row group.
+    """
+    frames_written, labels, can_ids = 0, Counter(), np.zeros(0, dtype=np.int64)
+    layouts, skipped = {}, 0
+    # dictionary pages only where values repeat: for the numeric columns they cost time, not size
+    with atomic_path(output) as tmp, pq.ParquetWriter(
+            tmp, FRAME_SCHEMA, compression="zstd", use_dictionary=["capture", "label"]) as writer:
+        for capture in captures:
+            reader = CaptureReader(capture, on_bad_rows, layout, block_bytes, threads)
+            for frames in reader:
+                table = validate_can(_table(frames, capture.capture, frames_written, False),
+                                     capture.path)
+                writer.write_table(pa.Table.from_pandas(table, schema=FRAME_SCHEMA,
+                                                        preserve_index=False))
+                frames_written += len(frames)
+                counts = np.bincount(frames.label, minlength=len(frames.classes))
+                labels.update(dict(zip(frames.classes, counts.tolist(), strict=True)))
+                can_ids = np.union1d(can_ids, frames.can_id)
+            layouts[capture.capture] = reader.layout
+            skipped += reader.skipped
+    return {"frames": frames_written, "captures": len({c.capture for c in captures}),
+            "can_ids": len(can_ids), "labels": {k: v for k, v in sorted(labels.items()) if v},
+            "layouts": layouts, "skipped_rows": skipped}
 
 
 def read_can_frames(path: str | Path) -> pd.DataFrame:
@@ -183,4 +256,7 @@ def read_can_frames(path: str | Path) -> pd.DataFrame:
         raise InputError(path, "file", f"unreadable Parquet ({exc})", "a CAN frames Parquet file",
                          fix="rerun the ingest rule") from None
     table["capture"] = table["capture"].astype(str)
+    # row groups carry their own label dictionaries; present one sorted set of classes
+    table["label"] = table["label"].cat.reorder_categories(
+        sorted(table["label"].cat.categories))
     return table

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from distillery.data.can import combine_captures, read_can_csv, write_can_frames
+from distillery.data.can import Capture, ingest_can
 from distillery.data.extxyz import read_extxyz
 from distillery.data.frames import FrameSet, write_frames
 from distillery.data.npz import read_npz
@@ -22,7 +21,7 @@ REQUIRED_LABELS: dict[str, tuple[str, ...]] = {"forcefield": ("energy", "forces"
 
 
 def raw_entries(cfg: Mapping[str, Any]) -> list[dict[str, str]]:
-    """Normalise `raw` (a path, or a list of paths / {path, attack, capture}) to dicts."""
+    """Normalise `raw` (a path, or a list of paths / {path, attack, capture, ...}) to dicts."""
     raw = cfg.get("raw", [])
     items = [raw] if isinstance(raw, str | dict) else list(raw)
     entries = []
@@ -92,14 +91,9 @@ def ingest(paths: Sequence[str], cfg: Mapping[str, Any], output: str | Path) -> 
             summary["energy_mean_eV"] = float(fs.energy.mean())
         return summary
     entries = {e["path"]: e for e in raw_entries(cfg)}
-    parts = []
-    for path in paths:
-        entry = entries.get(str(path), {"capture": Path(path).stem, "attack": Path(path).stem})
-        parts.append(read_can_csv(path, entry["attack"], entry["capture"],
-                                  cfg.get("on_bad_rows", "error")))
-    table = combine_captures(parts, ",".join(map(str, paths)))
-    write_can_frames(output, table)
-    counts: pd.Series = table["label"].value_counts()
-    return {"frames": len(table), "captures": table["capture"].nunique(),
-            "can_ids": int(table["can_id"].nunique()),
-            "labels": {str(k): int(v) for k, v in counts.items()}}
+    captures = [Capture.from_entry(entries.get(str(path), {"path": path,
+                                                          "attack": Path(path).stem}))
+                for path in map(str, paths)]
+    # optional keys: their defaults live in ingest_can's signature
+    options = {key: cfg[key] for key in ("on_bad_rows", "layout") if key in cfg}
+    return ingest_can(captures, output, **options)

@@ -1,9 +1,14 @@
 """Synthetic CAN-bus captures in the public Car-Hacking CSV layout.
 
 Normal traffic: periodic IDs with jittered periods and payloads built from constants, rolling
-counters and slowly varying signals. Attacks are injected in bursts and flagged T:
-DoS floods ID 0x000 with zero payloads, fuzzy sends random IDs and payloads, spoofing replays
-a legitimate ID (gear, 0x43F) with a fixed forged payload at a high rate.
+counters and slowly varying signals. Attacks happen in bursts and their frames are flagged T:
+DoS floods ID 0x000 with zero payloads, fuzzy sends random IDs and payloads, spoofing sends a
+legitimate ID (gear, 0x43F) with a fixed forged payload at a high rate. Two attacks target the
+fastest ECU and leave the ID-to-ID timing graph normal, for tests of attacks kept out of
+training: masquerade silences the ECU and sends its frames at its own period and with its
+counter, but with forged payloads (only payload statistics change); replay sends its frames
+recorded just before the burst again, half a period after the genuine ones (genuine payloads,
+only the rate of one ID changes).
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import numpy as np
 
 from distillery.io import atomic_write
 
-ATTACKS = ("dos", "fuzzy", "spoofing")
+# new attacks go at the end: a capture's random stream is seeded with its attack's position
+ATTACKS = ("dos", "fuzzy", "spoofing", "masquerade", "replay")
 SPOOFED_ID = 0x43F
 
 
@@ -67,6 +73,39 @@ def _attack_traffic(
     return rows
 
 
+def _inside(t: float, bursts: list[tuple[float, float]]) -> bool:
+    return any(start <= t < stop for start, stop in bursts)
+
+
+def _masquerade(rng: np.random.Generator, rows: list[tuple], target: dict,
+                bursts: list[tuple[float, float]]) -> list[tuple]:
+    """The target ECU's frames inside the bursts carry one forged payload; its counter and its
+    timing stay genuine."""
+    forged = rng.integers(0, 256, 8)
+    masqueraded = []
+    for t, can_id, dlc, data, flag in rows:
+        if can_id == target["id"] and _inside(t, bursts):
+            payload = forged[:dlc].copy()
+            if target["counter_byte"] < dlc:
+                payload[target["counter_byte"]] = data[target["counter_byte"]]
+            masqueraded.append((t, can_id, dlc, payload, "T"))
+        else:
+            masqueraded.append((t, can_id, dlc, data, flag))
+    return masqueraded
+
+
+def _replay(rows: list[tuple], target: dict, bursts: list[tuple[float, float]]) -> list[tuple]:
+    """The target's frames from the interval just before each burst, sent again in the burst
+    half a period after the genuine ones."""
+    replayed = []
+    for start, stop in bursts:
+        lag = stop - start
+        replayed += [(t + lag + target["period"] / 2, can_id, dlc, data, "T")
+                     for t, can_id, dlc, data, _ in rows
+                     if can_id == target["id"] and start - lag <= t < stop - lag]
+    return replayed
+
+
 def simulate_capture(
     attack: str, duration: float = 30.0, n_ids: int = 20, n_bursts: int = 6,
     burst_length: float = 1.0, seed: int = 0, start_time: float = 1478198376.0,
@@ -79,7 +118,15 @@ def simulate_capture(
     rng = np.random.default_rng([seed, ATTACKS.index(attack) + 1])
     starts = np.sort(rng.uniform(1.0, duration - burst_length, n_bursts))
     bursts = [(float(s), float(s + burst_length * rng.uniform(0.5, 1.0))) for s in starts]
-    rows = _normal_traffic(rng, specs, duration) + _attack_traffic(rng, attack, bursts)
+    rows = _normal_traffic(rng, specs, duration)
+    # the fastest ECU (the longest payload among equals): its frames weigh most in a window
+    target = min(specs, key=lambda spec: (spec["period"], -spec["dlc"]))
+    if attack == "masquerade":
+        rows = _masquerade(rng, rows, target, bursts)
+    elif attack == "replay":
+        rows += _replay(rows, target, bursts)
+    else:
+        rows += _attack_traffic(rng, attack, bursts)
     rows.sort(key=lambda row: row[0])
     return [(start_time + t, *rest) for t, *rest in rows]
 
