@@ -130,3 +130,16 @@ def test_rdf_of_ideal_gas_is_one():
     frames = [rng.uniform(0, 12.0, (200, 3)) for _ in range(20)]
     _, g = radial_distribution(frames, cell, np.ones(3, bool), 5.5, 11)
     np.testing.assert_allclose(g[2:], 1.0, atol=0.1)
+
+
+def test_pair_distance_density_of_a_molecule_without_cell():
+    # a linear triatomic: pairs at 1.0, 1.0 and 2.0 Å; the density integrates to 1 below r_max
+    positions = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    r, g = radial_distribution([positions, positions], None, None, 4.0, 8)
+    dr = r[1] - r[0]
+    assert np.isclose(np.sum(g) * dr, 1.0)
+    assert np.isclose(g[2] * dr, 2 / 3)  # bin [1.0, 1.5)
+    assert np.isclose(g[4] * dr, 1 / 3)  # bin [2.0, 2.5)
+    # pbc all False behaves as no cell at all
+    _, g_open = radial_distribution([positions], np.eye(3) * 3.0, np.zeros(3, bool), 4.0, 8)
+    assert np.allclose(g_open, g)

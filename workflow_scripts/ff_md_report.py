@@ -21,7 +21,9 @@ def main(snakemake) -> None:
                                                  strict=True)}
     frames = read_frames(snakemake.input.frames)
     test = frames.subset(read_splits(snakemake.input.splits)["test"])
-    cell, pbc = test.cell[0], test.pbc[0]
+    # a molecule (no cell): intramolecular pair-distance density in place of g(r)
+    cell = None if test.cell is None else test.cell[0]
+    pbc = None if test.pbc is None else test.pbc[0]
     r_max, bins = params.md.rdf.r_max, params.md.rdf.bins
     r, g_ref = radial_distribution(test.positions, cell, pbc, r_max, bins)
     curves, rows = {}, []

@@ -67,6 +67,6 @@ def rdf_plot(path: str | Path, r: np.ndarray, reference: np.ndarray,
     for k, (model, g) in enumerate(curves.items()):
         ax.plot(r, g, color=f"C{k}", lw=1.2, label=f"{model} (Langevin)")
     ax.set_xlabel("r (Å)")
-    ax.set_ylabel("g(r)")
+    ax.set_ylabel("g(r); molecule: pair-distance density (1/Å)")
     ax.legend()
     _save(fig, path)

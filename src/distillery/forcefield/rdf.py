@@ -21,18 +21,24 @@ def pair_distances(positions: np.ndarray, cell: np.ndarray | None, pbc: np.ndarr
     return np.linalg.norm(delta, axis=1)
 
 
-def radial_distribution(positions: Sequence[np.ndarray], cell: np.ndarray, pbc: np.ndarray,
-                        r_max: float, n_bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin centres (Å) and g(r) averaged over frames of one periodic cell.
+def radial_distribution(positions: Sequence[np.ndarray], cell: np.ndarray | None,
+                        pbc: np.ndarray | None, r_max: float, n_bins: int
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Bin centres (Å) and g(r) averaged over frames.
 
-    Normalised by the ideal-gas pair count so g -> 1 at large r; `r_max` should stay below
-    half the smallest cell width for the minimum image to be exact.
+    Periodic cell: normalised by the ideal-gas pair count so g -> 1 at large r; `r_max` should
+    stay below half the smallest cell width for the minimum image to be exact. Without a cell
+    (a molecule) there is no density: the intramolecular pair-distance density is returned
+    instead, normalised to integrate to the fraction of pairs closer than `r_max` (1/Å).
     """
     edges = np.linspace(0.0, r_max, n_bins + 1)
     counts = np.zeros(n_bins)
     for frame in positions:
         counts += np.histogram(pair_distances(frame, cell, pbc), bins=edges)[0]
     n_atoms = len(positions[0])
+    if cell is None or pbc is None or not np.any(pbc):
+        n_pairs = n_atoms * (n_atoms - 1) // 2
+        return 0.5 * (edges[1:] + edges[:-1]), counts / (n_pairs * len(positions) * np.diff(edges))
     density = n_atoms / abs(np.linalg.det(np.asarray(cell, np.float64)))
     shell = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
     ideal = 0.5 * n_atoms * density * shell * len(positions)
