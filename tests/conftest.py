@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,17 @@ def run_snakemake(
 def tiny_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch directory in which tests run the workflow on the tiny config."""
     return tmp_path_factory.mktemp("workflow")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_workdir: Path) -> Path:
+    """The whole workflow on the tiny config, run once per session (as `make run` does) and
+    shared by every test that reads its results; tests that change files work on a copy."""
+    run_snakemake(tiny_workdir)
+    return tiny_workdir
+
+
+def copy_run(run: Path, target: Path) -> Path:
+    """A private copy of a run (mtimes and Snakemake's metadata included)."""
+    shutil.copytree(run, target, symlinks=True)
+    return target

@@ -9,6 +9,7 @@ import hashlib
 import io
 import json
 import pickle
+import re
 import zipfile
 from pathlib import Path
 
@@ -40,8 +41,8 @@ def _random_bytes() -> bytes:
     return np.random.default_rng(3).integers(0, 256, 600, dtype=np.uint8).tobytes()
 
 
-MOLECULAR = {"track": "forcefield", "format": "npz"}
-XYZ = {"track": "forcefield", "format": "extxyz"}
+MOLECULAR = {"track": "forcefield", "format": "npz", "temperature": 300}
+XYZ = {"track": "forcefield", "format": "extxyz", "temperature": 300}
 CAN = {"track": "classifier", "format": "can_csv"}
 # dataset name: (raw file name, content, dataset config, what the error line must say)
 CASES = {
@@ -64,6 +65,10 @@ CASES = {
     # a force unit that is no energy/length, as when energy and force units get mixed up
     "npz_mixed_units": ("m.npz", _npz_bytes(), {**MOLECULAR, "units": {"forces": "kcal/mol"}},
                         "m.npz: units.forces: found 'kcal/mol'"),
+    # Hartree and Hartree/Bohr labels declared as meV: magnitudes far below any sampled system
+    "npz_hartree_as_mev": ("v.npz", _npz_bytes(F=GOOD["F"] * 0.02),
+                           {**MOLECULAR, "units": {"energy": "meV"}},
+                           "fix: check units.energy and units.forces (e.g. Hartree declared"),
     "xyz_truncated": ("t.xyz", XYZ_FRAME.format(e=1.0, a="C", f=0.1).encode()[:-30], XYZ,
                       "t.xyz: file: found unparseable extended XYZ"),
     "xyz_empty": ("e.xyz", b"", XYZ, "e.xyz: file: found no frames"),
@@ -99,26 +104,39 @@ def sweep(tmp_path_factory):
         datasets[name] = {**cfg, "raw": str(raw / filename)}
     config = work / "config.yaml"
     config.write_text(yaml.safe_dump({"datasets": datasets}))
-    run_snakemake(work, "results/good/data/frames.parquet", configfiles=(config,))
+    run_snakemake(work, "results/good/data/splits.json", configfiles=(config,))
     before = _digest(work / "results/good")
-    targets = [f"results/{name}/data/frames.parquet" for name in CASES]
+    # the good dataset's raw file goes bad too: its ingest reruns and fails
+    (raw / "good.npz").write_bytes(_npz_bytes()[:300])
+    targets = [f"results/{name}/data/splits.json" for name in ("good", *CASES)]
     result = run_snakemake(work, *targets, "--keep-going", configfiles=(config,), check=False)
     return work, result, before
 
 
-def test_the_run_fails_and_earlier_results_are_untouched(sweep):
+def test_a_failed_rerun_removes_only_the_outputs_of_the_failed_job(sweep):
+    """The failed ingest's own old outputs are gone, never partial; everything else the
+    dataset had (its split, written from the old frames) keeps its bytes and mtime."""
     work, result, before = sweep
     assert result.returncode != 0
-    assert _digest(work / "results/good") == before
+    after = _digest(work / "results/good")
+    assert "data/frames.parquet" in before and "data/frames.parquet" not in after
+    assert "data/summary.json" not in after
+    kept = {k: v for k, v in before.items() if not k.startswith(("data/frames", "data/summary",
+                                                               "logs/ingest", "benchmarks/"))}
+    assert "data/splits.json" in kept
+    assert {k: after[k] for k in kept} == kept
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_bad_file_stops_its_rule_with_one_line_and_no_output(sweep, name):
     work, _, _ = sweep
     filename, _, _, message = CASES[name]
-    log = (work / f"results/{name}/logs/ingest.log").read_text().strip().splitlines()
-    assert log[-1].startswith("ERROR: "), log[-5:]
-    assert str(work / "raw" / filename) in log[-1]
+    text = (work / f"results/{name}/logs/ingest.log").read_text()
+    log = text.strip().splitlines()
+    # a handled input error, not an exception that escaped the readers
+    assert "Traceback" not in text, text[-2000:]
+    assert re.match(rf"ERROR: {re.escape(str(work / 'raw' / filename))}: .+: found .+, "
+                    r"expected .+", log[-1]), log[-1]
     assert message in log[-1], log[-1]
     data = work / f"results/{name}/data"
     assert not data.exists() or list(data.iterdir()) == []

@@ -6,14 +6,14 @@ import pytest
 
 from distillery.can.settings import CANGoalSettings
 from distillery.metrics.record import read_metrics
-from tests.conftest import run_snakemake
+from tests.conftest import copy_run, run_snakemake
 
 METRICS = "results/can/classifier/metrics.json"
 
 
 @pytest.mark.workflow
-def test_can_track_end_to_end_and_resume(tmp_path):
-    run_snakemake(tmp_path, METRICS)
+def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
+    tmp_path = copy_run(tiny_run, tmp_path / "copy")
     record = read_metrics(tmp_path / METRICS)
     models = {m.model: m for m in record.models}
     assert set(models) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch"}

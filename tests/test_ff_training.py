@@ -18,7 +18,7 @@ from distillery.models.inference import predict
 from distillery.models.model import ForceField, fit_stats
 from distillery.models.neighbours import build_buckets, take_batch
 from distillery.train.checkpoint import CheckpointManager
-from distillery.train.ff_loop import LossFunctions, batch_norms, fit, train_config
+from distillery.train.ff_loop import Labels, LossFunctions, batch_norms, fit, train_config
 from distillery.train.hvp import force_jvp, hvp_targets
 from tests.ff_toy import toy_frames
 
@@ -147,3 +147,23 @@ def test_hvp_loss_term_compares_student_and_target_products() -> None:
         sums = fns.sums(params["net"], params["stats"], take_batch(bucket, np.arange(2), 2))
         expected = 0.0 if expect_zero else sum(float(np.sum(t**2)) for t in targets)
         assert float(sums["h_sq"]) == pytest.approx(expected, rel=1e-4, abs=1e-6)
+
+
+@pytest.mark.parametrize("change", ["settings", "labels"])
+def test_a_checkpoint_of_other_settings_or_labels_is_ignored(tmp_path, change) -> None:
+    """A checkpoint written for another learning rate or other training labels is not resumed:
+    the run starts afresh, says so, and ends as a fresh run does."""
+    frames = toy_frames(10, seed=0)
+    train, val = frames.subset(range(8)), frames.subset(range(8, 10))
+    cfg = {"epochs": 2, "batch_size": 4, "checkpoint_every": 1, "progress_interval": 1e9}
+    other = {**cfg, "schedule": {"lr": 1e-2}} if change == "settings" else cfg
+    labels = Labels(train.energy + (1.0 if change == "labels" else 0.0), train.forces)
+    fit(ForceField(TINY), train, val, other, tmp_path / "run", log=lambda _: None,
+        train_labels=labels)
+    lines: list[str] = []
+    resumed = fit(ForceField(TINY), train, val, cfg, tmp_path / "run", log=lines.append)
+    fresh = fit(ForceField(TINY), train, val, cfg, tmp_path / "fresh", log=lambda _: None)
+    assert any(line.startswith("ignoring checkpoints") for line in lines), lines
+    assert not any("resuming" in line for line in lines)
+    for x, y in zip(jax.tree.leaves(resumed.params), jax.tree.leaves(fresh.params), strict=True):
+        np.testing.assert_array_equal(x, y)

@@ -12,17 +12,15 @@ import pytest
 from distillery.forcefield.settings import FFGoalSettings
 from distillery.io import read_json
 from distillery.metrics.record import read_metrics
-from tests.conftest import run_snakemake
+from tests.conftest import copy_run, run_snakemake
 
 pytestmark = pytest.mark.workflow
 TARGET = "results/md/forcefield/metrics.json"
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ff_workflow")
-    run_snakemake(path, TARGET)
-    return path
+def workdir(tiny_run):
+    return tiny_run
 
 
 def test_metrics_cover_teacher_student_and_baseline(workdir) -> None:
@@ -64,7 +62,8 @@ def test_metrics_cover_teacher_student_and_baseline(workdir) -> None:
     assert pd.read_parquet(distill, columns=["augmentation"])["augmentation"].nunique() == 3
 
 
-def test_rerun_resumes_from_checkpoint_outside_the_outputs(workdir) -> None:
+def test_rerun_resumes_from_checkpoint_outside_the_outputs(workdir, tmp_path) -> None:
+    workdir = copy_run(workdir, tmp_path / "copy")
     baseline = workdir / "results/md/forcefield/baseline"
     before = read_json(baseline / "train_info.json")
     (baseline / "model.npz").unlink()

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 
 from distillery.io import read_json
+from distillery.metrics.record import read_metrics
 from distillery.report.browser import find_chromium, walk_report
-from tests.conftest import run_snakemake
+from tests.conftest import copy_run, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -49,21 +50,24 @@ def ensure_chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def reported(tiny_workdir: Path) -> Path:
-    run_snakemake(tiny_workdir)  # the default target, as `make run` does
-    run_snakemake(tiny_workdir, "--report", "report.html")
-    return tiny_workdir
+def reported(tiny_run: Path) -> Path:
+    run_snakemake(tiny_run, "--report", "report.html")
+    return tiny_run
 
 
 def test_leaderboard_holds_every_registered_metrics_file(reported):
-    provenance = read_json(reported / "results/logs/leaderboard.provenance.json")
-    sources = provenance["params"]["sources"]
+    provenance = read_json(reported / "results/logs/report_leaderboard.provenance.json")
+    sources = provenance["input"]
     table = pd.read_parquet(reported / "results/report/leaderboard.parquet")
-    assert sorted({s[0] for s in sources}) == sorted(set(table["dataset"]))
-    for dataset, track, path in sources:
-        assert (reported / path).exists() and track in ("forcefield", "coarse_grained",
-                                                        "classifier")
-        assert dataset in DATASETS
+    assert len(sources) == len(DATASETS) and sorted(set(table["dataset"])) == sorted(DATASETS)
+    for path in sources:
+        # every model of every real metrics file is a leaderboard row with its headline value
+        record = read_metrics(reported / path)
+        rows = table[table["dataset"] == record.dataset].set_index("model")
+        assert set(rows.index) == {m.model for m in record.models}
+        for model in record.models:
+            assert rows.loc[model.model, "role"] == model.role
+            assert rows.loc[model.model, "primary_value"] == pytest.approx(model.primary.value)
     csv = pd.read_csv(reported / "results/report/leaderboard.csv")
     assert csv["model"].tolist() == table["model"].tolist()
 
@@ -130,9 +134,8 @@ def test_report_renders_in_headless_chromium(reported):
 
 
 def test_rerunning_one_target_rebuilds_only_what_depends_on_it(reported, tmp_path):
-    # a private copy (mtimes and Snakemake's metadata included): the shared run stays intact
-    work = tmp_path / "copy"
-    shutil.copytree(reported, work, symlinks=True)
+    # a private copy: the shared run stays intact
+    work = copy_run(reported, tmp_path / "copy")
     others = {d: (work / f"results/{d}/data/frames.parquet").stat().st_mtime_ns
               for d in ("cg", "can")}
     # md's raw data changed (content, not only mtime: Snakemake compares checksums)

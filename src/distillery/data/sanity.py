@@ -13,6 +13,10 @@ from distillery.errors import InputError
 MAX_COORDINATE = 1e5
 MAX_FORCE = 1e4
 MAX_ENERGY_PER_ATOM = 1e6
+# far below any sampled system: thermal forces at 10 K are ~1e-2 eV/Å; smaller forces together
+# with almost no energy change mean the labels were scaled down (Hartree declared as meV)
+MIN_FORCE_RMS = 1e-3
+MIN_ENERGY_SPREAD_PER_ATOM = 1e-4
 
 
 def check_frames(fs: FrameSet, source: str) -> None:
@@ -32,6 +36,20 @@ def check_frames(fs: FrameSet, source: str) -> None:
         per_atom = np.abs(fs.energy) / fs.n_atoms
         _check_magnitude(source, "energy", [per_atom], MAX_ENERGY_PER_ATOM, "units.energy",
                          what="|energy| per atom")
+    if fs.forces is not None and fs.energy is not None and len(fs) > 1:
+        _check_not_vanishing(fs, source)
+
+
+def _check_not_vanishing(fs: FrameSet, source: str) -> None:
+    forces = np.concatenate([np.ravel(f) for f in fs.forces])
+    rms = float(np.sqrt(np.mean(forces**2)))
+    spread = float(np.std(fs.energy / fs.n_atoms))
+    if rms < MIN_FORCE_RMS and spread < MIN_ENERGY_SPREAD_PER_ATOM:
+        raise InputError(source, "forces", f"RMS {rms:.2g} eV/Å with an energy spread of "
+                         f"{spread:.2g} eV/atom over {len(fs)} frames",
+                         f"an RMS force of at least {MIN_FORCE_RMS:g} eV/Å in sampled frames",
+                         fix="check units.energy and units.forces (e.g. Hartree declared as "
+                             "meV)")
 
 
 def _check_magnitude(source: str, field: str, arrays: list[np.ndarray], limit: float,
