@@ -50,6 +50,7 @@ rule ingest:
         summary=DATA_SUMMARY,
     params:
         data=lambda wc: dataset_cfg(wc.dataset),
+    threads: 2  # CAN captures are parsed by two threads
     log:
         log_path("ingest"),
     benchmark:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import Field, PositiveFloat, model_validator
 
 from distillery.base_settings import Settings
+from distillery.data.can_layouts import LAYOUTS
 from distillery.data.generate.openmm_peptide import OpenmmPeptideSettings
 from distillery.data.generate.xtb_molecule import XtbMoleculeSettings
 
@@ -16,12 +17,18 @@ Track = Literal["forcefield", "coarse_grained", "classifier"]
 Format = Literal["npz", "extxyz", "can_csv"]
 
 
+Layout = Literal[("auto", *LAYOUTS)]
+
+
 class RawEntry(Settings):
-    """One raw file; for CAN captures also the attack its flagged rows belong to."""
+    """One raw file; for CAN captures also the attack its flagged rows belong to, its layout
+    and the intervals (s from its first frame) inside which every frame is that attack."""
 
     path: str
     attack: str = "attack"
     capture: str | None = None  # null: the file name without its suffix
+    layout: Layout | None = None  # null: the dataset's layout
+    attack_intervals: tuple[tuple[float, float], ...] = ()
 
 
 class UnitSettings(Settings):
@@ -85,7 +92,7 @@ class DataSettings(Settings):
     units: UnitSettings = UnitSettings()
     fields: dict[str, str] = Field(default_factory=dict)  # internal field -> key in the file
     on_bad_rows: Literal["error", "skip"] = "error"
-    layout: str | None = None  # CAN capture layout; null: detected from the file
+    layout: Layout | None = None  # CAN capture layout; null or auto: detected from the file
     temperature: PositiveFloat | None = None  # K: Boltzmann inversion, MD, generators
     seed: int | None = None  # null: the run's seed
     split: SplitSettings = SplitSettings()
