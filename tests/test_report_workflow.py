@@ -9,13 +9,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import nbformat
 import numpy as np
 import pandas as pd
 import pytest
 
 from distillery.io import read_json
-from distillery.metrics.record import read_metrics
+from distillery.metrics.record import json_schema, read_metrics
 from distillery.report.browser import find_chromium, walk_report
 from tests.conftest import copy_run, run_snakemake
 
@@ -70,6 +71,16 @@ def test_leaderboard_holds_every_registered_metrics_file(reported):
             assert rows.loc[model.model, "primary_value"] == pytest.approx(model.primary.value)
     csv = pd.read_csv(reported / "results/report/leaderboard.csv")
     assert csv["model"].tolist() == table["model"].tolist()
+
+
+def test_every_metrics_file_of_the_run_is_the_one_record(reported):
+    schema = json_schema()
+    files = sorted((reported / "results").rglob("metrics.json"))
+    assert len(files) == len(DATASETS)
+    for path in files:
+        jsonschema.validate(read_json(path), schema)
+        record = read_metrics(path)
+        assert record.dataset in DATASETS and record.models
 
 
 def test_benchmarks_table_lists_every_finished_job(reported):
