@@ -1,17 +1,22 @@
-"""JAX data parallelism on two forced host devices equals one-device and analytic training."""
+"""JAX data parallelism equals one-device training: two forced host devices in one process,
+and two processes joined by `jax.distributed` on localhost, both through the force-field loop.
+
+Tolerance: float32 parameters agree to 1e-6 absolute (+1e-5 relative) and epoch losses to 1e-6
+relative; the sums over a split batch are only added in another order."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from distillery.train.data_parallel_jax import jax_data_parallel
-from distillery.train.distributed import DistributedInitError
+ROOT = Path(__file__).resolve().parents[1]
 
 # Runs in a fresh interpreter: XLA reads the device count once, before jax initialises.
 SCRIPT = r"""
@@ -85,8 +90,87 @@ def test_two_devices_train_like_one_and_like_the_analytic_gradient():
     assert result["mixed"] == [4, 5]             # per-frame rows split, the shared table whole
 
 
-def test_several_launched_ranks_are_refused(monkeypatch):
-    monkeypatch.setenv("SLURM_NTASKS", "2")
-    monkeypatch.setenv("SLURM_PROCID", "1")
-    with pytest.raises(DistributedInitError, match=r"started as rank 1/2: it runs as one process"):
-        jax_data_parallel()
+# A small force-field fit with a batch of 3 (padded to 4 on two devices) that prints its
+# parameters, epoch losses, device record and log as JSON; argv: checkpoint dir, device limit.
+FIT = r"""
+import json, sys
+import jax, numpy as np
+from distillery.models.model import ForceField
+from distillery.train import ff_loop
+from distillery.train.data_parallel_jax import jax_data_parallel
+from tests.ff_toy import toy_frames
+
+limit = int(sys.argv[2]) if len(sys.argv) > 2 else None
+ff_loop.jax_data_parallel = lambda: jax_data_parallel(max_devices=limit)
+cfg = {"epochs": 2, "batch_size": 3, "checkpoint_every": 1, "progress_interval": 1e9,
+       "schedule": {"kind": "cosine", "lr": 5e-3, "warmup_steps": 2, "decay_steps": 20}}
+frames, logs = toy_frames(10, seed=0), []
+result = ff_loop.fit(ForceField({"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4,
+                                 "cutoff": 3.5}),
+                     frames.subset(range(8)), frames.subset(range(8, 10)), cfg, sys.argv[1],
+                     log=logs.append)
+print(json.dumps({"params": [np.asarray(x).tolist() for x in jax.tree.leaves(result.params)],
+                  "loss": [r["train_loss"] for r in result.history], "log": logs,
+                  "main": result.is_main, "info": result.info}))
+"""
+LAUNCH_VARS = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_NTASKS",
+               "SLURM_PROCID", "SLURM_LOCALID", "XLA_FLAGS")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARS}
+    return {**env, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT), **extra}
+
+
+def _fit(process: subprocess.Popen) -> dict:
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    return json.loads(stdout.strip().splitlines()[-1])
+
+
+def _start(args: list[str], env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", FIT, *args], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def assert_same_fit(got: dict, expected: dict) -> None:
+    for ours, theirs in zip(got["params"], expected["params"], strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(got["loss"], expected["loss"], rtol=1e-6)
+
+
+@pytest.fixture(scope="module")
+def fits(tmp_path_factory) -> dict[str, dict]:
+    """The same fit on one device, and on two forced host devices of one process."""
+    tmp = tmp_path_factory.mktemp("fits")
+    two_env = _env(XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    runs = {"one": _start([str(tmp / "one"), "1"], two_env),
+            "two": _start([str(tmp / "two")], two_env)}
+    return {name: _fit(process) for name, process in runs.items()}
+
+
+def test_force_field_fit_over_two_devices_equals_one_device(fits):
+    one, two = fits["one"], fits["two"]
+    assert (two["info"]["n_devices"], two["info"]["padded_batch"]) == (2, 4)
+    assert (one["info"]["n_devices"], one["info"]["padded_batch"]) == (1, 3)
+    assert two["info"]["data_parallel"] == "data parallel over 2 cpu devices"
+    assert "data parallel over 2 cpu devices, 8 frames, batch 3 x 1" in two["log"][0]
+    assert "1 cpu device, 8 frames" in one["log"][0]
+    assert_same_fit(two, one)
+
+
+def test_two_processes_on_localhost_fit_like_one_device(fits, tmp_path):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = str(probe.getsockname()[1])
+    ranks = [_start([str(tmp_path / "ckpt")], _env(RANK=str(r), WORLD_SIZE="2",
+                                                   MASTER_ADDR="127.0.0.1", MASTER_PORT=port))
+             for r in (0, 1)]
+    main, other = (_fit(process) for process in ranks)
+    for rank in (main, other):
+        assert rank["info"]["data_parallel"] == "data parallel over 2 cpu devices (2 processes)"
+        assert_same_fit(rank, fits["one"])
+    # only rank 0 reports and writes: its log and checkpoints, none from rank 1
+    assert (main["main"], other["main"]) == (True, False)
+    assert main["log"] and not other["log"]
+    assert (tmp_path / "ckpt" / "history.csv").exists()

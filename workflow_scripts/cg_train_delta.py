@@ -23,6 +23,8 @@ def main(snakemake) -> None:
     model, result = train_delta(params.delta.model, params.delta.train,
                                 frames.subset(splits["train"]), frames.subset(splits["val"]),
                                 priors, params.checkpoints, history)
+    if not result.is_main:
+        return  # the other ranks of a multi-process run: rank 0 writes the outputs
     info = {"role": "delta", "target": "reference minus prior", **result.info}
     save_model(Path(out.model).parent, model, result.params, meta={"training": info})
     write_json(out.info, info)

@@ -36,6 +36,8 @@ def main(snakemake) -> None:
     history = MetricsHistory(out.history_csv, out.history_parquet)
     result = fit(model, train, val, params.role.train, params.checkpoints, history,
                  train_labels=labels)
+    if not result.is_main:
+        return  # the other ranks of a multi-process run: rank 0 writes the outputs
     info = {"role": snakemake.wildcards.model, **result.info}
     save_model(Path(out.model).parent, model, result.params, meta={"training": info})
     write_json(out.info, info)

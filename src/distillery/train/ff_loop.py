@@ -27,6 +27,7 @@ from distillery.models.neighbours import Bucket, batch_plan, build_buckets, take
 from distillery.models.tree_arrays import fill_template
 from distillery.train.batch_probe import is_oom_error, probe_batch_size
 from distillery.train.checkpoint import CheckpointManager, restore_generator
+from distillery.train.data_parallel_jax import JaxDataParallel, jax_data_parallel
 from distillery.train.device import describe_jax_device
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import MetricsHistory, Progress, epoch_summary
@@ -49,6 +50,7 @@ class FitResult:
     params: Params
     history: list[dict[str, Any]]
     info: dict[str, Any]
+    is_main: bool = True  # False on the ranks of a multi-process run that write nothing
 
 
 def train_config(cfg: FFTrainSettings | Mapping[str, Any] | None) -> FFTrainSettings:
@@ -151,13 +153,32 @@ def summarise(sums: Mapping[str, float], norms: Mapping[str, float], loss: float
             "f_mae": float(sums["f_abs"]) / comps, "f_rmse": float(np.sqrt(sums["f_sq"] / comps))}
 
 
+class Placement:
+    """Where a fit's arrays live: unchanged with one device, else on the data-parallel mesh.
+
+    Batches are padded to a multiple of the device count with weight-0, atom-free frames,
+    which add nothing to any sum, so the sharded loss equals the unsharded one.
+    """
+
+    def __init__(self, dp: JaxDataParallel, batch_size: int) -> None:
+        self.dp = dp
+        self.rows = dp.padded_size(batch_size) if dp.active else batch_size
+
+    def put(self, tree: Any) -> Any:
+        return self.dp.replicate(tree) if self.dp.active else tree
+
+    def batch(self, host: Mapping[str, np.ndarray]) -> Any:
+        return self.dp.shard_batch(host) if self.dp.active else host
+
+
 def evaluate_buckets(fns: LossFunctions, net: Any, stats: Any, buckets: list[Bucket],
-                     batch_size: int) -> dict[str, float]:
+                     batch_size: int, place: Placement | None = None) -> dict[str, float]:
     """Loss and errors (energy per atom, force components) over every frame of `buckets`."""
-    batches = [take_batch(buckets[b], rows, batch_size) for b, rows in
-               batch_plan(buckets, batch_size)]
+    rows = batch_size if place is None else place.rows
+    batches = [take_batch(buckets[b], r, rows) for b, r in batch_plan(buckets, batch_size)]
     totals: dict[str, float] = {}
     for batch in batches:
+        batch = batch if place is None else place.batch(batch)
         for key, value in fns.sums(net, stats, batch).items():
             totals[key] = totals.get(key, 0.0) + float(value)
     norms = batch_norms(batches)
@@ -189,8 +210,14 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
         stats: Mapping[str, np.ndarray] | None = None,
         log: Callable[[str], None] = print) -> FitResult:
     """Train `model` on `train` (or on `train_labels`), validating on `val`; resumes from the
-    latest checkpoint in `checkpoint_dir`. Returns the best EMA parameters."""
+    latest checkpoint in `checkpoint_dir`. Returns the best EMA parameters.
+
+    With several devices (or processes) each batch is split over all of them; only the main
+    process writes checkpoints, the history table and log lines."""
     cfg = train_config(cfg)
+    dp = jax_data_parallel()
+    if not dp.is_main:
+        history, log = MetricsHistory(None), _silent
     train_labels = train_labels or Labels(train.energy, train.forces)
     val_labels = val_labels or (Labels(val.energy, val.forces) if len(val) else None)
     if train_labels.energy is None or train_labels.forces is None:
@@ -230,18 +257,22 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
         stopper.load_state_dict(state["stopper"])
         history.load_state_dict(state["history"])
         log(f"resuming from {manager.path('latest')} after epoch {state['epoch']}")
-    net, opt_state, ema = jax.tree.map(jnp.asarray, (state["net"], state["opt_state"],
-                                                     state["ema"]))
     rng, step, batch_size = state["rng"], int(state["step"]), int(state["batch_size"])
+    place = Placement(dp, batch_size)
+    net, opt_state, ema, stats_on = place.put(jax.tree.map(jnp.asarray, (
+        state["net"], state["opt_state"], state["ema"], stats)))
     accumulate = max(int(cfg.accumulate), 1)
     n_batches = len(batch_plan(train_buckets, batch_size))
     steps_per_epoch = -(-n_batches // accumulate)
     schedule = make_schedule(cfg.schedule, max(
         int(cfg.epochs) * steps_per_epoch - int(cfg.schedule.warmup_steps), 1))
-    info = {**describe_jax_device(), "batch_size": batch_size, "accumulate": accumulate,
-            "steps_per_epoch": steps_per_epoch, "n_train": len(train), "n_val": len(val)}
+    info = {**describe_jax_device(), "n_devices": dp.n_devices, "n_processes": dp.n_processes,
+            "data_parallel": dp.describe(), "batch_size": batch_size, "padded_batch": place.rows,
+            "accumulate": accumulate, "steps_per_epoch": steps_per_epoch, "n_train": len(train),
+            "n_val": len(val)}
     log(f"training {model.kind} on {info['platform']} ({info['device']}, {info['dtype']}), "
-        f"{len(train)} frames, batch {batch_size} x {accumulate}, {steps_per_epoch} steps/epoch")
+        f"{dp.describe()}, {len(train)} frames, batch {batch_size} x {accumulate}, "
+        f"{steps_per_epoch} steps/epoch")
     progress = Progress(int(cfg.epochs) * steps_per_epoch, model.kind,
                         float(cfg.progress_interval))
     epoch = int(state["epoch"])
@@ -252,12 +283,12 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
         totals: dict[str, float] = {}
         epoch_norms = {"frames": 0.0, "components": 0.0}
         for g in range(0, len(plan), accumulate):
-            batches = [take_batch(train_buckets[b], rows, batch_size)
+            batches = [take_batch(train_buckets[b], rows, place.rows)
                        for b, rows in plan[g:g + accumulate]]
             norms = batch_norms(batches)
-            grads = None
+            grads, norms_on = None, place.put(norms)
             for batch in batches:
-                g_batch, sums = fns.grad(net, stats, batch, norms)
+                g_batch, sums = fns.grad(net, stats_on, place.batch(batch), norms_on)
                 grads = g_batch if grads is None else fns.add(grads, g_batch)
                 for key, value in sums.items():
                     totals[key] = totals.get(key, 0.0) + float(value)
@@ -265,11 +296,12 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
                 epoch_norms[key] += float(norms[key])
             decay = min(float(cfg.ema_decay), (1.0 + step) / (10.0 + step))
             net, opt_state, ema = fns.update(net, opt_state, ema, grads,
-                                             jnp.asarray(schedule(step)), jnp.asarray(decay))
+                                             *place.put((jnp.asarray(schedule(step)),
+                                                         jnp.asarray(decay))))
             step += 1
             progress.update(step)
         train_metrics = summarise(totals, epoch_norms, float(fns.loss(totals, epoch_norms)))
-        val_metrics = (evaluate_buckets(fns, ema, stats, val_buckets, batch_size)
+        val_metrics = (evaluate_buckets(fns, ema, stats_on, val_buckets, batch_size, place)
                        if val_buckets else {})
         improved = stopper.update((val_metrics or train_metrics)["loss"])
         seconds = time.perf_counter() - start
@@ -282,15 +314,22 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
                           {k: val_metrics[k] for k in shown if k in val_metrics},
                           lr=lr, s=round(seconds, 1)))
         host = jax.device_get({"net": net, "opt_state": opt_state, "ema": ema})
-        manager.save({**host, "step": step, "rng": rng.bit_generator.state, "epoch": epoch,
-                      "fingerprint": fingerprint,
-                      "batch_size": batch_size, "stopper": stopper.state_dict(),
-                      "history": history.state_dict()}, epoch, is_best=improved)
+        if dp.is_main:
+            manager.save({**host, "step": step, "rng": rng.bit_generator.state, "epoch": epoch,
+                          "fingerprint": fingerprint,
+                          "batch_size": batch_size, "stopper": stopper.state_dict(),
+                          "history": history.state_dict()}, epoch, is_best=improved)
     if stopper.should_stop:
         log(f"early stopping after epoch {epoch}: no improvement in {stopper.patience} epochs")
+    dp.barrier("ff_loop checkpoints written")  # other ranks read the main one's best checkpoint
     best = manager.load_best()
     best_epoch, best_state = best if best is not None else (epoch, {"ema": ema})
-    params = {"net": jax.tree.map(jnp.asarray, best_state["ema"]), "stats": stats}
+    params = {"net": jax.tree.map(jnp.asarray, jax.device_get(best_state["ema"])),
+              "stats": stats}
     info.update(epochs_run=epoch, best_epoch=best_epoch, stopped_early=stopper.should_stop,
                 final_step=step)
-    return FitResult(params, history.state_dict(), info)
+    return FitResult(params, history.state_dict(), info, dp.is_main)
+
+
+def _silent(_: str) -> None:
+    """The log of ranks other than the main one (which alone reports)."""

@@ -17,8 +17,10 @@ from distillery.io import atomic_path
 class MetricsHistory:
     """Rows of per-epoch metrics, rewritten in full (atomically) after every epoch."""
 
-    def __init__(self, csv_path: str | Path, parquet_path: str | Path | None = None) -> None:
-        self.csv_path = Path(csv_path)
+    def __init__(self, csv_path: str | Path | None,
+                 parquet_path: str | Path | None = None) -> None:
+        """`csv_path` None keeps the rows in memory only (ranks other than the writing one)."""
+        self.csv_path = None if csv_path is None else Path(csv_path)
         self.parquet_path = None if parquet_path is None else Path(parquet_path)
         self.rows: list[dict[str, Any]] = []
 
@@ -30,6 +32,8 @@ class MetricsHistory:
         return pd.DataFrame(self.rows)
 
     def write(self) -> None:
+        if self.csv_path is None:
+            return
         table = self.frame()
         with atomic_path(self.csv_path) as tmp:
             table.to_csv(tmp, index=False)
