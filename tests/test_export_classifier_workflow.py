@@ -11,9 +11,12 @@ from distillery.can.dataset import load_graphs
 from distillery.can.export import graph_tensors, onnx_logits, torchscript_logits
 from distillery.can.models.build import build_classifier, load_classifier, save_classifier
 from distillery.io import read_json
+from distillery.settings import load as load_settings
 from tests.conftest import DEFAULT_CONFIG, run_snakemake
 
-STUDENTS = yaml.safe_load(DEFAULT_CONFIG.read_text())["classifier"]["students"]
+# the students of the default config, as the training rules would build them
+STUDENTS = {name: arch.as_dict() for name, arch in load_settings(
+    yaml.safe_load(DEFAULT_CONFIG.read_text())).classifier("can").students.items()}
 
 
 def test_classifier_export_rule(tmp_path):
