@@ -35,12 +35,19 @@ def load_tensors(path: str | Path, expected: str, fix: str
                  ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Tensors and metadata of a file from `save_tensors`; a pickle, a missing, damaged or
     foreign file raises a one-line InputError naming the file."""
+    def unreadable(exc: BaseException) -> InputError:
+        return InputError(path, "file", f"an unreadable safetensors file ({reason(exc)})",
+                          expected, fix=fix)
+
     try:
         data = Path(path).read_bytes()
-        # a header length can start with the bytes that mark a pickle (0x80, protocol 2-5):
-        # only a file without the header's opening brace is looked at as a pickle
-        if data[8:9] != b"{":
-            refuse_pickle(path, "file", expected, fix)
+    except OSError as exc:
+        raise unreadable(exc) from None
+    # a header length can start with the bytes that mark a pickle (0x80, protocol 2-5):
+    # only a file without the header's opening brace is looked at as a pickle
+    if data[8:9] != b"{":
+        refuse_pickle(path, "file", expected, fix)
+    try:
         # header: little-endian u64 length, then JSON with the optional string map __metadata__
         (length,) = struct.unpack("<Q", data[:8])
         header = json.loads(data[8:8 + length])
@@ -51,6 +58,5 @@ def load_tensors(path: str | Path, expected: str, fix: str
             raise ValueError(f"metadata is a JSON {type(metadata).__name__}, not an object")
     # safetensors, struct and json fail on damaged files with many exception types
     except Exception as exc:
-        raise InputError(path, "file", f"an unreadable safetensors file ({reason(exc)})",
-                         expected, fix=fix) from None
+        raise unreadable(exc) from None
     return tensors, metadata
