@@ -3,13 +3,17 @@
 
 
 rule cg_map:
-    """All-atom frames to beads (positions by weighted centres, forces summed per bead)."""
+    """All-atom frames to beads (positions by weighted centres or the selected atom, forces
+    summed per bead); bead types and bonds for the priors."""
     input:
         frames=FRAMES,
+        topology=cg_mapping_topology,
     output:
         frames=CG_FRAMES,
+        beads=CG_BEADS,
     params:
         cg=lambda wc: cg(wc).mapping,
+        constrained_hydrogens=cg_constrained_hydrogens,
     log:
         log_path("cg_map"),
     benchmark:
@@ -25,6 +29,7 @@ rule cg_fit_priors:
     Boltzmann inversion, parametric or spline fits; plots of each fit over its histogram."""
     input:
         frames=CG_FRAMES,
+        beads=CG_BEADS,
         splits=SPLITS,
         truth=cg_truth,
     output:
@@ -101,8 +106,9 @@ rule cg_evaluate_modes:
 
 
 rule cg_simulate:
-    """Langevin dynamics of prior + ML from test frames; Jensen–Shannon divergences of bonds,
-    angles, dihedrals and a 2-D free-energy surface against the reference; stability."""
+    """Langevin dynamics of prior + ML (and of the prior alone) from test frames;
+    Jensen–Shannon divergences of bonds, angles, dihedrals and a 2-D free-energy surface
+    against the reference; stability."""
     input:
         frames=CG_FRAMES,
         splits=SPLITS,
@@ -115,8 +121,8 @@ rule cg_simulate:
         trajectory=f"{CG_DIR}/simulation/trajectory.npz",
         distributions=cg_report(f"{CG_DIR}/plots/sim_distributions.svg", "cg_simulation.rst",
                                 figure="distributions"),
-        fes=cg_report(f"{CG_DIR}/plots/sim_fes.svg", "cg_simulation.rst",
-                      figure="free-energy surface"),
+        fes=cg_report(f"{CG_DIR}/plots/sim_fes.svg", "cg_fes.rst",
+                      figure="free-energy surfaces"),
     params:
         simulate=lambda wc: cg(wc).simulate,
         cache_dir=JAX_CACHE,

@@ -31,13 +31,18 @@ def test_fits_recover_true_chain_parameters(chain_data, kind):
                                PriorFitSettings(fit=kind))
     terms = reference_terms(true, order=3)
     recovery = parameter_recovery(priors, hists, terms)
+    # one bead type: one class per kind
+    assert {k: list(v) for k, v in priors.terms.items()} == {
+        k: ["bead-" * (n - 1) + "bead"] for k, n in (("bond", 2), ("angle", 3),
+                                                      ("dihedral", 4), ("pair", 2))}
+    bond, angle = priors.terms["bond"]["bead-bead"], priors.terms["angle"]["bead-bead-bead"]
     if kind == "parametric":
-        assert isinstance(priors.bond, HarmonicTerm) and isinstance(priors.angle, HarmonicTerm)
+        assert isinstance(bond, HarmonicTerm) and isinstance(angle, HarmonicTerm)
         # harmonic k/2 (x - x0)^2 in the generator's convention
-        assert priors.bond.k == pytest.approx(true["bond"]["k"], rel=0.04)
-        assert priors.bond.x0 == pytest.approx(true["bond"]["r0"], rel=0.005)
-        assert priors.angle.k == pytest.approx(true["angle"]["k"], rel=0.04)
-        assert priors.angle.x0 == pytest.approx(true["angle"]["theta0"], rel=0.005)
+        assert bond.k == pytest.approx(true["bond"]["k"], rel=0.04)
+        assert bond.x0 == pytest.approx(true["bond"]["r0"], rel=0.005)
+        assert angle.k == pytest.approx(true["angle"]["k"], rel=0.04)
+        assert angle.x0 == pytest.approx(true["angle"]["theta0"], rel=0.005)
         assert abs(recovery["bond"]["k_rel_error"]) < 0.04
     # every fitted profile follows the true one over the sampled range, to a fraction of kT
     assert recovery["bond"]["profile_rms_kT"] < 0.1
@@ -51,10 +56,11 @@ def test_dihedral_fit_reproduces_the_true_profile(chain_data):
     phi = np.linspace(-np.pi, np.pi, 181)
     k, n, delta = true["dihedral"]["k"], true["dihedral"]["n"], true["dihedral"]["delta"]
     expected = k * (1 + np.cos(n * phi - delta))
-    fitted = priors.dihedral.energy(phi)
+    dihedral = priors.terms["dihedral"]["bead-bead-bead-bead"]
+    fitted = dihedral.energy(phi)
     diff = (fitted - fitted.mean()) - (expected - expected.mean())
     # the barrier is 2k (about 3.4 kT); short runs leave the rarely visited cis region a
     # little undersampled, so the fit may deviate by up to ~0.3 kT (9 % of the barrier)
     assert np.abs(diff).max() < 0.3 * true["kT"]
-    assert priors.dihedral.a[0] == pytest.approx(k * np.cos(delta), rel=0.15)
-    assert np.abs(priors.dihedral.a[1:]).max() < 0.1 * k  # no spurious higher harmonics
+    assert dihedral.a[0] == pytest.approx(k * np.cos(delta), rel=0.15)
+    assert np.abs(dihedral.a[1:]).max() < 0.1 * k  # no spurious higher harmonics

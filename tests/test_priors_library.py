@@ -168,7 +168,7 @@ def test_prior_forces_are_minus_energy_gradient(spline):
 
 def test_spline_is_continuous_at_grid_ends():
     priors, _ = _toy_priors(spline=True)
-    bond = priors.bond
+    bond = priors.terms["bond"]["bead-bead"]
     lo = bond.start
     hi = bond.start + (len(bond.values) - 1) * bond.step
     for edge in (lo, hi):
@@ -206,7 +206,8 @@ def test_bad_prior_files_raise_input_error(tmp_path):
     broken.write_text("kind: parametric\nkT: 0.02\n")
     with pytest.raises(InputError, match="broken.yaml"):
         load_priors(broken)
-    renamed = dataclasses.replace(priors, bond=HarmonicTerm(1.0, 2.0),
-                                  repulsion=RepulsionTerm(KT, 3.0, 12))
+    renamed = dataclasses.replace(priors, terms={**priors.terms,
+                                                 "bond": {"bead-bead": HarmonicTerm(1.0, 2.0)},
+                                                 "pair": {"bead-bead": RepulsionTerm(KT, 3, 12)}})
     save_priors(tmp_path / "ok.json", renamed)
-    assert load_priors(tmp_path / "ok.json").bond == HarmonicTerm(1.0, 2.0)
+    assert load_priors(tmp_path / "ok.json").terms["bond"] == {"bead-bead": HarmonicTerm(1.0, 2.0)}

@@ -35,8 +35,11 @@ def _frames(n: int, seed: int) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def case():
-    priors = Priors(chain(N_BEADS), 0.0258, HarmonicTerm(4.3, 3.8), HarmonicTerm(0.87, 1.9),
-                    FourierTerm((0.04, 0.0), (0.0, 0.01)), RepulsionTerm(0.0258, 3.0, 12))
+    priors = Priors(chain(N_BEADS), 0.0258, {
+        "bond": {"bead-bead": HarmonicTerm(4.3, 3.8)},
+        "angle": {"bead-bead-bead": HarmonicTerm(0.87, 1.9)},
+        "dihedral": {"bead-bead-bead-bead": FourierTerm((0.04, 0.0), (0.0, 0.01))},
+        "pair": {"bead-bead": RepulsionTerm(0.0258, 3.0, 12)}})
     model = ForceField({"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4,
                         "cutoff": 6.0})
     # a fixed random network with a sizeable output scale stands in for a trained delta model

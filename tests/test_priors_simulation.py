@@ -18,7 +18,7 @@ from distillery.cg.delta import combined_energy
 from distillery.cg.energy import Priors
 from distillery.cg.langevin import Trajectory, langevin, stability
 from distillery.cg.settings import SimulationSettings
-from distillery.cg.terms import FourierTerm, HarmonicTerm
+from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import chain
 from distillery.errors import InputError
 
@@ -36,8 +36,7 @@ def test_langevin_samples_the_harmonic_bond_distribution():
     """Beads on stiff harmonic bonds at 300 K: bond-length variance kT/k and mean near r0."""
     k, r0, temperature = 4.0, 3.8, 300.0
     topology = chain(3)
-    priors = Priors(topology, units.kB * temperature, HarmonicTerm(k, r0),
-                    HarmonicTerm(0.0, 1.9), FourierTerm((), ()), None)
+    priors = Priors(topology, units.kB * temperature, {"bond": {"bead-bead": HarmonicTerm(k, r0)}})
     numbers = np.full(3, 6)
     start = np.tile([[0.0, 0, 0], [r0, 0, 0], [r0, r0, 0]], (32, 1, 1))
     settings = SimulationSettings(steps=3000, timestep=0.005, friction=20.0, stride=10)

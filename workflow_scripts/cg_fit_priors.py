@@ -2,7 +2,9 @@
 
 from ase import units
 
+from distillery.cg.energy import KINDS
 from distillery.cg.fit import fit_priors
+from distillery.cg.mapping import BeadInfo
 from distillery.cg.plots import plot_fit, plot_placeholder
 from distillery.cg.serialise import priors_to_dict, save_priors
 from distillery.cg.topology import from_config
@@ -24,12 +26,14 @@ def main(snakemake) -> None:
     cg = params.cg
     frames = read_frames(inp.frames)
     train = frames.subset(read_splits(inp.splits)["train"])
-    topology = from_config(cg, int(frames.n_atoms[0]), "config")
+    topology = from_config(cg, BeadInfo.load(inp.beads), "config")
     settings = cg
     print(f"fitting {settings.fit} priors on {len(train)} training frames: "
           f"{len(topology.bonds)} bonds, {len(topology.angles)} angles, "
           f"{len(topology.dihedrals)} dihedrals, {len(topology.pairs)} non-bonded pairs")
     priors, hists = fit_priors(train.stacked_positions(), topology, kt, settings)
+    for kind in KINDS:
+        print(f"{kind} classes: {sorted(hists.get(kind, {}))}")
     save_priors(out.priors, priors)
     readable = priors_to_dict(priors)
     if priors.kind == "spline":
@@ -39,22 +43,22 @@ def main(snakemake) -> None:
     reference = read_reference_terms(inp.truth[0], settings.dihedral_order) if inp.truth else {}
     summary = {"dataset": dataset, "kind": priors.kind, "n_train_frames": len(train),
                "temperature": float(params.temperature), "kT": kt,
-               "terms": {k: v for k, v in readable.items()
-                         if k in ("bond", "angle", "dihedral", "repulsion")}}
+               "terms": {k: readable[k] for k in KINDS},
+               "mean": {kind: {cls: float(h.mean) for cls, h in by_class.items()}
+                        for kind, by_class in hists.items()}}
     if reference:
         summary["recovery"] = parameter_recovery(priors, hists, reference)
         for name, row in summary["recovery"].items():
             print(f"{name}: " + ", ".join(f"{k} {v:.4g}" for k, v in row.items()))
     write_json(out.summary, summary)
 
-    terms = {"bond": priors.bond, "angle": priors.angle, "dihedral": priors.dihedral,
-             "pair": priors.repulsion}
-    for name, term in terms.items():
+    for name in KINDS:
         path = out[f"plot_{name}"]
-        if name not in hists or term is None:
-            plot_placeholder(path, f"no {name} term for this molecule / configuration")
+        if name not in hists:
+            plot_placeholder(path, f"no {name} interactions in this molecule")
             continue
-        plot_fit(path, name, hists[name], term, kt, reference.get(name), align=name != "pair")
+        plot_fit(path, name, hists[name], priors.terms.get(name), kt, reference.get(name),
+                 align=name != "pair")
 
 
 run_script(main, snakemake)

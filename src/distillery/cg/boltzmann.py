@@ -20,6 +20,7 @@ class Histogram:
     edges: np.ndarray
     counts: np.ndarray
     pmf: np.ndarray
+    mean: float = float("nan")  # mean of the sampled values (the reference's mean bond length)
 
     @property
     def centres(self) -> np.ndarray:
@@ -57,4 +58,4 @@ def boltzmann_inversion(values: np.ndarray, bins: int, value_range: tuple[float,
     pmf[(counts == 0) | ~np.isfinite(pmf)] = np.nan
     if np.isfinite(pmf).any():
         pmf -= np.nanmin(pmf)
-    return Histogram(edges, counts, pmf)
+    return Histogram(edges, counts, pmf, float(np.mean(values)) if np.size(values) else np.nan)

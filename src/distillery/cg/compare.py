@@ -3,7 +3,7 @@ bonds, angles and dihedrals, and 2-D free-energy surfaces of two collective vari
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +13,8 @@ from distillery.cg.topology import Topology
 from distillery.errors import InputError
 
 COLLECTIVE_VARIABLES = ("end_to_end", "radius_of_gyration", "bond_<i>", "angle_<i>",
-                        "dihedral_<i>")
+                        "dihedral_<i>", "a name in cg.simulate.variables")
+_DEFINED = {2: geometry.bond_lengths, 3: geometry.angles, 4: geometry.dihedrals}
 
 
 def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
@@ -30,9 +31,17 @@ def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
     return 0.5 * kl(p) + 0.5 * kl(q)
 
 
-def collective_variable(name: str, positions: np.ndarray, topology: Topology) -> np.ndarray:
-    """Values (n_frames,) of `end_to_end`, `radius_of_gyration`, or one bond/angle/dihedral
-    by index (`dihedral_3`)."""
+def collective_variable(name: str, positions: np.ndarray, topology: Topology,
+                        variables: Mapping[str, Sequence[int]] | None = None) -> np.ndarray:
+    """Values (n_frames,) of a named variable (`variables`: name -> 2, 3 or 4 bead indices, a
+    distance, angle or IUPAC dihedral, e.g. phi: [0, 1, 2, 3]), `end_to_end`,
+    `radius_of_gyration`, or one bond/angle/dihedral of the topology by index (`dihedral_3`)."""
+    beads = (variables or {}).get(name)
+    if beads is not None:
+        if len(beads) not in _DEFINED or max(beads) >= positions.shape[-2] or min(beads) < 0:
+            raise InputError("config", f"cg.simulate.variables.{name}", list(beads),
+                             f"2, 3 or 4 bead indices in [0, {positions.shape[-2]})")
+        return _DEFINED[len(beads)](positions, np.asarray([beads]))[..., 0]
     if name == "end_to_end":
         return geometry.end_to_end(positions)
     if name == "radius_of_gyration":
@@ -85,12 +94,19 @@ def coordinate_histograms(reference: np.ndarray, simulated: np.ndarray, topology
     return out
 
 
+def is_dihedral(name: str, variables: Mapping[str, Sequence[int]] | None = None) -> bool:
+    beads = (variables or {}).get(name)
+    return len(beads) == 4 if beads is not None else name.startswith("dihedral_")
+
+
 def fes_histograms(reference: np.ndarray, simulated: np.ndarray, topology: Topology,
-                   names: Sequence[str], bins: int) -> Histograms:
-    """2-D histograms of two collective variables on shared bins."""
-    ref = [collective_variable(n, reference, topology) for n in names]
-    sim = [collective_variable(n, simulated, topology) for n in names]
-    ranges = [_range(r, s) for r, s in zip(ref, sim, strict=True)]
+                   names: Sequence[str], bins: int,
+                   variables: Mapping[str, Sequence[int]] | None = None) -> Histograms:
+    """2-D histograms of two collective variables on shared bins (dihedrals on [-pi, pi])."""
+    ref = [collective_variable(n, reference, topology, variables) for n in names]
+    sim = [collective_variable(n, simulated, topology, variables) for n in names]
+    ranges = [(-np.pi, np.pi) if is_dihedral(n, variables) else _range(r, s)
+              for n, r, s in zip(names, ref, sim, strict=True)]
     finite = np.isfinite(sim[0]) & np.isfinite(sim[1])
     ref_counts, x_edges, y_edges = np.histogram2d(ref[0], ref[1], bins, ranges)
     sim_counts, _, _ = np.histogram2d(sim[0][finite], sim[1][finite], bins, ranges)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -14,49 +16,55 @@ from distillery.cg.terms import (
     HarmonicTerm,
     RepulsionTerm,
     SplineTerm,
+    gather,
 )
 from distillery.cg.topology import Topology
 
 BondedTerm = HarmonicTerm | FourierTerm | SplineTerm
+Term = BondedTerm | RepulsionTerm
+KINDS = ("bond", "angle", "dihedral", "pair")
+_COORDINATE = {"bond": geometry.bond_lengths, "angle": geometry.angles,
+               "dihedral": geometry.dihedrals, "pair": geometry.bond_lengths}
 
 
 @dataclass(frozen=True)
 class Priors:
-    """Fitted prior: one term per interaction kind, shared by all interactions of that kind."""
+    """Fitted prior: for each interaction kind (bond, angle, dihedral, pair), one term per
+    class of bead types (`Topology.classes`); a kind without terms adds no energy."""
 
     topology: Topology
     kt: float
-    bond: BondedTerm
-    angle: BondedTerm
-    dihedral: BondedTerm
-    repulsion: RepulsionTerm | None
+    terms: Mapping[str, Mapping[str, Term]]
 
     @property
     def kind(self) -> str:
-        bonded = (self.bond, self.angle, self.dihedral)
-        return "spline" if any(isinstance(t, SplineTerm) for t in bonded) else "parametric"
+        spline = any(isinstance(t, SplineTerm) for cls in self.terms.values()
+                     for t in cls.values())
+        return "spline" if spline else "parametric"
+
+    def gathered(self, kind: str) -> Any:
+        """The kind's terms as one term with a parameter array over its interactions."""
+        names, index = self.topology.classes(kind)
+        missing = set(names) - set(self.terms[kind])
+        if missing:
+            raise KeyError(f"{kind} classes {sorted(missing)} have no prior term")
+        return gather([self.terms[kind][n] for n in names], index)
 
     def term_energies(self, positions: jnp.ndarray) -> dict[str, jnp.ndarray]:
         """Energy of each interaction kind (eV) for positions (..., n_beads, 3)."""
-        top = self.topology
-        out = {
-            "bond": jnp.sum(self.bond.energy(geometry.bond_lengths(positions, top.bonds, jnp),
-                                             jnp), axis=-1),
-            "angle": jnp.sum(self.angle.energy(geometry.angles(positions, top.angles, jnp),
-                                               jnp), axis=-1),
-        }
-        if len(top.dihedrals):
-            phi = geometry.dihedrals(positions, top.dihedrals, jnp)
-            out["dihedral"] = jnp.sum(self.dihedral.energy(phi, jnp), axis=-1)
-        if self.repulsion is not None and len(top.pairs):
-            r = geometry.bond_lengths(positions, top.pairs, jnp)
-            out["repulsion"] = jnp.sum(self.repulsion.energy(r, jnp), axis=-1)
+        out = {}
+        for kind in KINDS:
+            table = self.topology.interactions(kind)
+            if not self.terms.get(kind) or not len(table):
+                continue
+            values = _COORDINATE[kind](positions, table, jnp)
+            out[kind] = jnp.sum(self.gathered(kind).energy(values, jnp), axis=-1)
         return out
 
 
 def prior_energy(priors: Priors, positions: jnp.ndarray) -> jnp.ndarray:
     """Total prior energy (eV) of positions (..., n_beads, 3) in Å."""
-    return sum(priors.term_energies(positions).values())
+    return sum(priors.term_energies(positions).values(), jnp.zeros(positions.shape[:-2]))
 
 
 def prior_energy_and_forces(priors: Priors,

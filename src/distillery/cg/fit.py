@@ -1,14 +1,13 @@
-"""Fit every prior term of a coarse-grained molecule from training frames."""
+"""Fit every prior term of a coarse-grained molecule from training frames, one parameter set
+per class of bead types (a chain of identical beads has one class per kind)."""
 
 from __future__ import annotations
-
-from collections.abc import Mapping
 
 import numpy as np
 
 from distillery.cg import geometry
 from distillery.cg.boltzmann import Histogram, boltzmann_inversion
-from distillery.cg.energy import Priors
+from distillery.cg.energy import Priors, Term
 from distillery.cg.fits import (
     fit_fourier,
     fit_harmonic,
@@ -16,11 +15,10 @@ from distillery.cg.fits import (
     fit_spline,
 )
 from distillery.cg.settings import PriorFitSettings
-from distillery.cg.terms import FourierTerm
 from distillery.cg.topology import Topology
 
-# margin around the sampled range of bonds and pair distances, in Å
-_RANGE_PAD = 0.5
+_JACOBIANS = {"bond": "r2", "angle": "sin", "dihedral": "none", "pair": "r2"}
+_FIXED_RANGES = {"angle": (0.0, np.pi), "dihedral": (-np.pi, np.pi)}
 
 
 def internal_coordinates(positions: np.ndarray, topology: Topology) -> dict[str, np.ndarray]:
@@ -34,39 +32,60 @@ def internal_coordinates(positions: np.ndarray, topology: Topology) -> dict[str,
 
 
 def _padded_range(values: np.ndarray) -> tuple[float, float]:
-    return max(float(values.min()) - _RANGE_PAD, 1e-3), float(values.max()) + _RANGE_PAD
+    # a quarter of the sampled spread on each side: room for the fit's tails, and bins fine
+    # enough for stiff bonds whatever their length
+    lo, hi = float(values.min()), float(values.max())
+    pad = 0.25 * (hi - lo) + 1e-3
+    return max(lo - pad, 1e-3), hi + pad
 
 
-def histograms(coords: Mapping[str, np.ndarray], kt: float,
-               settings: PriorFitSettings) -> dict[str, Histogram]:
-    """Boltzmann-inverted histograms of each coordinate kind with its Jacobian."""
-    ranges = {"bond": _padded_range(coords["bond"]), "angle": (0.0, np.pi),
-              "dihedral": (-np.pi, np.pi)}
-    jacobians = {"bond": "r2", "angle": "sin", "dihedral": "none", "pair": "r2"}
-    if coords["pair"].size:
-        ranges["pair"] = _padded_range(coords["pair"])
-    return {name: boltzmann_inversion(coords[name], getattr(settings.bins, name), ranges[name], kt,
-                                      jacobians[name])
-            for name in ranges if coords[name].size}
-
-
-def fit_priors(positions: np.ndarray, topology: Topology, kt: float,
-               settings: PriorFitSettings) -> tuple[Priors, dict[str, Histogram]]:
-    """Fit the prior from training frames (n_frames, n_beads, 3) in Å at thermal energy kT (eV)."""
+def class_histograms(positions: np.ndarray, topology: Topology, kt: float,
+                     settings: PriorFitSettings) -> dict[str, dict[str, Histogram]]:
+    """Boltzmann-inverted histograms per kind and class ({"bond": {"C-N": ...}, ...})."""
     coords = internal_coordinates(positions, topology)
-    hists = histograms(coords, kt, settings)
-    bond = fit_harmonic(hists["bond"], settings.min_count, "bond")
-    angle = fit_harmonic(hists["angle"], settings.min_count, "angle")
-    dihedral = (fit_fourier(hists["dihedral"], settings.dihedral_order, settings.min_count)
-                if "dihedral" in hists else FourierTerm(a=(), b=()))
-    repulsion = None
-    if settings.repulsion.enabled and coords["pair"].size:
-        repulsion = fit_repulsion(coords["pair"], kt, settings.repulsion.exponent,
-                                  settings.repulsion.quantile, settings.repulsion.onset)
+    out: dict[str, dict[str, Histogram]] = {}
+    for kind, values in coords.items():
+        if not values.size:
+            continue
+        names, index = topology.classes(kind)
+        out[kind] = {}
+        for c, name in enumerate(names):
+            sample = values[:, index == c]
+            value_range = _FIXED_RANGES.get(kind) or _padded_range(sample)
+            out[kind][name] = boltzmann_inversion(sample, getattr(settings.bins, kind),
+                                                  value_range, kt, _JACOBIANS[kind])
+    return out
+
+
+def _fit_term(kind: str, name: str, hist: Histogram, sample: np.ndarray, kt: float,
+              settings: PriorFitSettings) -> Term:
+    label = f"{kind} {name}"
+    count = settings.min_count
+    if kind == "pair":
+        rep = settings.repulsion
+        return fit_repulsion(sample, kt, rep.exponent, rep.quantile, rep.onset)
+    if kind == "dihedral":
+        term = fit_fourier(hist, settings.dihedral_order, count, label)
+    else:
+        term = fit_harmonic(hist, count, label)
     if settings.fit == "spline":
-        smooth, count = settings.spline_smoothing, settings.min_count
-        bond = fit_spline(hists["bond"], bond, smooth, count, periodic=False)
-        angle = fit_spline(hists["angle"], angle, smooth, count, periodic=False)
-        if "dihedral" in hists:
-            dihedral = fit_spline(hists["dihedral"], dihedral, smooth, count, periodic=True)
-    return Priors(topology, kt, bond, angle, dihedral, repulsion), hists
+        term = fit_spline(hist, term, settings.spline_smoothing, count,
+                          periodic=kind == "dihedral")
+    return term
+
+
+def fit_priors(positions: np.ndarray, topology: Topology, kt: float, settings: PriorFitSettings
+               ) -> tuple[Priors, dict[str, dict[str, Histogram]]]:
+    """Fit the prior from training frames (n_frames, n_beads, 3) in Å at thermal energy kT
+    (eV): each kind in `settings.terms` gets one term per class of bead types."""
+    hists = class_histograms(positions, topology, kt, settings)
+    coords = internal_coordinates(positions, topology)
+    terms: dict[str, dict[str, Term]] = {}
+    for kind in settings.terms:
+        if kind not in hists:
+            continue
+        _, index = topology.classes(kind)
+        terms[kind] = {name: _fit_term(kind, name, hist, coords[kind][:, index == c], kt,
+                                       settings)
+                       for c, (name, hist) in enumerate(hists[kind].items())}
+    return Priors(topology, kt, terms), hists

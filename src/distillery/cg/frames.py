@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from distillery.cg.mapping import CGMapping, from_config
+from distillery.cg.mapping import BeadInfo, CGMapping, bead_info, from_config
 from distillery.cg.settings import MappingSettings
 from distillery.data.frames import FrameSet
 from distillery.errors import InputError
@@ -19,12 +19,14 @@ def map_frames(frames: FrameSet, mapping: CGMapping) -> FrameSet:
 
 
 def map_dataset(frames: FrameSet, mapping: MappingSettings, source: str = "config"
-                ) -> FrameSet:
-    """Apply the `cg.mapping` of a dataset config; all frames must hold the same molecule."""
+                ) -> tuple[FrameSet, BeadInfo]:
+    """Apply the `cg.mapping` of a dataset config; all frames must hold the same molecule.
+    Returns the bead frames and the beads' types (and bonds, from a topology file)."""
     if len(frames) == 0 or not frames.is_uniform():
         raise InputError(source, "frames", "frames with differing atoms (or none)",
                          "the same molecule in every frame for a coarse-grained mapping")
     if frames.forces is None:
         raise InputError(source, "forces", "missing", "reference forces to fit and learn from")
-    return map_frames(frames, from_config(mapping, frames.numbers[0], source))
+    cg_map = from_config(mapping, frames.numbers[0], source)
+    return map_frames(frames, cg_map), bead_info(cg_map, frames.numbers[0])
 

@@ -32,17 +32,18 @@ def angles(x: Any, triplets: np.ndarray, xp: Any = np) -> Any:
 
 
 def dihedrals(x: Any, quads: np.ndarray, xp: Any = np) -> Any:
-    """Torsion of each (i, j, k, l) in radians, in (-pi, pi]; planar trans is +-pi.
+    """Torsion of each (i, j, k, l) in radians, in [-pi, pi]; planar trans is +-pi.
 
-    Sign convention: atan2((n1 x b2/|b2|) . n2, n1 . n2) with n1 = b1 x b2, n2 = b2 x b3, the
-    same as the reference chain generator (the cosine terms do not depend on the sign)."""
+    IUPAC sign, as MDTraj and Ramachandran plots use it: positive when, looking along j -> k,
+    the bond k -> l is turned clockwise from i -> j; atan2(b2/|b2| . (n1 x n2), n1 . n2) with
+    n1 = b1 x b2, n2 = b2 x b3."""
     b1 = _take(x, quads[:, 1]) - _take(x, quads[:, 0])
     b2 = _take(x, quads[:, 2]) - _take(x, quads[:, 1])
     b3 = _take(x, quads[:, 3]) - _take(x, quads[:, 2])
     n1 = xp.cross(b1, b2)
     n2 = xp.cross(b2, b3)
-    m1 = xp.cross(n1, b2 / xp.linalg.norm(b2, axis=-1, keepdims=True))
-    return xp.arctan2(xp.sum(m1 * n2, axis=-1), xp.sum(n1 * n2, axis=-1))
+    axis = b2 / xp.linalg.norm(b2, axis=-1, keepdims=True)
+    return xp.arctan2(xp.sum(axis * xp.cross(n1, n2), axis=-1), xp.sum(n1 * n2, axis=-1))
 
 
 def end_to_end(x: Any, xp: Any = np) -> Any:

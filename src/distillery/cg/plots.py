@@ -19,30 +19,37 @@ _XLABELS = {"bond": "bond length (Å)", "angle": "angle (rad)", "dihedral": "dih
             "pair": "non-bonded distance (Å)"}
 
 
-def plot_fit(path: str | Path, name: str, hist: Histogram, term: Any, kt: float,
-             reference: Any | None = None, align: bool = True) -> None:
-    """PMF points and the fitted term (and a `reference` term, e.g. the true potential), in kT.
-    Curves are shifted onto the PMF when `align` (bonded terms); a repulsion is drawn as is."""
-    x = hist.centres
-    fine = np.linspace(hist.edges[0], hist.edges[-1], 400)
-    fig, (ax, ax_counts) = plt.subplots(2, 1, figsize=(5, 5), sharex=True,
-                                        gridspec_kw={"height_ratios": [3, 1]})
-    sampled = hist.sampled
-    ax.plot(x[sampled], hist.pmf[sampled] / kt, "o", ms=3, color="0.3",
-            label="-kT ln(p/J) (data)")
-    for curve_term, style, label in ((term, "-", "fit"), (reference, "--", "reference")):
-        if curve_term is None:
-            continue
-        offset = hist.offset_to(curve_term.energy(x)) if align else 0.0
-        ax.plot(fine, (curve_term.energy(fine) + offset) / kt, style, label=label)
-    top = np.nanmax(hist.pmf) / kt
-    ax.set_ylim(-0.5, top + 1.0)
-    ax.set_ylabel("U / kT")
-    ax.legend(fontsize=8)
-    ax.set_title(f"{name} prior")
-    ax_counts.bar(x, hist.counts, width=np.diff(hist.edges), color="0.7")
-    ax_counts.set_ylabel("count")
-    ax_counts.set_xlabel(_XLABELS.get(name, name))
+def plot_fit(path: str | Path, name: str, hists: dict[str, Histogram],
+             terms: dict[str, Any] | None, kt: float, reference: Any | None = None,
+             align: bool = True) -> None:
+    """One column per class of bead types: PMF points, the fitted term (and a `reference`
+    term, e.g. the true potential of a one-class chain) in kT over the class's histogram.
+    Curves are shifted onto the PMF when `align` (bonded terms); a repulsion is drawn as is;
+    without `terms` (a kind left out of the prior) only the data is drawn."""
+    fig, axes = plt.subplots(2, len(hists), figsize=(4.2 * len(hists), 5), squeeze=False,
+                             gridspec_kw={"height_ratios": [3, 1]})
+    for col, (cls, hist) in enumerate(hists.items()):
+        ax, ax_counts = axes[0, col], axes[1, col]
+        x = hist.centres
+        fine = np.linspace(hist.edges[0], hist.edges[-1], 400)
+        sampled = hist.sampled
+        ax.plot(x[sampled], hist.pmf[sampled] / kt, "o", ms=3, color="0.3",
+                label="-kT ln(p/J) (data)")
+        curves = (((terms or {}).get(cls), "-", "fit"), (reference, "--", "reference"))
+        for curve_term, style, label in curves:
+            if curve_term is None:
+                continue
+            offset = hist.offset_to(curve_term.energy(x)) if align else 0.0
+            ax.plot(fine, (curve_term.energy(fine) + offset) / kt, style, label=label)
+        ax.set_ylim(-0.5, np.nanmax(hist.pmf) / kt + 1.0)
+        ax.set_title(f"{name} {cls}" + ("" if terms else " (no prior term)"))
+        ax_counts.bar(x, hist.counts, width=np.diff(hist.edges), color="0.7")
+        ax_counts.set_xlim(hist.edges[0], hist.edges[-1])
+        ax.set_xlim(hist.edges[0], hist.edges[-1])
+        ax_counts.set_xlabel(_XLABELS.get(name, name))
+    axes[0, 0].set_ylabel("U / kT")
+    axes[0, 0].legend(fontsize=8)
+    axes[1, 0].set_ylabel("count")
     _save(fig, path)
 
 
@@ -68,18 +75,20 @@ def plot_distributions(path: str | Path, hists: dict[str, Any]) -> None:
     _save(fig, path)
 
 
-def plot_fes(path: str | Path, hist: Any, names: tuple[str, str], free_energies: tuple) -> None:
-    """Reference and simulated 2-D free-energy surfaces (in kT) side by side."""
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.8), sharex=True, sharey=True)
-    x_edges, y_edges = hist.edges
-    top = np.nanmax([np.nanmax(f) for f in free_energies])
-    for ax, f, title in zip(axes, free_energies, ("reference", "CG simulation"), strict=True):
+def plot_fes(path: str | Path, edges: tuple[np.ndarray, np.ndarray], names: tuple[str, str],
+             panels: list[tuple[str, np.ndarray]]) -> None:
+    """2-D free-energy surfaces (in kT) side by side, e.g. reference, prior-only and full
+    model, each titled with its label (and JS divergence)."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.8 * len(panels) + 1, 3.8),
+                             sharex=True, sharey=True, squeeze=False)
+    x_edges, y_edges = edges
+    top = np.nanmax([np.nanmax(f) for _, f in panels])
+    for ax, (title, f) in zip(axes[0], panels, strict=True):
         mesh = ax.pcolormesh(x_edges, y_edges, f.T, vmin=0, vmax=top, cmap="viridis")
-        ax.set_title(title)
+        ax.set_title(title, fontsize=9)
         ax.set_xlabel(names[0])
-    axes[0].set_ylabel(names[1])
-    fig.colorbar(mesh, ax=axes, label="F / kT")
-    fig.suptitle(f"JS divergence {hist.divergence:.3g}")
+    axes[0, 0].set_ylabel(names[1])
+    fig.colorbar(mesh, ax=list(axes[0]), label="F / kT")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format=Path(path).suffix.lstrip(".") or "svg")
     plt.close(fig)

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from distillery.cg.energy import Priors
+from distillery.cg.energy import KINDS, Priors
 from distillery.cg.terms import (
     CONVENTION,
     FourierTerm,
@@ -20,12 +20,12 @@ from distillery.cg.topology import from_bonds
 from distillery.errors import InputError, reason
 from distillery.io import atomic_write, read_json, read_yaml, write_json, write_yaml
 
-_TERMS = ("bond", "angle", "dihedral")
 _PARAMETRIC = {"harmonic": HarmonicTerm, "fourier": FourierTerm, "repulsion": RepulsionTerm}
 
 
 def priors_to_dict(priors: Priors) -> dict[str, Any]:
-    """Metadata and parametric terms; spline terms are stored as arrays beside it."""
+    """Metadata and parametric terms per kind and class of bead types ({"bond": {"C-N":
+    {form, k, x0}}}); spline terms are stored as arrays beside it."""
     out: dict[str, Any] = {
         "kind": priors.kind,
         "convention": CONVENTION,
@@ -33,10 +33,11 @@ def priors_to_dict(priors: Priors) -> dict[str, Any]:
         "kT": float(priors.kt),
         "topology": priors.topology.to_dict(),
     }
-    for name in _TERMS:
-        term = getattr(priors, name)
-        out[name] = {"form": "spline"} if isinstance(term, SplineTerm) else term.to_dict()
-    out["repulsion"] = None if priors.repulsion is None else priors.repulsion.to_dict()
+    for kind in KINDS:
+        terms = priors.terms.get(kind)
+        out[kind] = None if not terms else {
+            name: {"form": "spline"} if isinstance(t, SplineTerm) else t.to_dict()
+            for name, t in terms.items()}
     return out
 
 
@@ -56,21 +57,26 @@ def _term(spec: dict[str, Any], path: Path, name: str) -> Any:
 
 def priors_from_dict(data: dict[str, Any], path: Path,
                      splines: dict[str, SplineTerm] | None = None) -> Priors:
+    """`splines` holds the tables of spline terms by "kind/class"."""
     splines = splines or {}
-    for name in _TERMS:
-        spec = data.get(name)
-        if isinstance(spec, dict) and spec.get("form") == "spline" and name not in splines:
-            raise InputError(path, f"{name}.form", "spline",
-                             "a parametric term; spline tables are read from the .npz file")
     try:
         top = data["topology"]
-        topology = from_bonds(top["n_beads"], top["bonds"], top["exclusion"], str(path))
-        terms = {name: splines[name] if data[name]["form"] == "spline"
-                 else _term(data[name], path, name) for name in _TERMS}
-        repulsion = None if data["repulsion"] is None else _term(data["repulsion"], path,
-                                                                 "repulsion")
-        return Priors(topology, float(data["kT"]), repulsion=repulsion, **terms)
-    except (KeyError, TypeError) as exc:
+        topology = from_bonds(top["n_beads"], top["bonds"], top["exclusion"], str(path),
+                              top.get("types", ()))
+        terms: dict[str, dict[str, Any]] = {}
+        for kind in KINDS:
+            for name, spec in (data[kind] or {}).items():
+                key = f"{kind}/{name}"
+                if spec.get("form") == "spline":
+                    if key not in splines:
+                        raise InputError(path, f"{key}.form", "spline", "a parametric term; "
+                                         "spline tables are read from the .npz file")
+                    term = splines[key]
+                else:
+                    term = _term(spec, path, key)
+                terms.setdefault(kind, {})[name] = term
+        return Priors(topology, float(data["kT"]), terms)
+    except (KeyError, TypeError, AttributeError) as exc:
         raise InputError(path, str(exc), "a missing or malformed entry",
                          "a prior file written by distillery.cg.save_priors") from exc
 
@@ -81,10 +87,10 @@ def save_priors(path: str | Path, priors: Priors) -> None:
     meta = priors_to_dict(priors)
     if path.suffix == ".npz":
         arrays = {"meta": np.array(json.dumps(meta))}
-        for name in _TERMS:
-            term = getattr(priors, name)
-            if isinstance(term, SplineTerm):
-                arrays.update({f"{name}.{k}": v for k, v in term.to_arrays().items()})
+        for kind, terms in priors.terms.items():
+            for name, term in terms.items():
+                if isinstance(term, SplineTerm):
+                    arrays.update({f"{kind}/{name}.{k}": v for k, v in term.to_arrays().items()})
         with atomic_write(path) as handle:
             np.savez(handle, **arrays)
     elif priors.kind == "spline":
@@ -118,12 +124,11 @@ def _read_priors(path: Path) -> Priors:
         with np.load(path) as data:
             arrays = {k: data[k] for k in data.files}
         meta = json.loads(str(arrays.pop("meta")))
-        splines = {}
-        for name in _TERMS:
-            fields = {k.split(".", 1)[1]: v for k, v in arrays.items()
-                      if k.startswith(f"{name}.")}
-            if fields:
-                splines[name] = SplineTerm.from_arrays(fields)
+        tables: dict[str, dict[str, np.ndarray]] = {}
+        for key, value in arrays.items():
+            term, field = key.rsplit(".", 1)
+            tables.setdefault(term, {})[field] = value
+        splines = {term: SplineTerm.from_arrays(fields) for term, fields in tables.items()}
         return priors_from_dict(meta, path, splines)
     if path.suffix == ".json":
         return priors_from_dict(read_json(path), path)

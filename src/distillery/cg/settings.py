@@ -13,18 +13,26 @@ from distillery.train.settings import FFTrainSettings, ScheduleSettings
 
 
 class MappingSettings(Settings):
-    """identity (one bead per atom) | index (`indices`) | groups (`groups`, `weights`)."""
+    """identity (one bead per atom) | index (`indices`) | groups (`groups`, `weights`) |
+    selection (an MDTraj `selection` of `topology`: one bead per selected atom, each hydrogen
+    joins the bead of the atom it is bonded to)."""
 
-    kind: Literal["identity", "index", "groups"] = "identity"
+    kind: Literal["identity", "index", "groups", "selection"] = "identity"
     indices: tuple[int, ...] = ()
     groups: tuple[tuple[int, ...], ...] = ()
-    weights: Literal["mass", "uniform"] = "mass"
+    # bead position: centre of mass | centroid | the selected atom alone (selection only)
+    weights: Literal["mass", "uniform", "selected"] = "mass"
+    selection: str = "backbone and not element H"
+    topology: str | None = None  # PDB of the all-atom molecule (selection mapping)
+    # bead types: element of the bead's main atom, its atom name (selection), or one per bead
+    types: Literal["element", "name"] | tuple[str, ...] = "element"
 
 
 class TopologySettings(Settings):
-    """chain (bonds in bead order) | list (`bonds: [[i, j], ...]`)."""
+    """chain (bonds in bead order) | list (`bonds: [[i, j], ...]`) | mapping (bonds between
+    beads whose atoms are bonded in the mapping's topology file)."""
 
-    kind: Literal["chain", "list"] = "chain"
+    kind: Literal["chain", "list", "mapping"] = "chain"
     bonds: tuple[tuple[int, int], ...] = ()
 
 
@@ -38,7 +46,6 @@ class BinSettings(Settings):
 class RepulsionSettings(Settings):
     """Excluded volume kT (σ/r)^exponent, σ = onset × the `quantile` of non-bonded distances."""
 
-    enabled: bool = True
     exponent: PositiveInt = 12
     quantile: float = Field(0.001, ge=0, le=1)
     onset: PositiveFloat = 0.8
@@ -48,6 +55,9 @@ class PriorFitSettings(Settings):
     """How the priors are fitted (the fitting keys of the `cg:` block)."""
 
     fit: Literal["parametric", "spline"] = "parametric"
+    # interaction kinds that get a prior, each fitted per class of bead types
+    terms: tuple[Literal["bond", "angle", "dihedral", "pair"], ...] = (
+        "bond", "angle", "dihedral", "pair")
     bins: BinSettings = BinSettings()
     min_count: PositiveInt = 5  # histogram bins with fewer samples are not fitted
     dihedral_order: PositiveInt = 3  # Fourier terms cos(n phi), sin(n phi), n = 1..order
@@ -77,8 +87,11 @@ class SimulationSettings(Settings):
     starts: PositiveInt = 8  # test frames the replicas start from
     bond_factor: float = Field(1.5, gt=1)  # unstable: a bond above this × the longest reference
     seed: int | None = None  # null: the dataset's seed
+    # named collective variables: 2, 3 or 4 bead indices (distance, angle, IUPAC dihedral)
+    variables: dict[str, tuple[int, ...]] = Field(default_factory=dict)
     fes: tuple[str, str] = ("end_to_end", "radius_of_gyration")
     bins: int = Field(25, ge=5)
+    prior_only: bool = True  # also simulate the prior alone, for the comparison
 
     @model_validator(mode="after")
     def _stride_fits(self) -> SimulationSettings:

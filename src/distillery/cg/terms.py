@@ -6,6 +6,7 @@ series sum_n a_n cos(n phi) + b_n sin(n phi); repulsion epsilon (sigma / r)^expo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ class FourierTerm:
     b: tuple[float, ...]  # sin(n phi) coefficients
 
     def energy(self, phi: Any, xp: Any = np) -> Any:
-        n = np.arange(1, len(self.a) + 1)
+        n = np.arange(1, np.shape(self.a)[-1] + 1)
         angle = phi[..., None] * n
         return xp.sum(np.asarray(self.a) * xp.cos(angle) + np.asarray(self.b) * xp.sin(angle),
                       axis=-1)
@@ -81,16 +82,16 @@ class SplineTerm:
             i = xp.clip(xp.floor(t), 0, n - 2).astype(np.int32)
             j = i + 1
         u = xp.clip(t - i, 0.0, 1.0)
-        y0, y1 = xp.asarray(self.values)[i], xp.asarray(self.values)[j]
-        m0, m1 = xp.asarray(self.slopes)[i] * self.step, xp.asarray(self.slopes)[j] * self.step
+        y0, y1 = _lookup(self.values, i, xp), _lookup(self.values, j, xp)
+        m0, m1 = _lookup(self.slopes, i, xp) * self.step, _lookup(self.slopes, j, xp) * self.step
         u2, u3 = u * u, u * u * u
         inside = ((2 * u3 - 3 * u2 + 1) * y0 + (u3 - 2 * u2 + u) * m0
                   + (-2 * u3 + 3 * u2) * y1 + (u3 - u2) * m1)
         if self.periodic or self.tail is None:
             return inside
         lo, hi = self.start, self.start + (n - 1) * self.step
-        below = self.tail.energy(x, xp) - self.tail.energy(lo, xp) + float(self.values[0])
-        above = self.tail.energy(x, xp) - self.tail.energy(hi, xp) + float(self.values[-1])
+        below = self.tail.energy(x, xp) - self.tail.energy(lo, xp) + self.values[..., 0]
+        above = self.tail.energy(x, xp) - self.tail.energy(hi, xp) + self.values[..., -1]
         return xp.where(x < lo, below, xp.where(x > hi, above, inside))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -106,3 +107,32 @@ class SplineTerm:
                    np.asarray(arrays["values"], np.float64),
                    np.asarray(arrays["slopes"], np.float64), bool(arrays["periodic"]),
                    None if np.isnan(k) else HarmonicTerm(float(k), float(x0)))
+
+
+def _lookup(table: np.ndarray, index: Any, xp: Any) -> Any:
+    """table[index] for one table, or row m of stacked tables (n, grid) for interaction m."""
+    table = xp.asarray(table)
+    if table.ndim == 1:
+        return table[index]
+    return table[np.arange(table.shape[0]), index]
+
+
+def gather(terms: Sequence[Any], index: np.ndarray) -> Any:
+    """One term of the same form whose parameters are arrays over interactions, those of
+    `terms[index[m]]` for interaction m: a whole class-resolved kind evaluates in one call."""
+    first = terms[0]
+    if isinstance(first, HarmonicTerm):
+        return HarmonicTerm(np.array([t.k for t in terms])[index],
+                            np.array([t.x0 for t in terms])[index])
+    if isinstance(first, FourierTerm):
+        return FourierTerm(np.array([t.a for t in terms])[index],
+                           np.array([t.b for t in terms])[index])
+    if isinstance(first, RepulsionTerm):
+        return RepulsionTerm(np.array([t.epsilon for t in terms])[index],
+                             np.array([t.sigma for t in terms])[index], first.exponent)
+    tails = [t.tail for t in terms]
+    tail = None if first.tail is None else gather(tails, index)
+    return SplineTerm(np.array([t.start for t in terms])[index],
+                      np.array([t.step for t in terms])[index],
+                      np.stack([t.values for t in terms])[index],
+                      np.stack([t.slopes for t in terms])[index], first.periodic, tail)

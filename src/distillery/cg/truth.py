@@ -17,13 +17,14 @@ from distillery.io import read_json
 def reference_terms(truth: dict[str, Any], order: int,
                     source: str | Path = "truth") -> dict[str, Any]:
     """Terms in the prior conventions: k (1 + cos(n phi - delta)) becomes Fourier coefficients
-    a_n = k cos(delta), b_n = k sin(delta) (the constant k is an irrelevant offset)."""
+    a_n = k cos(delta), b_n = -k sin(delta) (the constant k is an irrelevant offset): the
+    generator measures phi with the opposite sign of the IUPAC dihedral the priors use."""
     try:
         dih = truth["dihedral"]
         n = int(dih["n"])
         a, b = np.zeros(max(order, n)), np.zeros(max(order, n))
         a[n - 1] = dih["k"] * np.cos(dih["delta"])
-        b[n - 1] = dih["k"] * np.sin(dih["delta"])
+        b[n - 1] = -dih["k"] * np.sin(dih["delta"])
         rep = truth["repulsion"]
         return {
             "bond": HarmonicTerm(truth["bond"]["k"], truth["bond"]["r0"]),
@@ -50,19 +51,25 @@ def _profile_deviation(fitted: Any, true: Any, hist: Histogram, kt: float) -> fl
     return float(np.sqrt(np.average(diff**2, weights=weights)) / kt)
 
 
-def parameter_recovery(priors: Priors, hists: dict[str, Histogram],
+def parameter_recovery(priors: Priors, hists: dict[str, dict[str, Histogram]],
                        terms: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Fitted against true parameters (harmonic k and x0 with relative errors) and the
-    profile deviation of every bonded term over its sampled range."""
+    profile deviation of every bonded term over its sampled range. The generator's chain has
+    one bead type, so each kind has one class."""
     out: dict[str, dict[str, float]] = {}
     for name in ("bond", "angle", "dihedral"):
-        fitted, true = getattr(priors, name), terms[name]
+        if len(priors.terms.get(name, {})) != 1:
+            raise InputError("priors", name, f"classes {sorted(priors.terms.get(name, {}))}",
+                             "one class per kind, as for the generator's homogeneous chain")
+        (cls, fitted), = priors.terms[name].items()
+        true = terms[name]
         row: dict[str, float] = {}
         if isinstance(fitted, HarmonicTerm):
             row = {"k": fitted.k, "k_true": true.k, "k_rel_error": fitted.k / true.k - 1.0,
                    "x0": fitted.x0, "x0_true": true.x0,
                    "x0_rel_error": fitted.x0 / true.x0 - 1.0}
         if name in hists:
-            row["profile_rms_kT"] = _profile_deviation(fitted, true, hists[name], priors.kt)
+            row["profile_rms_kT"] = _profile_deviation(fitted, true, hists[name][cls],
+                                                       priors.kt)
         out[name] = row
     return out
