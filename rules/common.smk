@@ -187,6 +187,7 @@ PRIOR_TERMS = ["bond", "angle", "dihedral", "pair"]
 CG_FRAMES = f"{CG_DIR}/cg_frames.parquet"
 CG_PRIORS = f"{CG_DIR}/priors.npz"
 CG_DELTA = f"{CG_DIR}/delta/model.npz"
+CG_BEADS = f"{CG_DIR}/beads.json"
 
 
 def cg(wildcards):
@@ -200,6 +201,18 @@ def cg_truth(wildcards):
     if generate is not None and generate.kind == "cg_chain":
         return [f"data/raw/{wildcards.dataset}_truth.json"]
     return []
+
+
+def cg_mapping_topology(wildcards):
+    """The topology file a selection mapping reads."""
+    mapping = cg(wildcards).mapping
+    return [str(shipped_file(mapping.topology))] if mapping.topology else []
+
+
+def cg_constrained_hydrogens(wildcards):
+    """Whether the generated reference constrained bonds to hydrogen (mapping warnings)."""
+    generate = dataset_cfg(wildcards.dataset).generate
+    return getattr(generate, "constraints", None) == "HBonds"
 
 
 def cg_report(path, caption, **labels):
