@@ -41,6 +41,7 @@ rule can_train:
         arch=can_arch,
         train=lambda wc: can(wc).train,
         kd=lambda wc: can(wc).kd if wc.model.endswith("_kd") else None,
+        held_out=lambda wc: can(wc).held_out,
         device=lambda wc: can(wc).device,
         checkpoints=f"{CHECKPOINTS}/classifier/{{model}}",
     threads: 1
@@ -54,11 +55,69 @@ rule can_train:
         "../workflow_scripts/can_train.py"
 
 
+rule can_train_vgae:
+    """The VGAE anomaly detector on normal training windows only (resumable like can_train)."""
+    input:
+        train=f"{CAN_DIR}/graphs/train.npz",
+        val=f"{CAN_DIR}/graphs/val.npz",
+        meta=f"{CAN_DIR}/graphs/meta.json",
+    output:
+        model=f"{CAN_DIR}/models/vgae.safetensors",
+        history=f"{CAN_DIR}/history/vgae.csv",
+    params:
+        arch=lambda wc: can(wc).anomaly,
+        train=lambda wc: can(wc).train,
+        device=lambda wc: can(wc).device,
+        checkpoints=f"{CHECKPOINTS}/classifier/vgae",
+    threads: 1
+    log:
+        log_path("can_train_vgae"),
+    benchmark:
+        benchmark_path("can_train_vgae")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_train_vgae.py"
+
+
+rule can_scores:
+    """Anomaly scores of every model on the validation and test windows, and the two fusions
+    of the teacher's and the VGAE's scores (stacking, DQN) fitted on validation windows."""
+    input:
+        val=f"{CAN_DIR}/graphs/val.npz",
+        test=f"{CAN_DIR}/graphs/test.npz",
+        meta=f"{CAN_DIR}/graphs/meta.json",
+        models=lambda wc: [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=wc.dataset)
+                           for m in can_scored_models(wc)],
+    output:
+        scores=f"{CAN_DIR}/scores.parquet",
+        fusion=f"{CAN_DIR}/models/fusion.safetensors",
+    params:
+        models=can_scored_models,
+        held_out=lambda wc: can(wc).held_out,
+        fusion=lambda wc: can(wc).fusion,
+        batch_size=lambda wc: can(wc).evaluate.batch_size,
+        device=lambda wc: can(wc).device,
+    threads: 1
+    log:
+        log_path("can_scores"),
+    benchmark:
+        benchmark_path("can_scores")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_scores.py"
+
+
 rule can_evaluate:
-    """Accuracy, macro F1, per-class precision/recall, AUROC, confusion, latency, speed-up."""
+    """Accuracy, macro F1, per-class precision/recall, AUROC, confusion, latency, speed-up;
+    as an IDS, per model and fusion: detection rate per attack at fixed false-positive rates,
+    AUROC, AUPRC and detection latency, with held-out attacks reported apart."""
     input:
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",
+        scores=f"{CAN_DIR}/scores.parquet",
+        windows=f"{CAN_DIR}/graphs/windows.parquet",
         models=lambda wc: [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=wc.dataset)
                            for m in can_models(wc)],
     output:
@@ -77,8 +136,24 @@ rule can_evaluate:
             subcategory="{dataset}",
             labels={"dataset": "{dataset}", "figure": "confusion matrices"},
         ),
+        ids=report(
+            f"{CAN_DIR}/ids.csv",
+            caption="../report/can_ids.rst",
+            category="Classifier",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "IDS table"},
+        ),
+        detection=report(
+            f"{CAN_DIR}/detection.svg",
+            caption="../report/can_detection.rst",
+            category="Classifier",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "detection rates"},
+        ),
     params:
         models=can_models,
+        held_out=lambda wc: can(wc).held_out,
+        ids=lambda wc: can(wc).ids,
         primary_student=lambda wc: f"{can(wc).primary_student}_kd",
         goals=lambda wc: can(wc).goals,
         evaluate=lambda wc: can(wc).evaluate,
@@ -140,5 +215,7 @@ register_targets(
     f"{CAN_DIR}/metrics.json",
     f"{CAN_DIR}/models.csv",
     f"{CAN_DIR}/confusion.svg",
+    f"{CAN_DIR}/ids.csv",
+    f"{CAN_DIR}/detection.svg",
     f"{EXPORT_DIR}/classifier/checks.json",
 )

@@ -234,6 +234,11 @@ def can_models(wildcards):
             *(f"{s}_scratch" for s in settings.scratch)]
 
 
+def can_scored_models(wildcards):
+    """Every model that scores windows for the IDS evaluation: the classifiers and the VGAE."""
+    return [*can_models(wildcards), "vgae"]
+
+
 def can_exports(wildcards):
     """Every distilled student as TorchScript; the graph-free MLPs also as ONNX (GATConv cannot
     be exported to ONNX, see distillery.can.export)."""

@@ -19,7 +19,15 @@ def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
     assert set(models) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch"}
     assert [models[m].role for m in ("teacher", "mlp_kd", "mlp_scratch")] == [
         "teacher", "student", "baseline"]
-    assert record.summary["classes"] == ["normal", "dos", "fuzzy", "spoofing"]
+    assert record.summary["classes"] == ["normal", "dos", "masquerade", "spoofing"]
+    # the IDS figures of every scored model and fusion; masquerade was never trained on
+    assert set(record.summary["ids"]) == {*models, "vgae", "stacking", "dqn"}
+    assert record.summary["held_out"] == ["masquerade"]
+    for figures in record.summary["ids"].values():
+        assert set(figures["thresholds"]) == {"0.01", "0.001"}
+        for attack in figures["attacks"].values():
+            assert 0.0 <= attack["detection_rate"]["0.01"] <= 1.0
+    assert (tmp_path / "results/can/classifier/detection.svg").read_text().startswith("<?xml")
     for entry in models.values():
         for key in ("accuracy", "precision", "recall", "auroc_ovr", "confusion_matrix",
                     "latency_batch1_ms", "latency_batched_ms", "speedup_vs_teacher"):

@@ -7,8 +7,9 @@ import torch
 
 from distillery.can.dataset import load_graphs
 from distillery.can.evaluate import evaluate_model
+from distillery.can.ids import ids_figures, ids_table
 from distillery.can.models.build import load_classifier
-from distillery.can.plots import plot_confusion
+from distillery.can.plots import plot_confusion, plot_detection
 from distillery.can.record import classifier_metrics, role
 from distillery.io import atomic_path, read_json
 from distillery.metrics.build import goal_lines
@@ -32,9 +33,19 @@ def main(snakemake) -> None:
                                        **p.evaluate.as_dict())}
         print(f"{name}: macro F1 {models[name]['macro_f1']:.4f}, "
               f"{models[name]['latency_batch1_ms']:.3f} ms/window at batch 1")
+    scores = pd.read_parquet(snakemake.input.scores)
+    windows = pd.read_parquet(snakemake.input.windows)
+    test_windows = windows[windows["split"] == "test"]
+    ids = {}
+    for name, rows in scores.groupby("model", sort=False):
+        val, tst = rows[rows["split"] == "val"], rows[rows["split"] == "test"]
+        ids[name] = ids_figures(val["score"].to_numpy(), val["label"].to_numpy(),
+                                tst["score"].to_numpy(), tst["label"].to_numpy(),
+                                test_windows, meta["classes"], p.ids.fprs)
     record = classifier_metrics(snakemake.wildcards.dataset, models, p.goals, p.primary_student,
                                 describe_torch_device(device, amp=False), meta["classes"],
-                                n_windows=len(test))
+                                n_windows=len(test), ids=ids, held_out=p.held_out,
+                                fprs=p.ids.fprs)
     write_metrics(snakemake.output.metrics, record)
     table = pd.DataFrame([{"model": m.model, "role": m.role, "params": m.n_params,
                            "accuracy": m.metrics["accuracy"], "macro_f1": m.primary.value,
@@ -48,7 +59,16 @@ def main(snakemake) -> None:
     plot_confusion(snakemake.output.confusion,
                    {m.model: m.metrics["confusion_matrix"] for m in record.models},
                    meta["classes"])
+    detection = ids_table(ids, p.held_out)
+    with atomic_path(snakemake.output.ids) as tmp:
+        detection.to_csv(tmp, index=False)
+    plot_detection(snakemake.output.detection, detection, p.ids.fprs[0])
     print(table.to_string(index=False))
+    print(detection.to_string(index=False))
+    for attack, unseen in record.summary["unseen"].items():
+        print(f"unseen attack {attack}: detection at {unseen['fpr']} FPR "
+              f"{unseen['detection_rate']}; fusion beats the better single detector: "
+              f"{unseen['fusion_beats_best_single']}")
     for line in goal_lines(record):
         print(f"goal {line}")
 

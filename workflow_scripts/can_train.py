@@ -4,7 +4,12 @@ import torch
 
 from distillery.can.dataset import load_graphs
 from distillery.can.models.build import count_parameters, load_classifier, save_classifier
-from distillery.can.training import content_digest, fit_classifier, with_teacher
+from distillery.can.training import (
+    content_digest,
+    fit_classifier,
+    with_teacher,
+    without_classes,
+)
 from distillery.io import read_json
 from distillery.train.torch_device import describe_torch_device, torch_device
 from distillery.train.torch_loop import predict_logits
@@ -19,8 +24,11 @@ def main(snakemake) -> None:
     print(f"device: {describe_torch_device(device, p.train.amp)}")
     # the inputs' content decides whether a checkpoint is resumed (rerun on other data: restart)
     teacher_file = [snakemake.input.teacher] if p.kd is not None else []
-    data_key = content_digest(snakemake.input.train, snakemake.input.val, *teacher_file)
-    train_set, val_set = load_graphs(snakemake.input.train), load_graphs(snakemake.input.val)
+    data_key = [content_digest(snakemake.input.train, snakemake.input.val, *teacher_file),
+                sorted(p.held_out)]
+    # held-out attacks stay unseen: out of training and of the validation that picks epochs
+    train_set, val_set = (without_classes(load_graphs(path), meta["classes"], p.held_out)
+                          for path in (snakemake.input.train, snakemake.input.val))
     if p.kd is not None:
         teacher, _ = load_classifier(snakemake.input.teacher)
         batch = p.train.batch_size

@@ -36,16 +36,42 @@ def role(name: str) -> str:
                      "<student>_scratch")
 
 
+SINGLE = ("teacher", "vgae")  # the detectors the fusions combine
+FUSIONS = ("stacking", "dqn")
+
+
+def unseen_summary(ids: Mapping[str, Mapping[str, Any]], held_out: Sequence[str], fpr: float
+                   ) -> dict[str, Any]:
+    """Per held-out attack: every model's detection rate at `fpr`, the better of the two
+    single detectors, the better fusion and whether the fusion beats that detector."""
+    key = str(fpr)
+    out: dict[str, Any] = {}
+    for attack in held_out:
+        rates = {m: f["attacks"][attack]["detection_rate"][key] for m, f in ids.items()
+                 if attack in f["attacks"]}
+        if not rates:
+            continue
+        single = max((m for m in SINGLE if m in rates), key=rates.get, default=None)
+        fused = max((m for m in FUSIONS if m in rates), key=rates.get, default=None)
+        out[attack] = {"fpr": fpr, "detection_rate": rates, "best_single": single,
+                       "best_fusion": fused,
+                       "fusion_beats_best_single": None if single is None or fused is None
+                       else rates[fused] > rates[single]}
+    return out
+
+
 def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                        goals: CANGoalSettings, primary_student: str,
                        device: str | Mapping[str, Any], classes: Sequence[str],
-                       n_windows: int, *, variant: str = "default",
-                       split: str = "test") -> MetricsFile:
+                       n_windows: int, *, ids: Mapping[str, Mapping[str, Any]] | None = None,
+                       held_out: Sequence[str] = (), fprs: Sequence[float] = (0.01,),
+                       variant: str = "default", split: str = "test") -> MetricsFile:
     """`models`: {name: flat figures} as `can_evaluate` collects them (`evaluate_model`,
     `best_epoch`, optionally `size_bytes`). `primary_student` is the student compared with the
     teacher (`mlp` or `mlp_kd`: its KD model either way). Every model gets its speed-up over the
     teacher at batch 1 and batched; the teacher carries the macro-F1 goal, the primary
-    student the F1-gap and speed-up goals."""
+    student the F1-gap and speed-up goals. `ids` holds the IDS figures (`ids_figures`) of
+    every scored model and fusion, kept in the summary with the unseen-attack comparison."""
     if TEACHER not in models:
         raise ValueError(f"classifier models: found {sorted(models)}, expected a teacher")
     base = primary_student.removesuffix("_kd")
@@ -88,6 +114,10 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
         "param_ratio": ratio(teacher.get("params"), kd.get("params")),
         "classes": plain(list(classes)),
         "n_windows": n_windows,
+        "held_out": list(held_out),
     }
+    if ids is not None:
+        summary["ids"] = plain(dict(ids))
+        summary["unseen"] = unseen_summary(ids, held_out, fprs[0])
     return MetricsFile(dataset=dataset, track="classifier", variant=variant, split=split,
                        models=records, summary={**summary, **environment(device)})

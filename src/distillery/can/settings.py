@@ -52,8 +52,37 @@ class MLPSettings(Settings):
     pools: tuple[Literal["mean", "max", "min"], ...] = Field(("mean", "max", "min"), min_length=1)
 
 
+class VGAESettings(Settings):
+    """Variational graph auto-encoder over a window graph: a GAT or GCN encoder to a latent
+    vector per node, an inner-product decoder of the window's ID-transition edges and an MLP
+    decoder of the standardised node features, both trained on normal windows only. The
+    anomaly score of a window is its edge reconstruction loss plus `score_feature_weight` times
+    its feature reconstruction error (small by default: on the default data the feature error
+    of normal windows is heavy-tailed, and thresholds at low false-positive rates sit in that
+    tail)."""
+
+    kind: Literal["vgae"] = "vgae"
+    encoder: Literal["gat", "gcn"] = "gat"
+    hidden: PositiveInt = 32
+    latent: PositiveInt = 16
+    heads: PositiveInt = 2  # gat only
+    layers: PositiveInt = 2
+    dropout: float = Field(0.0, ge=0, le=1)
+    score_feature_weight: float = Field(0.02, ge=0)
+    kl_weight: float = Field(1.0e-3, ge=0)  # 0 makes it a plain (deterministic) graph AE
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> VGAESettings:
+        if self.encoder == "gat" and self.hidden % self.heads:
+            raise ValueError(f"hidden ({self.hidden}) must be a multiple of heads ({self.heads})")
+        return self
+
+
 ArchSettings = Annotated[GATSettings | MLPSettings, Field(discriminator="kind")]
 ARCH = TypeAdapter(ArchSettings)
+# what a model file may describe: a classifier or the VGAE
+MODEL_ARCH = TypeAdapter(Annotated[GATSettings | MLPSettings | VGAESettings,
+                                   Field(discriminator="kind")])
 
 
 class KDSettings(Settings):
@@ -61,6 +90,29 @@ class KDSettings(Settings):
 
     temperature: PositiveFloat = 4.0
     alpha: float = Field(0.7, ge=0, le=1)
+
+
+class FusionSettings(Settings):
+    """Fusion of the supervised GAT's and the VGAE's anomaly scores, both fitted on validation
+    windows: calibrated stacking (logistic regression) and a DQN agent that picks, per window,
+    the weight of the GAT score in a convex mix of the two (one-step episodes, reward +1 for a
+    correct attack/normal decision and -1 for a wrong one, each class weighted equally)."""
+
+    actions: int = Field(11, ge=2)  # fusion weights 0, 1/(n-1), ..., 1
+    decision_z: float = 3.0  # a mixed score above this many normal-val std devs is an alarm
+    hidden: PositiveInt = 32
+    steps: PositiveInt = 2000
+    batch_size: PositiveInt = 128
+    lr: PositiveFloat = 3.0e-3
+    epsilon: tuple[float, float] = (1.0, 0.05)  # exploration, first step -> last step
+    seed: int = 0
+
+
+class IDSSettings(Settings):
+    """Intrusion-detection figures: thresholds at these false-positive rates on the normal
+    validation windows; detection latency at the first of them."""
+
+    fprs: tuple[float, ...] = Field((0.01, 0.001), min_length=1)
 
 
 class CANEvaluateSettings(Settings):
@@ -85,6 +137,11 @@ class ClassifierSettings(Settings):
     scratch: tuple[str, ...] = ("mlp",)  # students also trained without the teacher
     primary_student: str = "mlp"  # the student compared with the teacher in the summary
     kd: KDSettings = KDSettings()
+    anomaly: VGAESettings = VGAESettings()  # the VGAE, trained on normal windows only
+    # attacks whose windows no model sees in training or validation (unseen-attack evaluation)
+    held_out: tuple[str, ...] = ()
+    fusion: FusionSettings = FusionSettings()
+    ids: IDSSettings = IDSSettings()
     train: TorchTrainSettings = TorchTrainSettings()
     evaluate: CANEvaluateSettings = CANEvaluateSettings()
     goals: CANGoalSettings = CANGoalSettings()

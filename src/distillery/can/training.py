@@ -17,12 +17,27 @@ from torch_geometric.data import Batch, Data
 from distillery.can.kd import kd_loss
 from distillery.can.metrics import classification_metrics
 from distillery.can.models.build import build_classifier
-from distillery.can.settings import GATSettings, KDSettings, MLPSettings
+from distillery.can.models.vgae import GraphVGAE
+from distillery.can.settings import GATSettings, KDSettings, MLPSettings, VGAESettings
 from distillery.errors import ConfigError, InputError, reason
 from distillery.train.settings import TorchTrainSettings, run_seed
 from distillery.train.torch_loop import LossFn, TrainResult, train_classifier
 
 WEIGHTINGS = ("balanced", "none")
+
+
+def without_classes(graphs: list[Data], classes: list[str], dropped: tuple[str, ...] | list[str],
+                    ) -> list[Data]:
+    """The graphs whose class is not among `dropped` (held-out attacks, or every attack for
+    the VGAE); a name that is not a class of the data is a ConfigError."""
+    unknown = sorted(set(dropped) - set(classes))
+    if unknown:
+        raise ConfigError(f"classifier.held_out: found {unknown}, expected classes of the "
+                          f"data: {classes}")
+    drop = {classes.index(name) for name in dropped}
+    return [g for g in graphs if int(g.y) not in drop]
+
+
 def class_weights(labels: np.ndarray, n_classes: int, mode: str) -> torch.Tensor | None:
     """`balanced`: n / (k * count_c) over the k classes present (absent classes get 1);
     `none`: no weights."""
@@ -114,3 +129,29 @@ def fit_classifier(
         model, train_set, val_set, train_cfg, make_loss(weight, kd), device, checkpoint_dir,
         history_path, key, metric_fn(n_classes), label, on_epoch_end,
     )
+
+
+def fit_vgae(
+    arch: VGAESettings, train_cfg: TorchTrainSettings, meta: Mapping[str, Any],
+    train_set: list[Data], val_set: list[Data], device: torch.device,
+    checkpoint_dir: str | Path, history_path: str | Path, label: str = "vgae",
+    data_key: Any = "", on_epoch_end: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Seed, build and train the VGAE on the normal windows of the sets (attack windows are
+    dropped here); early stopping and the best epoch follow the normal validation loss."""
+    attacks = meta["classes"][1:]  # class 0 is normal
+    train_set = without_classes(train_set, meta["classes"], attacks)
+    val_set = without_classes(val_set, meta["classes"], attacks)
+    if not train_set or not val_set:
+        raise ConfigError("VGAE: no normal window in the training or validation split")
+    torch.manual_seed(run_seed(train_cfg.seed))
+    model = build_classifier(arch, len(meta["features"]), len(meta["classes"]),
+                             meta["feature_mean"], meta["feature_std"])
+    assert isinstance(model, GraphVGAE)
+    key = fingerprint(arch.as_dict(), train_cfg.as_dict(), data_key)
+
+    def loss(parts: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return model.loss(parts)
+
+    return train_classifier(model, train_set, val_set, train_cfg, loss, device,
+                            checkpoint_dir, history_path, key, None, label, on_epoch_end)

@@ -11,22 +11,27 @@ from torch import nn
 
 from distillery.can.models.gat import GATClassifier
 from distillery.can.models.mlp import PooledMLP
-from distillery.can.settings import ARCH, GATSettings, MLPSettings
+from distillery.can.models.vgae import GraphVGAE
+from distillery.can.settings import MODEL_ARCH, GATSettings, MLPSettings, VGAESettings
 from distillery.errors import ConfigError, InputError, reason
 from distillery.train.tensor_files import load_tensors, save_tensors
 
-KINDS = {"gat": GATClassifier, "mlp": PooledMLP}
+KINDS = {"gat": GATClassifier, "mlp": PooledMLP,
+         # the auto-encoder has no classes: it scores windows
+         "vgae": lambda in_dim, n_classes, mean, std, **options: GraphVGAE(in_dim, mean, std,
+                                                                           **options)}
 MODEL_FORMAT = "distillery-classifier"
 
 
 def build_classifier(
-    arch: GATSettings | MLPSettings | Mapping[str, Any], in_dim: int, n_classes: int,
-    mean: Sequence[float], std: Sequence[float],
+    arch: GATSettings | MLPSettings | VGAESettings | Mapping[str, Any], in_dim: int,
+    n_classes: int, mean: Sequence[float], std: Sequence[float],
 ) -> nn.Module:
-    """A classifier of architecture `arch` (e.g. {kind: gat, hidden: 64, heads: 4, ...})."""
+    """A model of architecture `arch` (e.g. {kind: gat, hidden: 64, heads: 4, ...}): a
+    classifier, or the VGAE (which ignores `n_classes`)."""
     if isinstance(arch, Mapping):
         try:
-            arch = ARCH.validate_python(dict(arch))
+            arch = MODEL_ARCH.validate_python(dict(arch))
         except ValidationError as exc:
             first = exc.errors()[0]
             raise ConfigError(f"classifier architecture {dict(arch)}: "

@@ -1,0 +1,126 @@
+"""Fusion of two anomaly scores per window (the supervised GAT's and the VGAE's), fitted on
+validation windows: calibrated stacking and a DQN agent.
+
+Both see the scores as z-values: log(score) standardised by the normal validation windows, so
+that the two detectors, whose raw scores live on unrelated scales, are comparable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from distillery.can.settings import FusionSettings
+
+EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class ZScaler:
+    """log(score) -> (log(score) - mean) / std per detector, fitted on normal windows."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, scores: np.ndarray, normal: np.ndarray) -> ZScaler:
+        logs = np.log(scores[normal] + EPS)
+        return cls(logs.mean(0), np.maximum(logs.std(0), 1e-6))
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return (np.log(scores + EPS) - self.mean) / self.std
+
+
+def balanced_weights(attack: np.ndarray) -> np.ndarray:
+    """n / (2 n_class) per window, so that both classes weigh the same in a fit."""
+    n_attack = max(int(attack.sum()), 1)
+    n_normal = max(int((~attack).sum()), 1)
+    return np.where(attack, len(attack) / (2 * n_attack), len(attack) / (2 * n_normal))
+
+
+def fit_stacking(z: np.ndarray, attack: np.ndarray, l2: float = 1e-3, iterations: int = 50
+                 ) -> np.ndarray:
+    """Class-balanced logistic regression p(attack | z) = sigmoid(b + w . z) by Newton's
+    method; returns [b, w...]. The fused score is its logit, a monotone map of the calibrated
+    probability."""
+    design = np.hstack([np.ones((len(z), 1)), z])
+    weights = balanced_weights(attack)
+    coef = np.zeros(design.shape[1])
+    ridge = l2 * np.eye(len(coef))
+    ridge[0, 0] = 0.0  # the intercept is not shrunk
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(design @ coef, -30, 30)))
+        grad = design.T @ (weights * (p - attack)) + ridge @ coef
+        hess = (design * (weights * p * (1 - p))[:, None]).T @ design + ridge
+        step = np.linalg.solve(hess + 1e-9 * np.eye(len(coef)), grad)
+        coef -= step
+        if np.abs(step).max() < 1e-10:
+            break
+    return coef
+
+
+def stacking_scores(coef: np.ndarray, z: np.ndarray) -> np.ndarray:
+    return coef[0] + z @ coef[1:]
+
+
+class QNetwork(nn.Module):
+    """State (the two z-values, clipped and scaled) -> one Q-value per fusion weight."""
+
+    def __init__(self, hidden: int, actions: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+                                 nn.ReLU(), nn.Linear(hidden, actions))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z.clamp(-10.0, 10.0) / 10.0)
+
+
+def mix_weights(actions: int) -> np.ndarray:
+    """The weight of the first (supervised) detector for each action."""
+    return np.linspace(0.0, 1.0, actions)
+
+
+def mixed(z: np.ndarray, action: np.ndarray, actions: int) -> np.ndarray:
+    w = mix_weights(actions)[action]
+    return w * z[:, 0] + (1.0 - w) * z[:, 1]
+
+
+def fit_dqn(z: np.ndarray, attack: np.ndarray, cfg: FusionSettings) -> QNetwork:
+    """Train the Q-network on one-step episodes drawn from the windows: state z, action a
+    picks the mix weight, the alarm is mix > `decision_z`, the reward +-1 for a right or
+    wrong alarm times the class weight. With one step per episode the Q-target is the reward
+    itself, so no target network or discounting is needed. Seeded and deterministic."""
+    generator = torch.Generator().manual_seed(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    q = QNetwork(cfg.hidden, cfg.actions)
+    optimizer = torch.optim.Adam(q.parameters(), lr=cfg.lr)
+    states = torch.from_numpy(z).float()
+    weights = balanced_weights(attack)
+    start, end = cfg.epsilon
+    for step in range(cfg.steps):
+        idx = torch.randint(len(z), (cfg.batch_size,), generator=generator)
+        with torch.no_grad():
+            greedy = q(states[idx]).argmax(1)
+        epsilon = start + (end - start) * step / max(cfg.steps - 1, 1)
+        explore = torch.rand(cfg.batch_size, generator=generator) < epsilon
+        random = torch.randint(cfg.actions, (cfg.batch_size,), generator=generator)
+        action = torch.where(explore, random, greedy).numpy()
+        picked = idx.numpy()
+        alarm = mixed(z[picked], action, cfg.actions) > cfg.decision_z
+        reward = np.where(alarm == attack[picked], 1.0, -1.0) * weights[picked]
+        value = q(states[idx]).gather(1, torch.from_numpy(action)[:, None])[:, 0]
+        loss = ((value - torch.from_numpy(reward).float()) ** 2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return q.eval()
+
+
+@torch.no_grad()
+def dqn_scores(q: QNetwork, z: np.ndarray, actions: int) -> tuple[np.ndarray, np.ndarray]:
+    """The greedy action per window and the mixed z-value it gives (the fused score)."""
+    action = q(torch.from_numpy(z).float()).argmax(1).numpy()
+    return mixed(z, action, actions), action
