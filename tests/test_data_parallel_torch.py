@@ -1,4 +1,5 @@
-"""PyTorch DDP over two CPU processes (Gloo) equals single-process training; failed starts."""
+"""PyTorch DDP over two CPU processes (Gloo) equals single-process training, for a toy model
+and for the classifier training loop; rank relaunch, failed starts, unmet `device: cuda`."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from distillery.train.data_parallel_torch import init_torch_data_parallel, launch_data_parallel
+from distillery.errors import ConfigError, DistilleryError
+from distillery.train.data_parallel_torch import (
+    init_torch_data_parallel,
+    launch_data_parallel,
+    relaunch_ranks,
+)
 from distillery.train.distributed import DistributedInitError, ProcessInfo, process_info
+from distillery.train.torch_device import torch_device
 
 STEPS = 4
 
@@ -84,3 +91,85 @@ def test_unreachable_rendezvous_is_one_clear_fatal_error(monkeypatch):
                               f"rendezvous 127.0.0.1:{port}): ")
     assert message.endswith("run a single process (unset WORLD_SIZE) to train on one device")
     assert "\n" not in message
+
+
+def fit_rank(out_dir: str) -> None:
+    """The classifier training loop as one rank (or the only process) runs it."""
+    import contextlib
+
+    from distillery.can.settings import ARCH
+    from distillery.can.training import fit_classifier
+    from distillery.train.settings import TorchTrainSettings
+    from tests.test_can_training import META, TINY_MLP, _graphs
+
+    rank = process_info().rank
+    cfg = TorchTrainSettings.model_validate({
+        "epochs": 3, "batch_size": 4, "lr": 1e-2, "patience": 0, "seed": 3,
+        "class_weighting": "none", "checkpoint_every": 1,
+        "schedule": {"kind": "cosine", "warmup_epochs": 1}})
+    graphs = _graphs(9)  # batches of 4, 4 and 1: in the last, rank 1's share is empty
+    with open(Path(out_dir, f"log{rank}.txt"), "w") as log, contextlib.redirect_stdout(log):
+        result = fit_classifier(ARCH.validate_python(TINY_MLP), cfg, META, graphs, graphs,
+                                torch.device("cpu"), Path(out_dir, "ckpt"),
+                                Path(out_dir, "history.csv"))
+    Path(out_dir, f"rank{rank}.json").write_text(json.dumps({
+        "weights": [p.detach().flatten().tolist() for p in result.model.parameters()],
+        "train_loss": [row["train_loss"] for row in result.history],
+        "val_loss": [row["val_loss"] for row in result.history]}))
+
+
+def test_classifier_training_over_two_gloo_ranks_equals_one_process(tmp_path):
+    """Tolerance: float32 weights and losses agree to 1e-5 (relative) + 1e-6 (absolute)."""
+    (tmp_path / "ddp").mkdir()
+    (tmp_path / "single").mkdir()
+    launch_data_parallel(fit_rank, str(tmp_path / "ddp"), n_processes=2)
+    launch_data_parallel(fit_rank, str(tmp_path / "single"), n_processes=1)
+    single = json.loads((tmp_path / "single" / "rank0.json").read_text())
+    for rank in (0, 1):
+        got = json.loads((tmp_path / "ddp" / f"rank{rank}.json").read_text())
+        for key in ("train_loss", "val_loss"):
+            assert got[key] == pytest.approx(single[key], rel=1e-5, abs=1e-6)
+        for ours, theirs in zip(got["weights"], single["weights"], strict=True):
+            assert ours == pytest.approx(theirs, rel=1e-5, abs=1e-6)
+    log0 = (tmp_path / "ddp" / "log0.txt").read_text()
+    assert "data parallel over 2 cpu ranks (gloo)" in log0 and "epoch 3" in log0
+    assert (tmp_path / "ddp" / "log1.txt").read_text() == ""  # rank 1 reports nothing
+    assert (tmp_path / "ddp" / "history.csv").exists()
+    assert sorted(p.name for p in (tmp_path / "ddp" / "ckpt").glob("latest*")) == sorted(
+        p.name for p in (tmp_path / "single" / "ckpt").glob("latest*"))
+
+
+RANK_SCRIPT = """
+import os, sys
+from pathlib import Path
+Path(sys.argv[1], "rank" + os.environ["RANK"]).write_text(os.environ["WORLD_SIZE"])
+print("hello from", os.environ["RANK"], os.environ["DISTILLERY_RELAUNCHED_RANK"])
+sys.exit(int(os.environ["RANK"]) * int(sys.argv[2]))
+"""
+
+
+def test_a_script_relaunches_itself_once_per_rank(tmp_path, monkeypatch, capsys):
+    for name in ("RANK", "WORLD_SIZE", "SLURM_NTASKS"):
+        monkeypatch.delenv(name, raising=False)
+    script = tmp_path / "job.py"
+    script.write_text(RANK_SCRIPT)
+    assert not relaunch_ranks(1, [str(script), str(tmp_path), "0"])
+    assert relaunch_ranks(2, [str(script), str(tmp_path), "0"])
+    assert [(tmp_path / f"rank{r}").read_text() for r in (0, 1)] == ["2", "2"]
+    lines = capsys.readouterr().out.splitlines()  # the ranks' output, tagged, in the job's log
+    assert sorted(lines) == ["[rank 0/2] hello from 0 1", "[rank 1/2] hello from 1 1"]
+    with pytest.raises(DistilleryError, match=r"^data-parallel training failed: rank 1/2 "
+                                              r"exited with status 3 .*set device: cpu"):
+        relaunch_ranks(2, [str(script), str(tmp_path), "3"])
+    monkeypatch.setenv("WORLD_SIZE", "2")  # already a rank: nothing to launch
+    assert not relaunch_ranks(2, [str(script), str(tmp_path), "0"])
+
+
+def test_cuda_that_cannot_be_met_is_a_one_line_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError) as error:
+        torch_device("cuda")
+    assert str(error.value).startswith("classifier.device: found cuda, but PyTorch sees no "
+                                       "CUDA device")
+    assert "\n" not in str(error.value)
+    assert torch_device("auto").type == torch_device("cpu").type == "cpu"

@@ -11,6 +11,8 @@ from distillery.can.training import (
     without_classes,
 )
 from distillery.io import read_json
+from distillery.train.data_parallel_torch import gpu_ranks, launched_rank, relaunch_ranks
+from distillery.train.distributed import process_info
 from distillery.train.torch_device import describe_torch_device, torch_device
 from distillery.train.torch_loop import predict_logits
 from distillery.workflow import run_script
@@ -19,6 +21,9 @@ from distillery.workflow import run_script
 def main(snakemake) -> None:
     torch.set_num_threads(snakemake.threads)
     p = snakemake.params
+    # one DDP rank per visible GPU, each running this script; rank 0 writes the outputs
+    if relaunch_ranks(gpu_ranks(p.device)):
+        return
     meta = read_json(snakemake.input.meta)
     device = torch_device(p.device)
     print(f"device: {describe_torch_device(device, p.train.amp)}")
@@ -40,14 +45,21 @@ def main(snakemake) -> None:
         snakemake.output.history, kd=p.kd, label=p.name,
         data_key=data_key,
     )
+    if not process_info().is_main:
+        return
     info = {"classes": meta["classes"], "n_classes": len(meta["classes"]),
             "kd": p.kd and p.kd.as_dict(),
             "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early, "params": count_parameters(result.model),
-            "device": describe_torch_device(device, p.train.amp)}
+            "device": describe_torch_device(device, p.train.amp),
+            "data_parallel_ranks": process_info().world_size}
     save_classifier(snakemake.output.model, result.model, p.arch.as_dict(), info)
     print(f"saved {snakemake.output.model}: {info['params']} parameters, "
           f"best epoch {result.best_epoch}")
 
 
-run_script(main, snakemake)
+# a rank that relaunch_ranks started: its launcher keeps the log and the job's records
+if launched_rank():
+    main(snakemake)
+else:
+    run_script(main, snakemake)

@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TextIO
 
 import torch
 import torch.distributed as dist
@@ -21,6 +25,7 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Dataset, DistributedSampler
 
+from distillery.errors import DistilleryError
 from distillery.train.distributed import ProcessInfo, init_failure, process_info
 
 
@@ -115,3 +120,62 @@ def launch_data_parallel(fn: Callable[..., Any], *args: Any,
         return
     mp.start_processes(_rank_main, args=(n, _free_port(), fn, args), nprocs=n, join=True,
                        start_method="spawn")
+
+
+def gpu_ranks(prefer: str = "auto") -> int:
+    """How many data-parallel ranks a job with device setting `prefer` runs: one per visible
+    GPU (`cpu`, or no GPU: one)."""
+    return 1 if prefer == "cpu" else max(torch.cuda.device_count(), 1)
+
+
+RELAUNCHED = "DISTILLERY_RELAUNCHED_RANK"  # set in the ranks that `relaunch_ranks` starts
+
+
+def launched_rank() -> bool:
+    """Whether this process is a rank started by `relaunch_ranks` (its launcher keeps the log
+    and the job's records; the rank only trains and, as rank 0, writes the outputs)."""
+    return RELAUNCHED in os.environ
+
+
+def _forward(rank: int, world: int, stream: TextIO) -> None:
+    for line in stream:
+        print(f"[rank {rank}/{world}] {line}", end="", flush=True)
+
+
+def relaunch_ranks(n_processes: int, argv: list[str] | None = None) -> bool:
+    """Run this script again as `n_processes` ranks on localhost (like torchrun) and wait.
+
+    True when the ranks ran (the caller then stops: rank 0 wrote the outputs); False when
+    there is nothing to launch (one rank, or this process already is a rank). The ranks'
+    output reaches this process's stdout (the job's log) tagged `[rank r/w]`; a failed rank
+    stops the others and raises one line naming its exit status.
+    """
+    if n_processes <= 1 or process_info().world_size > 1:
+        return False
+    port = str(_free_port())
+    argv = list(sys.argv if argv is None else argv)
+    ranks = [subprocess.Popen([sys.executable, *argv], env={
+        **os.environ, "RANK": str(r), "WORLD_SIZE": str(n_processes), "LOCAL_RANK": str(r),
+        "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "PYTHONUNBUFFERED": "1",
+        RELAUNCHED: "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        for r in range(n_processes)]
+    readers = [threading.Thread(target=_forward, args=(r, n_processes, rank.stdout))
+               for r, rank in enumerate(ranks)]
+    for reader in readers:
+        reader.start()
+    # a failed rank stops the others, which would otherwise wait for it until their timeout
+    while any(rank.poll() is None for rank in ranks):
+        if any(rank.returncode for rank in ranks):
+            for rank in ranks:
+                if rank.poll() is None:
+                    rank.terminate()
+        time.sleep(0.2)
+    for reader in readers:
+        reader.join()
+    failed = [(r, rank.returncode) for r, rank in enumerate(ranks) if rank.returncode]
+    if failed:
+        raise DistilleryError(
+            f"data-parallel training failed: rank {failed[0][0]}/{n_processes} exited with "
+            f"status {failed[0][1]} (see its lines above); set device: cpu to train in a "
+            "single process")
+    return True

@@ -6,11 +6,21 @@ from typing import Any
 
 import torch
 
+from distillery.errors import ConfigError
+from distillery.train.distributed import process_info
+
 
 def torch_device(prefer: str = "auto") -> torch.device:
-    """`auto` or `cuda`: the first GPU when CUDA sees one, otherwise the CPU; `cpu`: the CPU."""
+    """`auto`: a GPU when CUDA sees one, otherwise the CPU; `cuda`: a GPU or a ConfigError;
+    `cpu`: the CPU. The GPU is this rank's own in a data-parallel run (its local rank), else
+    the first."""
+    if prefer == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("classifier.device: found cuda, but PyTorch sees no CUDA device "
+                          f"(torch {torch.__version__}, CUDA build {torch.version.cuda}); "
+                          "fix: run on a GPU node with a CUDA build of torch, or set device: "
+                          "auto (GPU when present) or cpu")
     if prefer in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda", 0)
+        return torch.device("cuda", process_info().local_rank % torch.cuda.device_count())
     return torch.device("cpu")
 
 

@@ -20,6 +20,7 @@ from torch_geometric.data import Batch, Data
 from torch_geometric.loader import DataLoader
 
 from distillery.train.checkpoint import CheckpointManager
+from distillery.train.data_parallel_torch import TorchDataParallel, init_torch_data_parallel
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import MetricsHistory, Progress, epoch_summary
 from distillery.train.schedule import make_schedule
@@ -113,6 +114,28 @@ def _evaluate(model: nn.Module, graphs: list[Data], loss_fn: LossFn, batch_size:
     return total / max(len(graphs), 1), torch.cat(logits), torch.cat(labels)
 
 
+def _rank_batches(train_set: list[Data], order: torch.Generator, batch_size: int,
+                  dp: TorchDataParallel) -> list[tuple[Batch, float, int]]:
+    """This rank's share of every batch of an epoch, with the factor on its mean loss.
+
+    The batches are the single-process loader's (the same loader, over indices), each dealt out
+    round-robin, and a share's mean loss is scaled by world * share / batch: DDP's average of
+    the ranks' gradients is then the gradient of the batch mean, as in one process. A rank
+    whose share is empty (a last batch smaller than the world) runs one graph at factor 0, so
+    that every rank takes part in the gradient exchange.
+    """
+    world, rank = dp.info.world_size, dp.info.rank
+    out = []
+    for rows in DataLoader(range(len(train_set)), batch_size=batch_size, shuffle=True,
+                           generator=order):
+        rows = rows.tolist()
+        share = rows[rank::world]
+        factor = world * len(share) / len(rows)
+        out.append((Batch.from_data_list([train_set[i] for i in share or rows[:1]]), factor,
+                    len(share)))
+    return out
+
+
 def train_classifier(
     model: nn.Module, train_set: list[Data], val_set: list[Data], cfg: TorchTrainSettings,
     loss_fn: LossFn, device: torch.device, checkpoint_dir: str | Path, history_path: str | Path,
@@ -124,15 +147,25 @@ def train_classifier(
     `loss_fn(logits, batch)` gives the training objective (also the validation loss);
     `metric_fn(logits, labels)` adds validation metrics to the table. A checkpoint whose
     `run_key` (a fingerprint of data and settings) matches is resumed; another is ignored.
+
+    Started as one of several ranks (WORLD_SIZE, e.g. by `relaunch_ranks`), it trains with
+    DistributedDataParallel on this rank's device: each batch is dealt out over the ranks,
+    every rank validates on the whole validation set (so all stop together) and only rank 0
+    writes checkpoints, the history table and log lines.
     """
+    dp = init_torch_data_parallel()
+    if dp.distributed:
+        device = dp.device
+    say = print if dp.info.is_main else _silent
     model.to(device)
+    net = dp.wrap(model)
     amp, batch_size = bool(cfg.amp), int(cfg.batch_size)
     steps_per_epoch = -(-len(train_set) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg.lr),
                                   weight_decay=float(cfg.weight_decay))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, steps_per_epoch))
     stopper = EarlyStopping(int(cfg.patience), float(cfg.min_delta))
-    history = MetricsHistory(history_path)
+    history = MetricsHistory(history_path if dp.info.is_main else None)
     checkpoints = CheckpointManager(checkpoint_dir, every=int(cfg.checkpoint_every),
                                     tensors=True)
     torch.manual_seed(run_seed(cfg.seed))
@@ -147,9 +180,12 @@ def train_classifier(
         history.load_state_dict(state["history"])
         _set_rng_state(state["rng"])
         best_epoch, best_state = state["best_epoch"], state["best_model"]
-        print(f"{label}: resuming after epoch {start} from {checkpoints.path('latest')}")
+        say(f"{label}: resuming after epoch {start} from {checkpoints.path('latest')}")
     elif saved is not None:
-        print(f"{label}: ignoring checkpoint of other settings in {checkpoint_dir}")
+        say(f"{label}: ignoring checkpoint of other settings in {checkpoint_dir}")
+    if dp.distributed:
+        say(f"{label}: data parallel over {dp.info.world_size} {device.type} ranks "
+            f"({dp.backend})")
 
     epochs = int(cfg.epochs)
     progress = Progress(epochs * steps_per_epoch, label, float(cfg.progress_interval))
@@ -160,20 +196,26 @@ def train_classifier(
         model.train()
         # the shuffle order depends only on seed and epoch, so a resumed run sees the same one
         order = torch.Generator().manual_seed(run_seed(cfg.seed) * 100_003 + epoch)
-        loader = DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=order)
+        batches = (_rank_batches(train_set, order, batch_size, dp) if dp.distributed else
+                   ((b, 1.0, b.num_graphs) for b in DataLoader(
+                       train_set, batch_size=batch_size, shuffle=True, generator=order)))
         train_loss = 0.0
-        for step, batch in enumerate(loader):
+        for step, (batch, factor, n_graphs) in enumerate(batches):
             batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
             with _autocast(device, amp):
-                loss = loss_fn(model(batch).float(), batch)
-            loss.backward()
+                loss = loss_fn(net(batch).float(), batch)
+            (loss * factor if dp.distributed else loss).backward()
             if cfg.clip_norm:
                 nn.utils.clip_grad_norm_(model.parameters(), float(cfg.clip_norm))
             optimizer.step()
             scheduler.step()
-            train_loss += float(loss.detach()) * batch.num_graphs
-            progress.update((epoch - 1) * steps_per_epoch + step + 1)
+            train_loss += float(loss.detach()) * n_graphs
+            if dp.info.is_main:
+                progress.update((epoch - 1) * steps_per_epoch + step + 1)
+        if dp.distributed:  # the sum over all ranks' shares
+            train_loss = float(dp.mean(torch.tensor(train_loss, dtype=torch.float64))
+                               ) * dp.info.world_size
         val_loss, logits, labels = _evaluate(model, val_set, loss_fn, batch_size, device, amp)
         val = {"loss": val_loss, **(metric_fn(logits, labels) if metric_fn else {})}
         train = {"loss": train_loss / len(train_set)}
@@ -184,17 +226,23 @@ def train_classifier(
         seconds = time.perf_counter() - tic
         history.append({"epoch": epoch, "lr": lr, "train_loss": train["loss"],
                         **{f"val_{k}": v for k, v in val.items()}, "seconds": seconds})
-        print(epoch_summary(epoch, train, val, lr=lr, s=seconds), flush=True)
-        checkpoints.save({
-            "run_key": run_key, "model": _cpu(model.state_dict()),
-            "optimizer": _cpu(optimizer.state_dict()), "scheduler": scheduler.state_dict(),
-            "early_stopping": stopper.state_dict(), "history": history.state_dict(),
-            "rng": _rng_state(), "best_epoch": best_epoch, "best_model": best_state,
-        }, epoch, is_best=is_best)
+        say(epoch_summary(epoch, train, val, lr=lr, s=seconds), flush=True)
+        if dp.info.is_main:
+            checkpoints.save({
+                "run_key": run_key, "model": _cpu(model.state_dict()),
+                "optimizer": _cpu(optimizer.state_dict()), "scheduler": scheduler.state_dict(),
+                "early_stopping": stopper.state_dict(), "history": history.state_dict(),
+                "rng": _rng_state(), "best_epoch": best_epoch, "best_model": best_state,
+            }, epoch, is_best=is_best)
         if on_epoch_end is not None:
             on_epoch_end(epoch)
     if stopper.should_stop:
-        print(f"{label}: early stop after epoch {epoch} (best epoch {best_epoch})")
+        say(f"{label}: early stop after epoch {epoch} (best epoch {best_epoch})")
     history.write()
+    dp.close()
     model.load_state_dict(best_state)
     return TrainResult(model.eval(), history.state_dict(), best_epoch, epoch, stopper.should_stop)
+
+
+def _silent(*_: Any, **__: Any) -> None:
+    """The output of ranks other than rank 0 (which alone reports)."""
