@@ -29,7 +29,8 @@ def test_per_rule_resources_name_rules_of_the_workflow(tmp_path):
 
 def test_training_rules_ask_for_a_gpu_and_data_rules_do_not():
     resources = PROFILE["set-resources"]
-    for rule in ("ff_train", "cg_train_delta", "can_train", "ff_distill_set", "ff_evaluate"):
+    for rule in ("ff_train", "cg_train_delta", "can_train", "can_train_vgae", "ff_distill_set",
+                 "ff_evaluate"):
         assert evaluate(resources[rule]["gpu"]) == 1, rule
     for rule in ("generate_frames", "generate_can_capture", "ingest", "split", "data_summary"):
         assert "gpu" not in resources[rule] and "gres" not in resources[rule], rule
