@@ -134,6 +134,30 @@ def ff_model_outputs(model):
     }
 
 
+def ff_teacher_inputs(wildcards):
+    """The teacher's file: the trained model (source train), the export's program (export);
+    nothing for an ASE calculator, which is built from its import path."""
+    teacher = ff(wildcards).teacher
+    if teacher.source == "train":
+        return {"teacher": f"{FF_DIR}/teacher/model.npz".format(dataset=wildcards.dataset)}
+    if teacher.source == "export":
+        return {"teacher": f"{teacher.export}/forcefield.stablehlo"}
+    return {}
+
+
+def ff_md_model_inputs(wildcards):
+    """The exported program of a trained model; a teacher from elsewhere runs as it is."""
+    if wildcards.model == "teacher" and ff(wildcards).teacher.source != "train":
+        return ff_teacher_inputs(wildcards)
+    return {kind: f"{EXPORT_DIR}/{wildcards.model}/{name}".format(dataset=wildcards.dataset)
+            for kind, name in (("program", "forcefield.stablehlo"), ("check", "check.json"))}
+
+
+def ff_distill_chunks(wildcards):
+    return [f"{FF_DIR}/distill/labels_{k}.npz".format(dataset=wildcards.dataset)
+            for k in range(ff(wildcards).distill.chunks)]
+
+
 def ff_train_inputs(wildcards):
     inputs = {"frames": FRAMES, "splits": SPLITS}
     if wildcards.model == "student":
@@ -152,6 +176,10 @@ def ff_role(wildcards):
     role = settings.student
     if wildcards.model == "student" and settings.distill.hvp:
         train = role.train.model_copy(update={"hvp_weight": settings.distill.hvp_weight})
+        role = role.model_copy(update={"train": train})
+    if wildcards.model == "baseline" and settings.baseline_train is not None:
+        # few reference frames need other batches/epochs than thousands of distilled ones
+        train = settings.baseline_train.model_copy(update={"seed": role.train.seed})
         role = role.model_copy(update={"train": train})
     return role
 

@@ -28,19 +28,61 @@ rule ff_train:
         "../workflow_scripts/ff_train.py"
 
 
-rule ff_distill_set:
-    """Training frames, displaced copies and teacher-MD frames, labelled by the teacher."""
+rule ff_distill_sample:
+    """Training frames, displaced copies and teacher-MD frames, not yet labelled."""
     input:
+        unpack(ff_teacher_inputs),
         frames=FRAMES,
         splits=SPLITS,
-        teacher=f"{FF_DIR}/teacher/model.npz",
     output:
-        frames=f"{FF_DIR}/distill_set.parquet",
-        hvp=f"{FF_DIR}/distill_hvp.npz",
+        frames=f"{FF_DIR}/distill/frames.parquet",
     params:
+        teacher=lambda wc: ff(wc).teacher,
         distill=lambda wc: ff(wc).distill,
         seed=lambda wc: dataset_seed(wc.dataset),
         cache_dir=JAX_CACHE,
+    log:
+        log_path("ff_distill_sample"),
+    benchmark:
+        benchmark_path("ff_distill_sample")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_distill_sample.py"
+
+
+rule ff_distill_label:
+    """One chunk of the distillation frames labelled by the teacher (a job of its own)."""
+    input:
+        unpack(ff_teacher_inputs),
+        frames=f"{FF_DIR}/distill/frames.parquet",
+    output:
+        labels=f"{FF_DIR}/distill/labels_{{chunk}}.npz",
+    wildcard_constraints:
+        chunk=r"\d+",
+    params:
+        teacher=lambda wc: ff(wc).teacher,
+        distill=lambda wc: ff(wc).distill,
+        seed=lambda wc: dataset_seed(wc.dataset),
+        cache_dir=JAX_CACHE,
+    log:
+        log_path("ff_distill_label_{chunk}"),
+    benchmark:
+        benchmark_path("ff_distill_label_{chunk}")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_distill_label.py"
+
+
+rule ff_distill_set:
+    """The labelled chunks gathered into the distillation set and its HVP targets."""
+    input:
+        frames=f"{FF_DIR}/distill/frames.parquet",
+        labels=ff_distill_chunks,
+    output:
+        frames=f"{FF_DIR}/distill_set.parquet",
+        hvp=f"{FF_DIR}/distill_hvp.npz",
     log:
         log_path("ff_distill_set"),
     benchmark:
@@ -52,16 +94,19 @@ rule ff_distill_set:
 
 
 rule ff_evaluate:
-    """Energy/force errors against the reference labels, throughput, speed-up and goals."""
+    """Energy/force errors against the reference labels (per element and component), agreement
+    with the teacher, throughput, latency at several batch sizes, speed-up and goals."""
     input:
+        unpack(ff_teacher_inputs),
         frames=FRAMES,
         splits=SPLITS,
-        **{m: f"{FF_DIR}/{m}/model.npz" for m in FF_MODELS},
+        **{m: f"{FF_DIR}/{m}/model.npz" for m in ("student", "baseline")},
     output:
         metrics=f"{FF_DIR}/metrics.json",
         **{f"parity_{m}": ff_figure("parity", m) for m in FF_MODELS},
         **{f"errors_{m}": ff_figure("errors", m) for m in FF_MODELS},
     params:
+        teacher=lambda wc: ff(wc).teacher,
         evaluate=lambda wc: ff(wc).evaluate,
         goals=lambda wc: ff(wc).goals,
         cache_dir=JAX_CACHE,
@@ -101,10 +146,10 @@ rule ff_export:
 
 
 rule ff_md_run:
-    """Seeded NVE + Langevin runs of one exported model from test-split structures."""
+    """Seeded NVE + Langevin runs of one exported model (or of an ASE/export teacher as it is)
+    from test-split structures."""
     input:
-        program=f"{EXPORT_DIR}/{{model}}/forcefield.stablehlo",
-        check=f"{EXPORT_DIR}/{{model}}/check.json",
+        unpack(ff_md_model_inputs),
         frames=FRAMES,
         splits=SPLITS,
     output:
@@ -113,6 +158,7 @@ rule ff_md_run:
     wildcard_constraints:
         model="teacher|student|baseline",
     params:
+        teacher=lambda wc: ff(wc).teacher,
         md=lambda wc: ff(wc).md_stability,
         seed=lambda wc: dataset_seed(wc.dataset),
     log:

@@ -10,10 +10,13 @@ from distillery.forcefield.labelling import (
     DISPLACED,
     ORIGINAL,
     TEACHER_MD,
-    build_distill_set,
+    gather_chunks,
+    label_chunk,
     mixed_labels,
+    sample_distill_frames,
 )
 from distillery.forcefield.settings import DistillSettings
+from distillery.forcefield.teachers import JaxTeacher
 from distillery.models.inference import predict
 from distillery.models.model import ForceField, fit_stats
 from distillery.models.neighbours import build_buckets, take_batch
@@ -109,7 +112,12 @@ def test_distill_set_is_labelled_by_the_teacher_and_mixes_labels() -> None:
     cfg = DistillSettings(displace={"copies": 2, "sigma": 0.05},
                           md={"starts": 1, "steps": 4, "every": 2, "temperature": 300,
                               "timestep_fs": 1.0})
-    distilled = build_distill_set(train, teacher, params, cfg, seed=0, log=lambda _: None)
+    quiet = lambda _: None  # noqa: E731
+    sampled = sample_distill_frames(train, JaxTeacher(teacher, params), cfg, seed=0, log=quiet)
+    chunks = [label_chunk(sampled, JaxTeacher(teacher, params), k, 2, False, 0, quiet)
+              for k in (1, 0)]  # gathered in any order
+    distilled, directions, _ = gather_chunks(sampled, chunks)
+    assert directions.shape == (0, 3)
     kinds = distilled.extras["augmentation"]
     assert list(np.bincount(kinds)) == [3, 6, 2]
     assert list(distilled.extras["source_frame"][kinds == DISPLACED]) == [0, 0, 1, 1, 2, 2]

@@ -6,16 +6,17 @@ import numpy as np
 
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
+from distillery.forcefield.evaluation import agreement, calculator_speed, label_metrics
 from distillery.forcefield.plots import error_histogram, parity_plot
 from distillery.forcefield.record import forcefield_metrics
+from distillery.forcefield.teachers import JaxTeacher, load_teacher
 from distillery.metrics.build import goal_lines
 from distillery.metrics.record import write_metrics
-from distillery.models.inference import evaluate, throughput
+from distillery.models.inference import latency_by_batch, predict, throughput
 from distillery.models.model import load_model
+from distillery.sweeps import split_variant
 from distillery.train.device import describe_jax_device, enable_compilation_cache
 from distillery.workflow import run_script
-
-MODELS = ("teacher", "student", "baseline")
 
 
 def main(snakemake) -> None:
@@ -25,18 +26,31 @@ def main(snakemake) -> None:
     test = frames.subset(read_splits(snakemake.input.splits)["test"])
     cfg = params.evaluate
     device = describe_jax_device()
+    speed_frames = test.subset(range(min(cfg.speed_frames, len(test))))
+    teacher = load_teacher(params.teacher, snakemake.input.get("teacher"))
+    # speed-ups compare equal batch sizes: calculator teachers take one structure per call
+    batch_size = cfg.batch_size if teacher.batched else 1
+    t_energy, t_forces = teacher.label(test)
     models = {}
-    for name in MODELS:
-        path = Path(getattr(snakemake.input, name))
-        model, model_params = load_model(path.parent)
-        metrics, energy, forces = evaluate(model, model_params, test, cfg.batch_size)
-        speed = throughput(model, model_params, test.subset(range(min(cfg.speed_frames,
-                                                                      len(test)))),
-                           cfg.batch_size, cfg.speed_seconds)
-        models[name] = {"role": name, **metrics,
-                        "n_params": speed.pop("n_parameters"),
-                        "size_bytes": path.stat().st_size, "device": device["platform"],
-                        **speed, "config": model.config}
+    for name in ("teacher", "student", "baseline"):
+        if name == "teacher" and not isinstance(teacher, JaxTeacher):
+            energy, forces = t_energy, t_forces
+            figures = {"kind": teacher.name, "source": params.teacher.source,
+                       **calculator_speed(teacher, speed_frames, cfg.speed_seconds)}
+        else:
+            path = Path(snakemake.input.teacher if name == "teacher"
+                        else getattr(snakemake.input, name))
+            model, model_params = load_model(path.parent)
+            energy, forces = predict(model, model_params, test, cfg.batch_size)
+            speed = throughput(model, model_params, speed_frames, batch_size, cfg.speed_seconds)
+            figures = {"n_params": speed.pop("n_parameters"), "size_bytes": path.stat().st_size,
+                       **speed, "config": model.config,
+                       **latency_by_batch(model, model_params, speed_frames,
+                                          cfg.latency_batch_sizes, cfg.latency_seconds)}
+            if name != "teacher":
+                figures |= agreement(energy, forces, t_energy, t_forces, test.n_atoms)
+        metrics = label_metrics(energy, forces, test.energy, test.forces, test.numbers)
+        models[name] = {"role": name, **metrics, "device": device["platform"], **figures}
         e_ref, e_pred = test.energy / test.n_atoms, energy / test.n_atoms
         f_ref, f_pred = np.concatenate(test.forces), np.concatenate(forces)
         parity_plot(getattr(out, f"parity_{name}"), f"{name}: test split", e_ref, e_pred,
@@ -44,12 +58,13 @@ def main(snakemake) -> None:
         error_histogram(getattr(out, f"errors_{name}"), f"{name}: force errors", f_ref, f_pred)
         print(f"{name}: force MAE {metrics['force_mae']:.4f} eV/Å, energy MAE "
               f"{metrics['energy_mae_per_atom'] * 1000:.2f} meV/atom, "
-              f"{speed['frames_per_s']:.1f} frames/s")
-    record = forcefield_metrics(snakemake.wildcards.dataset, models, params.goals, device,
-                                n_frames=len(test))
+              f"{models[name]['frames_per_s']:.1f} frames/s at batch {batch_size}")
+    dataset, variant = split_variant(snakemake.wildcards.dataset)
+    record = forcefield_metrics(dataset, models, params.goals, device, n_frames=len(test),
+                                variant=variant)
     write_metrics(out.metrics, record)
     for line in goal_lines(record):
         print(f"goal {line}")
 
 
-run_script(main, snakemake)
+run_script(main, snakemake, tracked=True)

@@ -13,6 +13,7 @@ from distillery.forcefield.md_stability import (
     save_trajectories,
     summarise,
 )
+from distillery.forcefield.teachers import load_teacher
 from distillery.io import write_json
 from distillery.workflow import run_script
 
@@ -21,7 +22,11 @@ def main(snakemake) -> None:
     settings, out = snakemake.params.md, snakemake.output
     frames = read_frames(snakemake.input.frames)
     starts = read_splits(snakemake.input.splits)["test"][:settings.starts]
-    calculator = DistilleryCalculator(Path(snakemake.input.program).parent)
+    if hasattr(snakemake.input, "program"):
+        calculator = DistilleryCalculator(Path(snakemake.input.program).parent)
+    else:
+        teacher = load_teacher(snakemake.params.teacher, snakemake.input.get("teacher"))
+        calculator = teacher.calculator()
     trajectories, summaries = [], []
     for i, k in enumerate(starts):
         atoms = Atoms(numbers=frames.numbers[k], positions=frames.positions[k],

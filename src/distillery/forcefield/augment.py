@@ -6,12 +6,11 @@ from collections.abc import Callable
 
 import numpy as np
 from ase import Atoms, units
+from ase.calculators.calculator import Calculator
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import thermalize_momenta
 
 from distillery.data.frames import FrameSet
-from distillery.models.calculator import JaxCalculator
-from distillery.models.model import ForceField, Params
 
 
 def _unlabelled(frames: FrameSet, sources: list[int], positions: list[np.ndarray]) -> FrameSet:
@@ -32,12 +31,13 @@ def displaced_frames(frames: FrameSet, sigma: float, copies: int,
     return _unlabelled(frames, sources, positions)
 
 
-def teacher_md_frames(frames: FrameSet, model: ForceField, params: Params, starts: int,
+def teacher_md_frames(frames: FrameSet, calculator: Calculator, starts: int,
                       steps: int, every: int, temperature: float, timestep_fs: float,
                       rng: np.random.Generator, log: Callable[[str], None] = print
                       ) -> FrameSet:
-    """Short Langevin runs driven by the model from `starts` random frames; every `every`-th
-    step is kept. Explores configurations next to the data that the reference never saw."""
+    """Short Langevin runs driven by the teacher's calculator from `starts` random frames;
+    every `every`-th step is kept. Explores configurations next to the data that the reference
+    never saw."""
     chosen = rng.choice(len(frames), size=min(starts, len(frames)), replace=False)
     sources: list[int] = []
     positions: list[np.ndarray] = []
@@ -46,7 +46,7 @@ def teacher_md_frames(frames: FrameSet, model: ForceField, params: Params, start
         atoms = Atoms(numbers=frames.numbers[k], positions=frames.positions[k],
                       cell=frames.cell[k] if periodic else None,
                       pbc=frames.pbc[k] if periodic else False)
-        atoms.calc = JaxCalculator(model, params)
+        atoms.calc = calculator
         thermalize_momenta(atoms, temperature, rng=rng)
         dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature,
                        friction=0.02 / units.fs, fixcm=False, rng=rng)

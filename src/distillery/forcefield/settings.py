@@ -6,9 +6,9 @@ any part of it (e.g. the MD temperature of a molecule next to a hot metal).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from distillery.base_settings import Settings
 from distillery.models.settings import ModelSettings
@@ -22,6 +22,27 @@ class RoleSettings(Settings):
 
     model: ModelSettings
     train: FFTrainSettings = FFTrainSettings()
+
+
+class TeacherSettings(RoleSettings):
+    """Where the teacher comes from. `train`: the model below, trained on the reference labels;
+    `ase`: any ASE calculator, `calculator: package.module:Class` built with `kwargs` (e.g.
+    `chgnet.model.dynamics:CHGNetCalculator` with `{use_device: cpu}`); `export`: a distillery
+    export directory (`export: path/to/export/teacher`). `model`/`train` only serve `train`."""
+
+    source: Literal["train", "ase", "export"] = "train"
+    calculator: str | None = None
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    export: str | None = None
+    fd_step: PositiveFloat = 0.01  # Å: central differences of forces (HVPs of non-JAX teachers)
+
+    @model_validator(mode="after")
+    def _source_complete(self) -> TeacherSettings:
+        if self.source == "ase" and not self.calculator:
+            raise ValueError("teacher.source ase needs teacher.calculator: package.module:Class")
+        if self.source == "export" and not self.export:
+            raise ValueError("teacher.source export needs teacher.export: an export directory")
+        return self
 
 
 class DisplaceSettings(Settings):
@@ -44,6 +65,7 @@ class DistillSettings(Settings):
     displace: DisplaceSettings = DisplaceSettings()
     md: DistillMDSettings = DistillMDSettings()
     hvp: bool = False  # Hessian-vector-product targets along random directions
+    chunks: PositiveInt = 2  # labelling jobs (ff_distill_label), each its own output
     hvp_weight: float = Field(1.0, ge=0)
 
 
@@ -51,6 +73,8 @@ class EvaluateSettings(Settings):
     batch_size: PositiveInt = 16
     speed_frames: PositiveInt = 32  # test frames timed for throughput
     speed_seconds: PositiveFloat = 3.0  # minimum timing window per model
+    latency_batch_sizes: tuple[PositiveInt, ...] = (1, 8, 64)  # frames/s and ms per batch
+    latency_seconds: PositiveFloat = 0.5  # minimum timing window per batch size
 
 
 class ToleranceSettings(Settings):
@@ -96,10 +120,13 @@ class FFGoalSettings(Settings):
 
 
 class ForcefieldSettings(Settings):
-    teacher: RoleSettings = RoleSettings(
+    teacher: TeacherSettings = TeacherSettings(
         model=ModelSettings(kind="painn", features=48, n_layers=3, n_rbf=12, cutoff=4.0),
         train=FFTrainSettings(epochs=10))
     student: RoleSettings = RoleSettings(model=ModelSettings())
+    # training of the baseline (the student's architecture on the reference labels); null: the
+    # student's training settings
+    baseline_train: FFTrainSettings | None = None
     distill: DistillSettings = DistillSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
     export: ExportSettings = ExportSettings()

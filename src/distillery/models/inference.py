@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import resource
 import time
 from typing import Any
 
@@ -66,3 +67,27 @@ def throughput(model: ForceField, params: Params, frames: FrameSet, batch_size: 
             "atoms_per_s": passes * int(frames.n_atoms.sum()) / elapsed,
             "compile_s": compile_s, "batch_size": batch_size,
             "n_parameters": count_parameters(params["net"])}
+
+
+def tiled(frames: FrameSet, n: int) -> FrameSet:
+    """At least `n` frames: `frames` repeated (so a batch of `n` holds real frames)."""
+    return frames.subset(np.resize(np.arange(len(frames)), max(n, len(frames))))
+
+
+def latency_by_batch(model: ForceField, params: Params, frames: FrameSet,
+                     batch_sizes: tuple[int, ...], min_seconds: float) -> dict[str, float]:
+    """`frames_per_s_batch<B>` and `latency_ms_batch<B>` (one batch of B frames) for every B,
+    plus `peak_rss_mb`: the process's peak resident memory after the largest batch
+    (host memory: XLA on CPU reports no device memory)."""
+    out: dict[str, float] = {}
+    for b in batch_sizes:
+        speed = throughput(model, params, tiled(frames, b).subset(range(b)), b, min_seconds)
+        out[f"frames_per_s_batch{b}"] = speed["frames_per_s"]
+        out[f"latency_ms_batch{b}"] = 1000.0 * b / speed["frames_per_s"]
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process (MiB; Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
