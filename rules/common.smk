@@ -15,6 +15,8 @@ except ConfigError as exc:
 
 RESULTS = SETTINGS.config.results
 DATASETS = SETTINGS.datasets
+# sweep variants `<dataset>--<variant>`: track rules build them like datasets (rules/sweeps.smk)
+VARIANTS = SETTINGS.variants
 DATASET_DIR = f"{RESULTS}/{{dataset}}"
 FRAMES = f"{DATASET_DIR}/data/frames.parquet"
 SPLITS = f"{DATASET_DIR}/data/splits.json"
@@ -33,7 +35,7 @@ _RUN_TARGETS = [f"{RESULTS}/data_summary.csv"]
 
 
 wildcard_constraints:
-    dataset="|".join(DATASETS) or "NONE",
+    dataset="|".join([*DATASETS, *VARIANTS]) or "NONE",
     capture="[A-Za-z0-9_-]+",
 
 
@@ -91,6 +93,11 @@ def generator_inputs(wildcards):
     if generate is not None and generate.kind == "openmm_peptide":
         return [str(shipped_file(generate.topology))]
     return []
+
+
+def base_data(path):
+    """Input function: a data file (FRAMES, SPLITS) of the dataset a sweep variant shares."""
+    return lambda wc: path.format(dataset=SETTINGS.base_dataset(wc.dataset))
 
 
 def log_path(rule_name):
@@ -227,7 +234,7 @@ def cg_truth(wildcards):
     """True parameters beside generated data (to check the fits), none for user data."""
     generate = dataset_cfg(wildcards.dataset).generate
     if generate is not None and generate.kind == "cg_chain":
-        return [f"data/raw/{wildcards.dataset}_truth.json"]
+        return [f"data/raw/{SETTINGS.base_dataset(wildcards.dataset)}_truth.json"]
     return []
 
 

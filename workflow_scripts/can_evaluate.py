@@ -14,6 +14,7 @@ from distillery.can.record import classifier_metrics, role
 from distillery.io import atomic_path, read_json
 from distillery.metrics.build import goal_lines
 from distillery.metrics.record import write_metrics
+from distillery.sweeps import split_variant
 from distillery.train.torch_device import describe_torch_device, torch_device
 from distillery.workflow import run_script
 
@@ -42,10 +43,11 @@ def main(snakemake) -> None:
         ids[name] = ids_figures(val["score"].to_numpy(), val["label"].to_numpy(),
                                 tst["score"].to_numpy(), tst["label"].to_numpy(),
                                 test_windows, meta["classes"], p.ids.fprs)
-    record = classifier_metrics(snakemake.wildcards.dataset, models, p.goals, p.primary_student,
+    dataset, variant = split_variant(snakemake.wildcards.dataset)
+    record = classifier_metrics(dataset, models, p.goals, p.primary_student,
                                 describe_torch_device(device, amp=False), meta["classes"],
                                 n_windows=len(test), ids=ids, held_out=p.held_out,
-                                fprs=p.ids.fprs)
+                                fprs=p.ids.fprs, variant=variant)
     write_metrics(snakemake.output.metrics, record)
     table = pd.DataFrame([{"model": m.model, "role": m.role, "params": m.n_params,
                            "accuracy": m.metrics["accuracy"], "macro_f1": m.primary.value,
@@ -73,4 +75,4 @@ def main(snakemake) -> None:
         print(f"goal {line}")
 
 
-run_script(main, snakemake)
+run_script(main, snakemake, tracked=True)

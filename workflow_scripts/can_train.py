@@ -62,4 +62,4 @@ def main(snakemake) -> None:
 if launched_rank():
     main(snakemake)
 else:
-    run_script(main, snakemake)
+    run_script(main, snakemake, tracked=True)

@@ -13,6 +13,7 @@ from distillery.data.splits import read_splits
 from distillery.io import atomic_path
 from distillery.metrics.record import write_metrics
 from distillery.models.model import count_parameters, load_model
+from distillery.sweeps import split_variant
 from distillery.train.device import describe_jax_device, enable_compilation_cache
 from distillery.workflow import run_script
 
@@ -30,12 +31,13 @@ def main(snakemake) -> None:
     for mode, row in metrics.items():
         print(f"{mode:>10}: force RMSE {row['force_rmse']:.4g} eV/Å, "
               f"MAE {row['force_mae']:.4g} eV/Å, R² {row['force_r2']:.4f}")
-    write_metrics(out.metrics, cg_metrics(snakemake.wildcards.dataset, metrics,
-                                          describe_jax_device(), n_frames=len(test)))
+    dataset, variant = split_variant(snakemake.wildcards.dataset)
+    write_metrics(out.metrics, cg_metrics(dataset, metrics, describe_jax_device(),
+                                          n_frames=len(test), variant=variant))
     with atomic_path(out.table) as tmp:
         pd.DataFrame([{"mode": m, **row} for m, row in metrics.items()]).to_csv(tmp, index=False)
     plot_mode_parity(out.parity, {m: f for m, (_, f) in predictions.items()},
                      test.stacked_forces())
 
 
-run_script(main, snakemake)
+run_script(main, snakemake, tracked=True)

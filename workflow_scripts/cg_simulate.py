@@ -113,4 +113,4 @@ def main(snakemake) -> None:
                        **runs[mode][1]} for mode in runs]).to_csv(tmp, index=False)
 
 
-run_script(main, snakemake)
+run_script(main, snakemake, tracked=True)

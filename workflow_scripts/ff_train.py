@@ -43,4 +43,4 @@ def main(snakemake) -> None:
     write_json(out.info, info)
 
 
-run_script(main, snakemake)
+run_script(main, snakemake, tracked=True)

@@ -17,8 +17,9 @@ import json
 import re
 import sys
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
@@ -31,6 +32,8 @@ from distillery.data.settings import DataSettings
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import ForcefieldSettings, RoleSettings
 from distillery.report.settings import ReportSettings
+from distillery.sweeps import SEPARATOR, SweepSettings, nested, variant_dataset, variants
+from distillery.tracking.settings import TrackingSettings
 
 DATASET_NAME = r"^[A-Za-z0-9_-]+$"
 
@@ -55,6 +58,10 @@ class Config(Settings):
     report: ReportSettings = ReportSettings()
     forcefield: ForcefieldSettings = ForcefieldSettings()
     classifier: ClassifierSettings = ClassifierSettings()
+    # MLflow logging of training and evaluation jobs (local SQLite store by default)
+    tracking: TrackingSettings = TrackingSettings()
+    # named variants of a dataset's settings, each built as the dataset `<dataset>--<variant>`
+    sweeps: dict[str, SweepSettings] = Field(default_factory=dict)
 
 
 class Resolved:
@@ -65,6 +72,9 @@ class Resolved:
         self.config = _validate(Config, overlay(Config, self.raw), "config")
         for name in self.config.datasets:
             _check_name(name)
+        # variant dataset name -> (base dataset, its settings with the variant's overrides)
+        self.variants: dict[str, tuple[str, DatasetSettings]] = self._sweep_variants()
+        for name in self.all_datasets:
             self.forcefield(name)
             self.classifier(name)
             self._check_temperature(name)
@@ -73,8 +83,17 @@ class Resolved:
     def datasets(self) -> dict[str, DatasetSettings]:
         return self.config.datasets
 
+    @cached_property
+    def all_datasets(self) -> dict[str, DatasetSettings]:
+        """The configured datasets and every sweep variant."""
+        return {**self.datasets, **{n: entry for n, (_, entry) in self.variants.items()}}
+
     def dataset(self, name: str) -> DatasetSettings:
-        return self.config.datasets[name]
+        return self.all_datasets[name]
+
+    def base_dataset(self, name: str) -> str:
+        """The dataset whose data a variant shares (a configured dataset: itself)."""
+        return self.variants[name][0] if name in self.variants else name
 
     def seed(self, name: str) -> int:
         own = self.dataset(name).seed
@@ -98,12 +117,20 @@ class Resolved:
         return cg.model_copy(update={"simulate": simulate, "delta": delta})
 
     def datasets_for(self, track: str) -> list[str]:
-        return [n for n, d in self.datasets.items() if d.track == track]
+        return [n for n, d in self.all_datasets.items() if d.track == track]
+
+    def dataset_view(self, name: str) -> dict[str, Any]:
+        """Everything a dataset (or sweep variant) runs with: its entry and its resolved
+        track block, as plain values (what `config_diff` compares between two variants)."""
+        entry = self.dataset(name)
+        track = {"forcefield": self.forcefield, "classifier": self.classifier,
+                 "coarse_grained": self.cg}[entry.track](name)
+        return {"dataset": entry.as_dict(), entry.track: track.model_dump(mode="json")}
 
     @cached_property
     def _track_views(self) -> dict[tuple[str, str], Any]:
         views: dict[tuple[str, str], Any] = {}
-        for name, entry in self.config.datasets.items():
+        for name, entry in self.all_datasets.items():
             where = f"datasets.{name}"
             ff = _validate(ForcefieldSettings, overlay(self.config.forcefield, entry.forcefield),
                            f"{where}.forcefield")
@@ -121,6 +148,26 @@ class Resolved:
             views[("classifier", name)] = can.model_copy(
                 update={"train": _seeded(can.train, seed)})
         return views
+
+    def _sweep_variants(self) -> dict[str, tuple[str, DatasetSettings]]:
+        out: dict[str, tuple[str, DatasetSettings]] = {}
+        for sweep_name, sweep in self.config.sweeps.items():
+            _check_name(sweep_name, "sweeps")
+            if sweep.dataset not in self.datasets:
+                raise ConfigError(f"config: sweeps.{sweep_name}.dataset: found "
+                                  f"{sweep.dataset!r}, expected one of {sorted(self.datasets)}")
+            for variant, overrides in variants(sweep_name, sweep).items():
+                name = variant_dataset(sweep.dataset, variant)
+                if name in out:
+                    raise ConfigError(f"config: sweeps.{sweep_name}: variant {variant!r} also "
+                                      "made by another sweep, expected unique variant names")
+                raw = self.raw["datasets"][sweep.dataset]
+                for key, value in overrides.items():
+                    raw = deep_merge(raw, nested(key, value))
+                entry = _validate(DatasetSettings, overlay(DatasetSettings, raw),
+                                  f"sweeps.{sweep_name}")
+                out[name] = (sweep.dataset, entry)
+        return out
 
     def _check_temperature(self, name: str) -> None:
         entry = self.dataset(name)
@@ -150,6 +197,15 @@ def _seeded_role(role: RoleSettings, seed: int) -> RoleSettings:
 def load(raw: Mapping[str, Any]) -> Resolved:
     """Validate a whole config (as loaded from YAML, overrides already merged)."""
     return Resolved(raw)
+
+
+def load_files(paths: Sequence[str | Path]) -> Resolved:
+    """Validate the config files `paths`, each merged over the ones before it."""
+    raw: dict[str, Any] = {}
+    for path in paths:
+        with open(path, encoding="utf-8") as handle:
+            raw = deep_merge(raw, yaml.safe_load(handle) or {})
+    return load(raw)
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -190,10 +246,10 @@ def overlay(base: type[BaseModel] | BaseModel, raw: Mapping[str, Any]) -> dict[s
     return out
 
 
-def _check_name(name: str) -> None:
-    if not re.match(DATASET_NAME, name):
-        raise ConfigError(f"config: datasets.{name}: found an invalid name, expected letters, "
-                          "digits, '_' and '-' only")
+def _check_name(name: str, where: str = "datasets") -> None:
+    if not re.match(DATASET_NAME, name) or SEPARATOR in name:
+        raise ConfigError(f"config: {where}.{name}: found an invalid name, expected letters, "
+                          f"digits, '_' and '-' only, without {SEPARATOR!r}")
 
 
 def _validate(cls: type[BaseModel], raw: Any, where: str) -> Any:
@@ -275,12 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         print(json.dumps(json_schema(), indent=2))
         return 0
-    raw: dict[str, Any] = {}
-    for path in args.configs:
-        with open(path, encoding="utf-8") as handle:
-            raw = deep_merge(raw, yaml.safe_load(handle) or {})
     try:
-        resolved = load(raw)
+        resolved = load_files(args.configs)
     except ConfigError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import platform
 import sys
@@ -12,8 +13,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
+from distillery.db import DB_NAME, write_through
 from distillery.errors import DistilleryError
 from distillery.io import write_json
+from distillery.tracking.context import git_commit
 
 _TRACKED_PACKAGES = (
     "distillery", "numpy", "pandas", "pyarrow", "pandera", "jax", "jaxlib", "flax", "optax",
@@ -57,8 +60,13 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
-    """Run a workflow script's `main(snakemake)` with its log, and a one-line error on failure."""
+def run_script(main: Callable[[Any], None], snakemake: Any, tracked: bool = False) -> None:
+    """Run a workflow script's `main(snakemake)` with its log, and a one-line error on failure.
+
+    `tracked` (training and evaluation scripts) logs the job as an MLflow run (see
+    `distillery.tracking.job`). Every job's outputs and provenance are then written through
+    to the project database `<results>/project.db`.
+    """
     log_path = Path(snakemake.log[0]) if len(snakemake.log) else None
     if log_path is not None:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,7 +78,8 @@ def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
     start = time.perf_counter()
     print(f"[{rule}] start {time.strftime('%Y-%m-%d %H:%M:%S')} wildcards={wildcards}", flush=True)
     try:
-        main(snakemake)
+        with _tracking(snakemake, tracked):
+            main(snakemake)
     except DistilleryError as exc:
         print(f"ERROR: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
@@ -79,9 +88,26 @@ def run_script(main: Callable[[Any], None], snakemake: Any) -> None:
         print(f"ERROR: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
         sys.exit(1)
     elapsed = time.perf_counter() - start
+    written = [str(p) for p in snakemake.output]
     if log_path is not None:
-        write_provenance(log_path.with_suffix(".provenance.json"), snakemake, elapsed)
+        provenance = log_path.with_suffix(".provenance.json")
+        write_provenance(provenance, snakemake, elapsed)
+        written.append(str(provenance))
+    results = (getattr(snakemake, "config", {}) or {}).get("results", "results")
+    try:
+        write_through(Path(results) / DB_NAME, results, written)
+    except DistilleryError as exc:
+        print(f"ERROR: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
     print(f"[{rule}] done in {elapsed:.1f} s", flush=True)
+
+
+def _tracking(snakemake: Any, tracked: bool) -> contextlib.AbstractContextManager[Any]:
+    if not tracked:
+        return contextlib.nullcontext()
+    from distillery.tracking.job import tracked_script  # mlflow only for tracked jobs
+
+    return tracked_script(snakemake)
 
 
 def write_provenance(path: Path, snakemake: Any, elapsed: float) -> None:
@@ -96,5 +122,6 @@ def write_provenance(path: Path, snakemake: Any, elapsed: float) -> None:
         "host": platform.node(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "seconds": round(elapsed, 3),
+        "git_commit": git_commit(),
         "versions": package_versions(),
     })

@@ -18,13 +18,14 @@ from distillery.errors import InputError
 from distillery.io import atomic_path
 from distillery.metrics.record import MetricsFile, read_metrics
 from distillery.report.html import html_page
+from distillery.sweeps import repeat_of
 from distillery.tracking.flatten import numeric_leaves
 
 # fixed columns first, then `goal.<name>` and `metric.<name>` columns in name order
 COLUMNS = [
     "dataset", "track", "variant", "model", "role", "n_params", "size_bytes", "device",
     "throughput", "throughput_unit", "throughput_vs_teacher", "primary_metric", "primary_value",
-    "primary_unit", "direction", "goals_passed", "goals_total",
+    "primary_std", "n_seeds", "primary_unit", "direction", "goals_passed", "goals_total",
 ]
 # what identifies a row; repeats of one key are the seeds of a sweep (see combine_repeats)
 KEY = ["dataset", "track", "variant", "model"]
@@ -94,11 +95,15 @@ def build_leaderboard(sources: Iterable[Source]) -> pd.DataFrame:
 def combine_repeats(table: pd.DataFrame, origins: Sequence[str]) -> pd.DataFrame:
     """One row per (dataset, track, variant, model).
 
-    Sweeps: a variant evaluated several times (one record per seed) is where the mean ± std
-    over the repeats belongs, computed here per KEY group. Until records name their seed, two
-    records of one key cannot be told apart and are an error naming both files.
+    The seed repeats of a sweep's grid point (variants `<point>_seed<k>`, see
+    `distillery.sweeps`) become one row of variant `<point>`: numbers are the mean over the
+    seeds, `primary_std` the standard deviation of the primary metric (n - 1), `n_seeds` how
+    many. Two records of one key and seed cannot be told apart: an error naming both files.
     """
-    repeated = table.duplicated(KEY, keep=False)
+    point_seed = [repeat_of(str(v)) for v in table["variant"]]
+    table = table.assign(variant=[p for p, _ in point_seed],
+                         seed=pd.array([s for _, s in point_seed], dtype="Int64"))
+    repeated = table.duplicated([*KEY, "seed"], keep=False)
     if repeated.any():
         first = table[repeated].iloc[0]
         same = table[KEY].eq(first[KEY]).all(axis=1)
@@ -107,7 +112,20 @@ def combine_repeats(table: pd.DataFrame, origins: Sequence[str]) -> pd.DataFrame
                          f"{'/'.join(map(str, first[KEY]))} also in {files[1:]}",
                          "one record per dataset, variant and model",
                          "give each run of a sweep its own variant")
-    return table
+    rows = []
+    for _, group in table.groupby(KEY, sort=False, dropna=False):
+        row = group.iloc[0].copy()
+        seeds = int(group["seed"].notna().sum())
+        row["n_seeds"] = seeds
+        row["primary_std"] = float("nan")
+        if len(group) > 1:
+            for column in group.columns.difference([*KEY, "seed"]):
+                values = pd.to_numeric(group[column], errors="coerce")
+                if values.notna().any():
+                    row[column] = values.mean()
+            row["primary_std"] = pd.to_numeric(group["primary_value"], errors="coerce").std()
+        rows.append(row)
+    return pd.DataFrame(rows).drop(columns="seed").reset_index(drop=True).infer_objects()
 
 
 def _throughput_vs_teacher(table: pd.DataFrame) -> pd.Series:

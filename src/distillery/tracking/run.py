@@ -236,15 +236,17 @@ def tracked_run(
 
 
 def tracked_job(snakemake: Any, *, params: Any = None, tags: Mapping[str, Any] | None = None,
-                variant: str = "default") -> contextlib.AbstractContextManager[NullRun]:
+                variant: str = "default",
+                dataset: str | None = None) -> contextlib.AbstractContextManager[NullRun]:
     """`tracked_run` for a workflow script: settings from the config's `tracking:` section,
     results directory from `results:`, rule and wildcards from the job, params (by default
-    the rule's `params:`) as dotted MLflow params."""
+    the rule's `params:`) as dotted MLflow params; the experiment is `dataset`'s (by default
+    the job's `dataset` wildcard)."""
     config = getattr(snakemake, "config", {}) or {}
     wildcards = dict(getattr(snakemake, "wildcards", {}).items())
     if params is None:
         params = dict(getattr(snakemake, "params", {}).items())
     return tracked_run(config.get("tracking"), config.get("results", "results"),
-                       dataset=str(wildcards.get("dataset", "all")),
+                       dataset=dataset or str(wildcards.get("dataset", "all")),
                        rule=getattr(snakemake, "rule", "script"), wildcards=wildcards,
                        params=params, tags=tags, variant=variant)

@@ -27,6 +27,8 @@ class TrackingSettings(BaseModel):
     # a tracking server that does not answer must not hold up training: fail fast, queue
     http_timeout_s: float = Field(5.0, gt=0)
     http_retries: int = Field(0, ge=0, le=10)
+    # outputs larger than this are not copied into the artifact store (trajectories, caches)
+    max_artifact_mb: float = Field(50.0, ge=0)
 
     def tracking_uri(self, results_dir: str | Path) -> str:
         """The store to log to: `uri`, or the local SQLite store under `results_dir`."""

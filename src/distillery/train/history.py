@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
 import pandas as pd
 
 from distillery.io import atomic_path
+
+Row = Mapping[str, Any]
+# callbacks that see every row any history records (see `observe`)
+_OBSERVERS: list[Callable[[Row], None]] = []
+
+
+@contextlib.contextmanager
+def observe(callback: Callable[[Row], None]) -> Iterator[None]:
+    """While active, `callback(row)` sees every row a `MetricsHistory` records, also rows
+    restored from a resumed checkpoint: how a job's experiment tracker gets the per-epoch
+    metrics of training loops that build their own history."""
+    _OBSERVERS.append(callback)
+    try:
+        yield
+    finally:
+        _OBSERVERS.remove(callback)
+
+
+def _notify(rows: list[dict[str, Any]]) -> None:
+    for callback in list(_OBSERVERS):
+        for row in rows:
+            callback(row)
 
 
 class MetricsHistory:
@@ -27,6 +50,7 @@ class MetricsHistory:
     def append(self, row: Mapping[str, Any]) -> None:
         self.rows.append(dict(row))
         self.write()
+        _notify(self.rows[-1:])
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.rows)
@@ -49,6 +73,7 @@ class MetricsHistory:
         a run resumed after its last epoch trains no further and must still leave its table."""
         self.rows = [dict(r) for r in rows]
         self.write()
+        _notify(self.rows)
 
 
 def _fmt(value: Any) -> str:

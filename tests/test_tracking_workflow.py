@@ -1,0 +1,118 @@
+"""One tiny workflow run with tracking on, against a live `mlflow server` on 127.0.0.1: one
+MLflow run per training and evaluation job (params, per-epoch and final metrics, artifacts),
+the project database answering SQL and rebuilding to the same content, and a three-seed
+sweep folded into mean ± std by the leaderboard."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from distillery.report.leaderboard import build_leaderboard
+from distillery.tracking.pending import list_pending
+from tests.conftest import DEFAULT_CONFIG, ROOT, TINY_CONFIG, run_snakemake
+from tests.test_tracking import MLFLOW, _client, server  # noqa: F401 - the server fixture
+
+pytestmark = pytest.mark.skipif(not MLFLOW.exists(), reason="mlflow CLI not installed")
+
+SWEEP_CONFIG = ROOT / "tests" / "configs" / "sweep.yaml"
+SEEDS = (0, 1, 2)
+TARGETS = ("results/md/forcefield/metrics.json",
+           *(f"results/cg--rep_seed{s}/priors/metrics.json" for s in SEEDS))
+TRACKED = {"ff_train", "ff_evaluate", "cg_train_delta", "cg_evaluate_modes"}
+
+
+@pytest.fixture(scope="module")
+def run(server: str, tmp_path_factory: pytest.TempPathFactory) -> Path:  # noqa: F811
+    workdir = tmp_path_factory.mktemp("tracked_workflow")
+    overlay = workdir / "server.yaml"
+    overlay.write_text(json.dumps({"tracking": {"uri": server}}))
+    run_snakemake(workdir, *TARGETS,
+                  configfiles=(DEFAULT_CONFIG, TINY_CONFIG, SWEEP_CONFIG, overlay))
+    return workdir
+
+
+def _jobs(results: Path) -> set[tuple[str, str]]:
+    """(rule, wildcards as JSON) of every tracked job that ran, from its provenance."""
+    jobs = set()
+    for path in results.glob("*/logs/*.provenance.json"):
+        data = json.loads(path.read_text())
+        if data["rule"] in TRACKED:
+            jobs.add((data["rule"], json.dumps(data["wildcards"], sort_keys=True)))
+    return jobs
+
+
+def test_one_mlflow_run_per_training_and_evaluation_job(run: Path, server: str) -> None:  # noqa: F811
+    client = _client(server)
+    runs = [r for name in ("md", "cg")
+            for r in client.search_runs([client.get_experiment_by_name(name).experiment_id])]
+    found = {(r.data.tags["rule"], r.data.tags["wildcards"]) for r in runs}
+    assert len(runs) == len(found) == len(_jobs(run / "results")) == 4 + 2 * len(SEEDS)
+    assert found == _jobs(run / "results")
+    commits = {r.data.tags["git_commit"] for r in runs}
+    assert len({r.data.tags["snakemake_run_id"] for r in runs}) == 1 and "" not in commits
+    for r in runs:
+        assert r.info.status == "FINISHED"
+        assert r.data.params and r.data.metrics, r.info.run_name
+        assert client.list_artifacts(r.info.run_id), r.info.run_name
+    assert not list_pending(run / "results")
+
+
+def test_training_runs_log_every_epoch_and_evaluation_runs_the_record(
+        run: Path, server: str) -> None:  # noqa: F811
+    client = _client(server)
+    md = client.get_experiment_by_name("md").experiment_id
+    student = client.search_runs(
+        [md], "tags.rule = 'ff_train' and tags.`wildcard.model` = 'student'")[0]
+    steps = [m.step for m in client.get_metric_history(student.info.run_id, "val_loss")]
+    assert steps == [1, 2]  # tiny.yaml: two epochs
+    assert student.data.params["role.train.epochs"] == "2"
+    evaluation = client.search_runs([md], "tags.rule = 'ff_evaluate'")[0]
+    record = json.loads((run / "results/md/forcefield/metrics.json").read_text())
+    student_mae = next(m["metrics"]["force_mae"] for m in record["models"]
+                       if m["model"] == "student")
+    assert evaluation.data.metrics["student.force_mae"] == pytest.approx(student_mae)
+    artifacts = {a.path for a in client.list_artifacts(evaluation.info.run_id)}
+    assert {"metrics.json", "figures"} <= artifacts
+    cg = client.get_experiment_by_name("cg").experiment_id
+    variants = {r.data.tags["variant"] for r in client.search_runs([cg])}
+    assert variants == {f"rep_seed{s}" for s in SEEDS}
+
+
+def test_project_db_answers_the_query_and_rebuilds_the_same(run: Path) -> None:
+    db = [sys.executable, "-m", "distillery.db"]
+    out = subprocess.run([*db, "query", "--json",
+                          "select model, force_mae from metrics where dataset='md'"],
+                         cwd=run, capture_output=True, text=True, check=True).stdout
+    rows = {r["model"]: r["force_mae"] for r in json.loads(out)}
+    record = json.loads((run / "results/md/forcefield/metrics.json").read_text())
+    assert rows == pytest.approx({m["model"]: m["metrics"]["force_mae"]
+                                  for m in record["models"]})
+
+    def dump() -> list[str]:
+        with sqlite3.connect(run / "results/project.db") as conn:
+            return list(conn.iterdump())
+
+    # the workflow's own end-of-run rebuild already holds every job's benchmark
+    with sqlite3.connect(run / "results/project.db") as conn:
+        assert conn.execute("select count(*) from benchmarks").fetchone()[0] >= 4 + 2 * len(SEEDS)
+    subprocess.run([*db, "rebuild"], cwd=run, check=True, capture_output=True)
+    first = dump()
+    subprocess.run([*db, "rebuild"], cwd=run, check=True, capture_output=True)
+    assert dump() == first
+
+
+def test_three_seed_sweep_gives_mean_and_std_in_the_leaderboard(run: Path) -> None:
+    sources = [run / f"results/cg--rep_seed{s}/priors/metrics.json" for s in SEEDS]
+    maes = [json.loads(p.read_text())["models"][0]["primary"]["value"] for p in sources]
+    table = build_leaderboard(sources)
+    row = table[table["model"] == json.loads(sources[0].read_text())["models"][0]["model"]]
+    assert row["variant"].tolist() == ["rep"] and row["n_seeds"].tolist() == [3]
+    assert row["primary_value"].iloc[0] == pytest.approx(sum(maes) / 3)
+    assert row["primary_std"].iloc[0] == pytest.approx(float(np.std(maes, ddof=1)))
