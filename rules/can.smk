@@ -56,24 +56,25 @@ rule can_train:
 
 
 rule can_train_vgae:
-    """The VGAE anomaly detector on normal training windows only (resumable like can_train)."""
+    """The VGAE anomaly detector on normal training windows only, or (`vgae_student`) a small
+    VGAE distilled from its anomaly scores; resumable like can_train."""
     input:
-        train=f"{CAN_DIR}/graphs/train.npz",
-        val=f"{CAN_DIR}/graphs/val.npz",
-        meta=f"{CAN_DIR}/graphs/meta.json",
+        unpack(can_vgae_inputs),
     output:
-        model=f"{CAN_DIR}/models/vgae.safetensors",
-        history=f"{CAN_DIR}/history/vgae.csv",
+        model=f"{CAN_DIR}/models/{{anomaly}}.safetensors",
+        history=f"{CAN_DIR}/history/{{anomaly}}.csv",
+    wildcard_constraints:
+        anomaly="vgae|vgae_student",
     params:
-        arch=lambda wc: can(wc).anomaly,
+        arch=lambda wc: can(wc).anomaly if wc.anomaly == "vgae" else can(wc).anomaly_student,
         train=lambda wc: can(wc).train,
         device=lambda wc: can(wc).device,
-        checkpoints=f"{CHECKPOINTS}/classifier/vgae",
+        checkpoints=f"{CHECKPOINTS}/classifier/{{anomaly}}",
     threads: 1
     log:
-        log_path("can_train_vgae"),
+        log_path("can_train_{anomaly}"),
     benchmark:
-        benchmark_path("can_train_vgae")
+        benchmark_path("can_train_{anomaly}")
     conda:
         conda_env("classifier")
     script:
@@ -219,3 +220,34 @@ register_targets(
     f"{CAN_DIR}/detection.svg",
     f"{EXPORT_DIR}/classifier/checks.json",
 )
+
+
+rule can_cross:
+    """Cross-dataset evaluation, on demand: the models trained on dataset `{source}` score the
+    test windows of `{dataset}` (thresholds from `{source}`'s normal validation windows),
+    e.g. `snakemake results/B/classifier/cross/A.csv` for two classifier datasets A and B."""
+    input:
+        models=can_source_model_files,
+        source_val=f"{RESULTS}/{{source}}/classifier/graphs/val.npz",
+        test=f"{CAN_DIR}/graphs/test.npz",
+        meta=f"{CAN_DIR}/graphs/meta.json",
+        windows=f"{CAN_DIR}/graphs/windows.parquet",
+    output:
+        json=f"{CAN_DIR}/cross/{{source}}.json",
+        table=f"{CAN_DIR}/cross/{{source}}.csv",
+    wildcard_constraints:
+        source="|".join(DATASETS) or "NONE",
+    params:
+        models=can_source_models,
+        ids=lambda wc: can(wc).ids,
+        batch_size=lambda wc: can(wc).evaluate.batch_size,
+        device=lambda wc: can(wc).device,
+    threads: 1
+    log:
+        log_path("can_cross_{source}"),
+    benchmark:
+        benchmark_path("can_cross_{source}")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_cross.py"

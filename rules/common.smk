@@ -1,6 +1,7 @@
 # Typed settings built once from the config, shared path patterns, and the registry of final
 # targets that `rule all` builds. Every other rule file depends on this one only.
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -270,8 +271,28 @@ def can_models(wildcards):
 
 
 def can_scored_models(wildcards):
-    """Every model that scores windows for the IDS evaluation: the classifiers and the VGAE."""
-    return [*can_models(wildcards), "vgae"]
+    """Every model that scores windows for the IDS evaluation: the classifiers, the VGAE and
+    its distilled student when `anomaly_student` is set."""
+    student = ["vgae_student"] if can(wildcards).anomaly_student is not None else []
+    return [*can_models(wildcards), "vgae", *student]
+
+
+def can_source_models(wildcards):
+    """The scored models of dataset `{source}`, for the cross-dataset evaluation."""
+    return can_scored_models(SimpleNamespace(dataset=wildcards.source))
+
+
+def can_source_model_files(wildcards):
+    return [f"{RESULTS}/{wildcards.source}/classifier/models/{m}.safetensors"
+            for m in can_source_models(wildcards)]
+
+
+def can_vgae_inputs(wildcards):
+    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
+    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
+    if wildcards.anomaly == "vgae_student":
+        inputs["teacher"] = f"{CAN_DIR}/models/vgae.safetensors"
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
 
 
 def can_exports(wildcards):

@@ -82,3 +82,20 @@ def test_dqn_agent_learns_to_trust_the_informative_detector_deterministically():
     again = fit_dqn(z, attack, cfg)
     for a, b in zip(q.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_a_small_vgae_student_learns_the_teachers_anomaly_scores(tmp_path):
+    graphs = _graphs(48)
+    teacher = fit_vgae(VGAESettings(hidden=8, latent=4, heads=2, layers=1), TRAIN, META,
+                       graphs, graphs, CPU, tmp_path / "t", tmp_path / "t.csv").model
+    target = anomaly_scores(teacher, graphs, 16, CPU)
+    student = fit_vgae(VGAESettings(hidden=4, latent=2, heads=2, layers=1), TRAIN, META,
+                       graphs, graphs, CPU, tmp_path / "s", tmp_path / "s.csv",
+                       teacher=teacher)
+    assert student.history[-1]["val_loss"] < 0.5 * student.history[0]["val_loss"]
+    # the student's loss is the squared log-score gap on the normal windows
+    normal = [g for g in graphs if int(g.y) == 0]
+    gap = np.log(anomaly_scores(student.model, normal, 16, CPU) + 1e-6) - np.log(
+        target[[int(g.y) == 0 for g in graphs]] + 1e-6)
+    assert np.mean(gap**2) == pytest.approx(student.history[student.best_epoch - 1]["val_loss"],
+                                            rel=1e-4)

@@ -21,7 +21,7 @@ def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
         "teacher", "student", "baseline"]
     assert record.summary["classes"] == ["normal", "dos", "masquerade", "spoofing"]
     # the IDS figures of every scored model and fusion; masquerade was never trained on
-    assert set(record.summary["ids"]) == {*models, "vgae", "stacking", "dqn"}
+    assert set(record.summary["ids"]) == {*models, "vgae", "vgae_student", "stacking", "dqn"}
     assert record.summary["held_out"] == ["masquerade"]
     for figures in record.summary["ids"].values():
         assert set(figures["thresholds"]) == {"0.01", "0.001"}

@@ -138,6 +138,8 @@ class ClassifierSettings(Settings):
     primary_student: str = "mlp"  # the student compared with the teacher in the summary
     kd: KDSettings = KDSettings()
     anomaly: VGAESettings = VGAESettings()  # the VGAE, trained on normal windows only
+    # a small VGAE distilled from it (`vgae_kd`: matches its log anomaly scores); null: none
+    anomaly_student: VGAESettings | None = VGAESettings(hidden=8, latent=4, heads=2, layers=1)
     # attacks whose windows no model sees in training or validation (unseen-attack evaluation)
     held_out: tuple[str, ...] = ()
     fusion: FusionSettings = FusionSettings()

@@ -18,12 +18,14 @@ from distillery.can.kd import kd_loss
 from distillery.can.metrics import classification_metrics
 from distillery.can.models.build import build_classifier
 from distillery.can.models.vgae import GraphVGAE
+from distillery.can.scores import anomaly_scores
 from distillery.can.settings import GATSettings, KDSettings, MLPSettings, VGAESettings
 from distillery.errors import ConfigError, InputError, reason
 from distillery.train.settings import TorchTrainSettings, run_seed
 from distillery.train.torch_loop import LossFn, TrainResult, train_classifier
 
 WEIGHTINGS = ("balanced", "none")
+SCORE_EPS = 1e-6  # anomaly scores are positive; this keeps their log finite
 
 
 def without_classes(graphs: list[Data], classes: list[str], dropped: tuple[str, ...] | list[str],
@@ -136,9 +138,13 @@ def fit_vgae(
     train_set: list[Data], val_set: list[Data], device: torch.device,
     checkpoint_dir: str | Path, history_path: str | Path, label: str = "vgae",
     data_key: Any = "", on_epoch_end: Callable[[int], None] | None = None,
+    teacher: GraphVGAE | None = None,
 ) -> TrainResult:
     """Seed, build and train the VGAE on the normal windows of the sets (attack windows are
-    dropped here); early stopping and the best epoch follow the normal validation loss."""
+    dropped here); early stopping and the best epoch follow the normal validation loss.
+
+    With a `teacher` VGAE the model is a student: its loss is the squared difference of its
+    log anomaly score and the teacher's, window by window."""
     attacks = meta["classes"][1:]  # class 0 is normal
     train_set = without_classes(train_set, meta["classes"], attacks)
     val_set = without_classes(val_set, meta["classes"], attacks)
@@ -148,10 +154,21 @@ def fit_vgae(
     model = build_classifier(arch, len(meta["features"]), len(meta["classes"]),
                              meta["feature_mean"], meta["feature_std"])
     assert isinstance(model, GraphVGAE)
-    key = fingerprint(arch.as_dict(), train_cfg.as_dict(), data_key)
+    key = fingerprint(arch.as_dict(), train_cfg.as_dict(), data_key, teacher is not None)
 
     def loss(parts: torch.Tensor, batch: Batch) -> torch.Tensor:
         return model.loss(parts)
+
+    def distilled(parts: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return ((torch.log(model.score(parts) + SCORE_EPS)
+                 - torch.log(batch.teacher[:, 0] + SCORE_EPS)) ** 2).mean()
+
+    if teacher is not None:
+        train_set, val_set = (
+            with_teacher(graphs, torch.from_numpy(
+                anomaly_scores(teacher, graphs, train_cfg.batch_size, device))[:, None])
+            for graphs in (train_set, val_set))
+        loss = distilled
 
     return train_classifier(model, train_set, val_set, train_cfg, loss, device,
                             checkpoint_dir, history_path, key, None, label, on_epoch_end)
