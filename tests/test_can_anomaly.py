@@ -12,7 +12,7 @@ from distillery.can.fusion import ZScaler, dqn_scores, fit_dqn, fit_stacking, st
 from distillery.can.metrics import binary_auroc
 from distillery.can.models.build import load_classifier, save_classifier
 from distillery.can.scores import anomaly_scores
-from distillery.can.settings import FusionSettings, VGAESettings
+from distillery.can.settings import ClassifierSettings, FusionSettings, VGAESettings
 from distillery.can.training import fit_vgae, without_classes
 from distillery.errors import ConfigError
 from distillery.train.settings import TorchTrainSettings
@@ -99,3 +99,9 @@ def test_a_small_vgae_student_learns_the_teachers_anomaly_scores(tmp_path):
         target[[int(g.y) == 0 for g in graphs]] + 1e-6)
     assert np.mean(gap**2) == pytest.approx(student.history[student.best_epoch - 1]["val_loss"],
                                             rel=1e-4)
+
+
+def test_normal_traffic_cannot_be_held_out():
+    with pytest.raises(ValueError, match="normal traffic cannot be held out"):
+        ClassifierSettings(held_out=["normal"])
+    assert ClassifierSettings(held_out=["masquerade"]).held_out == ("masquerade",)

@@ -81,3 +81,4 @@ def test_ids_figures_and_the_unseen_comparison():
     unseen = unseen_summary(ids, ["dos"], 0.01)["dos"]
     assert unseen["best_single"] == "vgae" and unseen["best_fusion"] == "dqn"
     assert unseen["fusion_beats_best_single"] is False  # equal is not better
+    assert unseen["auroc"] == {"teacher": 0.0, "vgae": 1.0, "stacking": 0.0, "dqn": 1.0}

@@ -42,8 +42,9 @@ FUSIONS = ("stacking", "dqn")
 
 def unseen_summary(ids: Mapping[str, Mapping[str, Any]], held_out: Sequence[str], fpr: float
                    ) -> dict[str, Any]:
-    """Per held-out attack: every model's detection rate at `fpr`, the better of the two
-    single detectors, the better fusion and whether the fusion beats that detector."""
+    """Per held-out attack: every model's detection rate at `fpr` and AUROC, the better of the
+    two single detectors, the better fusion and whether the fusion beats that detector (at
+    `fpr`)."""
     key = str(fpr)
     out: dict[str, Any] = {}
     for attack in held_out:
@@ -53,7 +54,10 @@ def unseen_summary(ids: Mapping[str, Mapping[str, Any]], held_out: Sequence[str]
             continue
         single = max((m for m in SINGLE if m in rates), key=rates.get, default=None)
         fused = max((m for m in FUSIONS if m in rates), key=rates.get, default=None)
-        out[attack] = {"fpr": fpr, "detection_rate": rates, "best_single": single,
+        out[attack] = {"fpr": fpr, "detection_rate": rates,
+                       "auroc": {m: f["attacks"][attack]["auroc"] for m, f in ids.items()
+                                 if attack in f["attacks"]},
+                       "best_single": single,
                        "best_fusion": fused,
                        "fusion_beats_best_single": None if single is None or fused is None
                        else rates[fused] > rates[single]}

@@ -153,4 +153,6 @@ class ClassifierSettings(Settings):
         for name in (*self.scratch, self.primary_student):
             if name not in self.students:
                 raise ValueError(f"student {name!r} is not among students {sorted(self.students)}")
+        if "normal" in self.held_out:
+            raise ValueError("held_out names attacks; normal traffic cannot be held out")
         return self
