@@ -28,7 +28,7 @@ def cg_run(tiny_workdir):
 def test_priors_are_fitted_saved_and_plotted(cg_run):
     readable = yaml.safe_load((cg_run / "priors.yaml").read_text())
     assert readable["kind"] == "parametric"
-    assert readable["bond"]["bead-bead"]["form"] == "harmonic"
+    assert list(readable["bond"]) == ["C-C"] and readable["bond"]["C-C"]["form"] == "harmonic"
     priors = load_priors(cg_run / "priors.yaml")
     assert priors_to_dict(load_priors(cg_run / "priors.npz")) == priors_to_dict(priors)
     recovery = json.loads((cg_run / "fit_summary.json").read_text())["recovery"]
@@ -54,6 +54,14 @@ def test_modes_and_simulation_are_reported(cg_run):
     for name in ("bond", "angle", "dihedral", "fes"):
         assert 0.0 < sim["js_divergence"][name] < 1.0
         assert 0.0 <= sim["js_reference_halves"][name] < 1.0
+    # the prior alone is simulated beside the full model, from the same starts
+    prior = sim["prior_only"]
+    assert prior["stability"]["stable"] is True
+    assert 0.0 < prior["js_divergence"]["fes"] < 1.0
+    assert sim["fes_js_ratio_full_vs_prior"] == pytest.approx(
+        sim["js_divergence"]["fes"] / prior["js_divergence"]["fes"])
+    # the chain generator's beads are all carbon: one type, one class per kind
+    assert json.loads((cg_run / "beads.json").read_text())["types"] == ["C"] * 12
     traj = np.load(cg_run / "simulation" / "trajectory.npz")
     assert traj["positions"].shape == (10, 2, 12, 3)
     log = (cg_run.parents[0] / "logs" / "cg_simulate.log").read_text()
