@@ -1,7 +1,8 @@
 """Hessian-vector-product targets on vs off: the same student trained twice on a dataset's
 distillation set, once with the teacher's HVPs in the loss.
 
-Needs the workflow's outputs for the dataset (`results/<dataset>/data/*`,
+Run from the workflow's working directory; needs its outputs for the dataset
+(`results/<dataset>/data/*`,
 `results/<dataset>/forcefield/distill_set.parquet`, and the teacher model for `source: train`).
 HVPs come from the configured teacher: autodiff for trained models, central differences of
 forces for ASE calculators and exports. Prints one JSON object with, per variant, force and
@@ -45,7 +46,7 @@ def main() -> None:
     args = parser.parse_args()
     resolved = load_settings(read_yaml(args.config))
     ff = resolved.forcefield(args.dataset)
-    results = ROOT / resolved.config.results / args.dataset
+    results = Path(resolved.config.results) / args.dataset  # relative to the working directory
     frames = read_frames(results / "data" / "frames.parquet")
     splits = read_splits(results / "data" / "splits.json")
     train, val, test = (frames.subset(splits[s]) for s in ("train", "val", "test"))

@@ -105,6 +105,7 @@ rule ff_evaluate:
         metrics=f"{FF_DIR}/metrics.json",
         **{f"parity_{m}": ff_figure("parity", m) for m in FF_MODELS},
         **{f"errors_{m}": ff_figure("errors", m) for m in FF_MODELS},
+        pareto=ff_figure("pareto", "all"),
     params:
         teacher=lambda wc: ff(wc).teacher,
         evaluate=lambda wc: ff(wc).evaluate,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillery.forcefield.plots import error_histogram, parity_plot
+from distillery.forcefield.plots import error_histogram, pareto_plot, parity_plot
 from distillery.metrics.regression import angular_errors, energy_metrics, force_metrics
 
 
@@ -46,3 +46,9 @@ def test_plots_are_written(tmp_path) -> None:
     error_histogram(tmp_path / "errors.svg", "model", f_ref, f_pred)
     assert (tmp_path / "parity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert b"<svg" in (tmp_path / "errors.svg").read_bytes()[:1000]
+
+
+def test_pareto_plot_writes_a_png(tmp_path) -> None:
+    path = tmp_path / "pareto.png"
+    pareto_plot(path, {"teacher": (50.0, 0.01), "student": (2000.0, 0.02)}, batch_size=1)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000

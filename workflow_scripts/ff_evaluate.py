@@ -7,7 +7,7 @@ import numpy as np
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
 from distillery.forcefield.evaluation import agreement, calculator_speed, label_metrics
-from distillery.forcefield.plots import error_histogram, parity_plot
+from distillery.forcefield.plots import error_histogram, pareto_plot, parity_plot
 from distillery.forcefield.record import forcefield_metrics
 from distillery.forcefield.teachers import JaxTeacher, load_teacher
 from distillery.metrics.build import goal_lines
@@ -60,6 +60,8 @@ def main(snakemake) -> None:
               f"{metrics['energy_mae_per_atom'] * 1000:.2f} meV/atom, "
               f"{models[name]['frames_per_s']:.1f} frames/s at batch {batch_size}")
     dataset, variant = split_variant(snakemake.wildcards.dataset)
+    pareto_plot(out.pareto, {name: (m["frames_per_s"], m["force_mae"])
+                             for name, m in models.items()}, batch_size)
     record = forcefield_metrics(dataset, models, params.goals, device, n_frames=len(test),
                                 variant=variant)
     write_metrics(out.metrics, record)

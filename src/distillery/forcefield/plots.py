@@ -47,3 +47,19 @@ def error_histogram(path: str | Path, title: str, force_ref: np.ndarray,
     ax.set_ylabel("atoms")
     ax.set_title(title)
     _save(fig, path)
+
+
+def pareto_plot(path: str | Path, points: dict[str, tuple[float, float]], batch_size: int
+                ) -> None:
+    """Force MAE (eV/Å) against frames/s per model, both axes log; lower right is better."""
+    fig = Figure(figsize=(5.5, 4.2))
+    ax = fig.subplots()
+    for k, (name, (speed, mae)) in enumerate(points.items()):
+        ax.scatter([speed], [mae], color=f"C{k}", s=40)
+        ax.annotate(name, (speed, mae), textcoords="offset points", xytext=(5, 5))
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"frames/s at batch {batch_size}")
+    ax.set_ylabel("force MAE vs reference (eV/Å)")
+    ax.set_title("accuracy against speed")
+    _save(fig, path)
