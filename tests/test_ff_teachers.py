@@ -9,8 +9,13 @@ from ase.calculators.emt import EMT
 
 from distillery.errors import ConfigError
 from distillery.forcefield.evaluation import agreement, calculator_speed, label_metrics
-from distillery.forcefield.labelling import chunk_rows, gather_chunks, label_chunk
-from distillery.forcefield.settings import TeacherSettings
+from distillery.forcefield.labelling import (
+    chunk_rows,
+    gather_chunks,
+    label_chunk,
+    sample_distill_frames,
+)
+from distillery.forcefield.settings import DistillSettings, TeacherSettings
 from distillery.forcefield.teachers import (
     CalculatorTeacher,
     JaxTeacher,
@@ -113,3 +118,13 @@ def test_metrics_per_element_component_and_agreement() -> None:
     assert metrics["energy_mae_per_atom"] == pytest.approx(0.25)
     agree = agreement(np.array([1.0, 2.0]), pred, np.array([1.0, 2.0]), pred, np.array([2, 2]))
     assert agree == {"force_mae_vs_teacher": 0.0, "energy_mae_per_atom_vs_teacher": 0.0}
+
+
+def test_sampling_without_teacher_md_needs_no_teacher() -> None:
+    train = toy_frames(3, seed=6)
+    cfg = DistillSettings(displace={"copies": 2, "sigma": 0.05}, md={"starts": 0})
+    sampled = sample_distill_frames(train, None, cfg, seed=0, log=QUIET)
+    assert len(sampled) == 9 and sampled.energy is None
+    with pytest.raises(ConfigError, match="needs a teacher"):
+        sample_distill_frames(train, None, DistillSettings(md={"starts": 1, "temperature": 300}),
+                              seed=0, log=QUIET)

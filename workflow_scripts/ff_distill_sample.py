@@ -13,7 +13,9 @@ def main(snakemake) -> None:
     enable_compilation_cache(params.cache_dir)
     frames = read_frames(snakemake.input.frames)
     train = frames.subset(read_splits(snakemake.input.splits)["train"])
-    teacher = load_teacher(params.teacher, snakemake.input.get("teacher"))
+    # the teacher only drives MD here; loading a foundation model costs seconds
+    teacher = (load_teacher(params.teacher, snakemake.input.get("teacher"))
+               if params.distill.md.starts > 0 else None)
     write_frames(snakemake.output.frames,
                  sample_distill_frames(train, teacher, params.distill, params.seed))
 

@@ -34,9 +34,10 @@ def concat_frames(parts: list[FrameSet]) -> FrameSet:
         extras={k: np.concatenate([p.extras[k] for p in parts]) for k in parts[0].extras})
 
 
-def sample_distill_frames(train: FrameSet, teacher: Teacher, cfg: DistillSettings, seed: int,
-                          log: Callable[[str], None] = print) -> FrameSet:
-    """Training frames + displaced copies + teacher-MD frames, not yet labelled.
+def sample_distill_frames(train: FrameSet, teacher: Teacher | None, cfg: DistillSettings,
+                          seed: int, log: Callable[[str], None] = print) -> FrameSet:
+    """Training frames + displaced copies + teacher-MD frames, not yet labelled (`teacher` is
+    needed only for teacher MD, `md.starts` > 0).
 
     Extras: `source_frame` (row of `train` each frame derives from) and `augmentation`.
     cfg keys: `displace: {copies, sigma}`, `md: {starts, steps, every, temperature,
@@ -50,6 +51,8 @@ def sample_distill_frames(train: FrameSet, teacher: Teacher, cfg: DistillSetting
     if displace.copies > 0:
         parts.append((DISPLACED, displaced_frames(train, displace.sigma, displace.copies, rng)))
     if md.starts > 0:
+        if teacher is None:
+            raise ConfigError("forcefield.distill.md.starts > 0 needs a teacher to drive MD")
         if md.temperature is None:
             raise ConfigError("forcefield.distill.md.temperature: missing, expected the "
                               "temperature (K) of teacher-driven MD, or the dataset's")
