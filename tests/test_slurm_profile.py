@@ -39,7 +39,7 @@ def test_training_rules_ask_for_a_gpu_and_data_rules_do_not():
 
 def test_site_variables_fill_account_and_partitions(monkeypatch):
     """An unset variable means "not given"; a set one reaches the resource unchanged."""
-    defaults, teacher = PROFILE["default-resources"], PROFILE["set-resources"]["ff_teacher"]
+    defaults, teacher = PROFILE["default-resources"], PROFILE["set-resources"]["ff_train"]
     for name in ("ACCOUNT", "PARTITION", "GPU_PARTITION"):
         monkeypatch.delenv(f"DISTILLERY_SLURM_{name}", raising=False)
     assert evaluate(defaults["slurm_account"]) == ""
@@ -52,6 +52,6 @@ def test_site_variables_fill_account_and_partitions(monkeypatch):
     assert evaluate(defaults["slurm_partition"]) == ""
 
 
-@pytest.mark.parametrize(("rule", "mem_mb"), [("ff_teacher", 64000), ("ingest", 16000)])
+@pytest.mark.parametrize(("rule", "mem_mb"), [("ff_train", 64000), ("ingest", 16000)])
 def test_memory_doubles_on_the_retry(rule, mem_mb):
     assert evaluate(PROFILE["set-resources"][rule]["mem_mb"]) == mem_mb
