@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
+from contextlib import redirect_stdout
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +69,8 @@ def main() -> None:
         cfg = ff.student.train.model_copy(update={"epochs": args.epochs, "hvp_weight": weight,
                                                   "progress_interval": 1e9})
         model = ForceField(ff.student.model)
-        with tempfile.TemporaryDirectory() as checkpoints:
+        # training progress goes to stderr: stdout carries only the JSON result
+        with tempfile.TemporaryDirectory() as checkpoints, redirect_stdout(sys.stderr):
             start = time.perf_counter()
             result = fit(model, distill, val, cfg, checkpoints, train_labels=labels,
                          log=lambda _: None)
