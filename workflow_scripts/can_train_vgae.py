@@ -34,4 +34,4 @@ def main(snakemake) -> None:
           f"best epoch {result.best_epoch}")
 
 
-run_script(main, snakemake)
+run_script(main, snakemake, tracked=True)
