@@ -14,15 +14,17 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from distillery.io import read_json
 from distillery.metrics.record import json_schema, read_metrics
 from distillery.report.browser import find_chromium, walk_report
-from tests.conftest import copy_run, run_snakemake
+from tests.conftest import DEFAULT_CONFIG, copy_run, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
-DATASETS = ["md", "cg", "can"]
+# every dataset of the default config runs on the tiny overrides
+DATASETS = list(yaml.safe_load(DEFAULT_CONFIG.read_text())["datasets"])
 _JOB = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", re.M)
 
 
@@ -104,7 +106,7 @@ def test_notebook_is_executed_with_the_run_parameters(reported):
     assert len(injected) == 1
     parameters: dict = {}
     exec(injected[0].source, parameters)
-    assert parameters["datasets"] == ["md", "cg", "can"]
+    assert parameters["datasets"] == DATASETS
     assert parameters["results_dir"] == "results"
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)

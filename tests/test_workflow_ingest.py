@@ -12,7 +12,7 @@ import yaml
 from distillery.data.can import read_can_frames
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from tests.conftest import run_snakemake
+from tests.conftest import DEFAULT_CONFIG, TINY_CONFIG, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -35,17 +35,19 @@ def test_ingest_writes_validated_parquet_and_splits(ingested):
     truth = json.loads((ingested / "data/raw/cg_truth.json").read_text())
     assert truth["bond"]["r0"] == pytest.approx(3.8)
     can = read_can_frames(ingested / "results/can/data/frames.parquet")
-    assert set(can["label"].astype(str)) == {"normal", "dos", "fuzzy", "spoofing"}
+    captures = yaml.safe_load(TINY_CONFIG.read_text())["datasets"]["can"]["generate"]["captures"]
+    assert set(can["label"].astype(str)) == {"normal", *captures}
     splits = read_splits(ingested / "results/can/data/splits.json")
     assert sum(len(v) for v in splits.values()) == len(can)
     summary = pd.read_csv(ingested / "results/data_summary.csv")
-    assert summary["dataset"].tolist() == ["md", "cg", "can"]
-    for name in ("md", "cg", "can"):
+    names = list(yaml.safe_load(DEFAULT_CONFIG.read_text())["datasets"])
+    assert summary["dataset"].tolist() == names
+    for name in names:
         assert (ingested / f"results/{name}/benchmarks/ingest.tsv").exists()
         assert "done in" in (ingested / f"results/{name}/logs/ingest.log").read_text()
         provenance = json.loads(
             (ingested / f"results/{name}/logs/ingest.provenance.json").read_text())
-        assert provenance["params"]["cfg"]["track"] in ("forcefield", "coarse_grained",
+        assert provenance["params"]["data"]["track"] in ("forcefield", "coarse_grained",
                                                         "classifier")
         assert provenance["versions"]["numpy"] == np.__version__
 

@@ -13,6 +13,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TextIO
 
+from pydantic import BaseModel
+
 from distillery.db import DB_NAME, write_through
 from distillery.errors import DistilleryError
 from distillery.io import write_json
@@ -110,13 +112,18 @@ def _tracking(snakemake: Any, tracked: bool) -> contextlib.AbstractContextManage
     return tracked_script(snakemake)
 
 
+def _plain(value: Any) -> Any:
+    # typed settings are recorded as their values, anything else by its text
+    return value.model_dump(mode="json") if isinstance(value, BaseModel) else str(value)
+
+
 def write_provenance(path: Path, snakemake: Any, elapsed: float) -> None:
     """Record what produced a rule's outputs: params (the config used), files and versions."""
     params = dict(getattr(snakemake, "params", {}).items())
     write_json(path, {
         "rule": getattr(snakemake, "rule", "script"),
         "wildcards": dict(getattr(snakemake, "wildcards", {}).items()),
-        "params": json.loads(json.dumps(params, default=str)),
+        "params": json.loads(json.dumps(params, default=_plain)),
         "input": [str(p) for p in snakemake.input],
         "output": [str(p) for p in snakemake.output],
         "host": platform.node(),
