@@ -170,11 +170,16 @@ def test_damaged_prior_files_name_the_file(tmp_path):
     (tmp_path / "p.yaml").write_text("kind: parametric\nbond: [unclosed\n")
     (tmp_path / "n.json").write_text('{"kind": "parametric", "kT": 0.025, "topology": '
                                      '{"n_beads": 3, "bonds": [[0, 1], [1, 2]], "exclusion": 3},'
-                                     '"bond": {"form": "harmonic", "k": NaN, "x0": 3.8}}')
+                                     '"bond": {"C-C": {"form": "harmonic", "k": NaN, "x0": 3.8}}}')
+    (tmp_path / "o.json").write_text('{"kind": "parametric", "kT": 0.025, "topology": '
+                                     '{"n_beads": 3, "bonds": [[0, 1], [1, 2]], "exclusion": 3},'
+                                     '"bond": {"form": "harmonic", "k": 1.0, "x0": 3.8}}')
     with zipfile.ZipFile(tmp_path / "z.npz", "w") as archive:
         archive.writestr("meta.npy", b"not an array")
     for name, message in (("p.yaml", "p.yaml: file: found an unreadable prior file"),
-                          ("n.json", "n.json: bond: found non-finite parameters"),
+                          ("n.json", "n.json: bond/C-C: found non-finite parameters"),
+                          # a file from before per-class priors: one term per kind
+                          ("o.json", "o.json: bond: found {'form': 'harmonic'"),
                           ("z.npz", "z.npz: file: found an unreadable prior file")):
         with pytest.raises(InputError, match=message.replace(".", r"\.")):
             load_priors(tmp_path / name)

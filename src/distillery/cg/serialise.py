@@ -51,7 +51,7 @@ def _term(spec: dict[str, Any], path: Path, name: str) -> Any:
     values = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in args.values()])
     if not np.isfinite(values).all():
         raise InputError(path, name, f"non-finite parameters {args}", "finite numbers",
-                         fix="rerun fit_priors to rewrite the file")
+                         fix="rerun cg_fit_priors to rewrite the file")
     return _PARAMETRIC[form](**args)
 
 
@@ -65,7 +65,13 @@ def priors_from_dict(data: dict[str, Any], path: Path,
                               top.get("types", ()))
         terms: dict[str, dict[str, Any]] = {}
         for kind in KINDS:
-            for name, spec in (data[kind] or {}).items():
+            classes = data[kind] or {}
+            if not isinstance(classes, dict) or not all(
+                    isinstance(spec, dict) for spec in classes.values()):
+                raise InputError(path, kind, f"{classes!r:.60}",
+                                 "a mapping of bead-type classes (e.g. C-CA) to terms",
+                                 fix="rerun cg_fit_priors to rewrite the file")
+            for name, spec in classes.items():
                 key = f"{kind}/{name}"
                 if spec.get("form") == "spline":
                     if key not in splines:
