@@ -63,7 +63,7 @@ def test_bad_raw_file_stops_ingest_with_one_line_and_no_output(tmp_path):
     np.savez(bad, R=np.zeros((3, 2, 3)), z=np.array([1, 1]), F=np.zeros((3, 2, 2)))
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump({"datasets": {"md": {
-        "track": "forcefield", "format": "npz", "raw": str(bad)}}}))
+        "track": "forcefield", "format": "npz", "raw": str(bad), "temperature": 300}}}))
     result = run_snakemake(tmp_path, "results/md/data/frames.parquet", configfiles=(config,),
                            check=False)
     assert result.returncode != 0
