@@ -50,8 +50,10 @@ def _instrumented_copy(report: Path, directory: Path) -> Path:
 
 
 def _chromium(chromium: str, profile: Path, *args: str, timeout: float) -> str:
+    # virtual time: the walk pauses after every click, and a report of many datasets holds
+    # hundreds of results; the budget costs nothing once the walk has finished
     command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-               "--virtual-time-budget=30000", *args]
+               "--virtual-time-budget=600000", *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     if result.returncode != 0:
         raise RuntimeError(f"chromium exited {result.returncode}: {result.stderr[-2000:]}")
@@ -59,7 +61,7 @@ def _chromium(chromium: str, profile: Path, *args: str, timeout: float) -> str:
 
 
 def walk_report(report: str | Path, screenshot: str | Path | None = None,
-                chromium: str | None = None, timeout: float = 120.0) -> dict[str, Any]:
+                chromium: str | None = None, timeout: float = 300.0) -> dict[str, Any]:
     """{"title", "categories": {category: {subcategory: [rows]}}, "error"} of a report.
 
     Each row is {"labels": [...], "download": file name of a download-only result or None,
