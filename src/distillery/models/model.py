@@ -14,9 +14,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
-from pydantic import ValidationError
 
 from distillery.array_files import NO_PICKLES, PICKLE_FOUND, load_arrays, save_arrays
+from distillery.base_settings import validated
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError, InputError, reason
 from distillery.io import read_yaml, write_yaml
@@ -35,12 +35,7 @@ class ForceField:
 
     def __init__(self, config: ModelSettings | Mapping[str, Any]) -> None:
         if not isinstance(config, ModelSettings):
-            try:
-                config = ModelSettings.model_validate(dict(config))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                raise ConfigError(f"model: {'.'.join(map(str, first['loc']))}: "
-                                  f"{first['msg']}") from None
+            config = validated(ModelSettings, dict(config), "model")
         self.settings = config
         self.kind = config.kind
         options = config.as_dict()

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from torch import nn
 
+from distillery.base_settings import validated
 from distillery.can.models.gat import GATClassifier
 from distillery.can.models.mlp import PooledMLP
 from distillery.can.models.vgae import GraphVGAE
@@ -30,12 +30,7 @@ def build_classifier(
     """A model of architecture `arch` (e.g. {kind: gat, hidden: 64, heads: 4, ...}): a
     classifier, or the VGAE (which ignores `n_classes`)."""
     if isinstance(arch, Mapping):
-        try:
-            arch = MODEL_ARCH.validate_python(dict(arch))
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ConfigError(f"classifier architecture {dict(arch)}: "
-                              f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+        arch = validated(MODEL_ARCH, dict(arch), f"classifier architecture {dict(arch)}")
     options = arch.as_dict()
     return KINDS[options.pop("kind")](in_dim, n_classes, mean, std, **options)
 
