@@ -6,11 +6,15 @@ top-level `distillery.settings.Config` composes them and the JSON schema is gene
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from distillery.errors import ConfigError
+from distillery.errors import ConfigError, InputError
+from distillery.io import read_json
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class Settings(BaseModel):
@@ -33,3 +37,17 @@ def validated(schema: type[BaseModel] | TypeAdapter, value: Any, where: str) -> 
         first = exc.errors()[0]
         raise ConfigError(f"{where}: {'.'.join(map(str, first['loc']))}: "
                           f"{first['msg']}") from None
+
+
+def read_validated(path: str | Path, model: type[M], expected: str,
+                   fix: str | None = None) -> M:
+    """A JSON file read into `model`; a file of another shape is a one-line InputError naming
+    the first field that does not fit."""
+    try:
+        return model.model_validate(read_json(path))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise InputError(path, where, first["msg"], expected, fix) from None
+    except ValueError as exc:
+        raise InputError(path, "(file)", f"invalid JSON ({exc})", expected, fix) from None

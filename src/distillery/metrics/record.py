@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from distillery.errors import InputError
-from distillery.io import read_json, write_json
+from distillery.base_settings import read_validated
+from distillery.io import write_json
 
 SCHEMA = "distillery.metrics/1"
 Track = Literal["forcefield", "coarse_grained", "classifier"]
@@ -97,16 +97,8 @@ def write_metrics(path: str | Path, record: MetricsFile) -> None:
 
 def read_metrics(path: str | Path) -> MetricsFile:
     """Read and validate a metrics file; a file of another shape is a one-line error."""
-    try:
-        return MetricsFile.model_validate(read_json(path))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InputError(path, where, first["msg"], f"a {SCHEMA} record",
-                         "re-run the evaluation rule that writes it") from None
-    except ValueError as exc:
-        raise InputError(path, "(file)", f"invalid JSON ({exc})", f"a {SCHEMA} record",
-                         "re-run the evaluation rule that writes it") from None
+    return read_validated(path, MetricsFile, f"a {SCHEMA} record",
+                          "re-run the evaluation rule that writes it")
 
 
 def _finite(obj: Any) -> Any:

@@ -9,10 +9,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from distillery.errors import InputError
-from distillery.io import read_json, write_json
+from distillery.base_settings import read_validated
+from distillery.io import write_json
 
 SCHEMA = "distillery.tracking.pending/1"
 PENDING_DIR = "tracking_pending"
@@ -70,14 +70,7 @@ def write_pending(path: Path, record: RunRecord) -> None:
 
 
 def read_pending(path: str | Path) -> RunRecord:
-    try:
-        return RunRecord.model_validate(read_json(path))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        raise InputError(path, where, first["msg"], f"a {SCHEMA} record") from None
-    except ValueError as exc:
-        raise InputError(path, "(file)", f"invalid JSON ({exc})", f"a {SCHEMA} record") from None
+    return read_validated(path, RunRecord, f"a {SCHEMA} record")
 
 
 def list_pending(results_dir: str | Path) -> list[Path]:
