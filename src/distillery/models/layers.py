@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import flax.linen as nn
 import jax.numpy as jnp
 
 
@@ -28,3 +29,13 @@ def bessel_basis(distance: jnp.ndarray, cutoff: float, n_basis: int) -> jnp.ndar
     n = jnp.arange(1, n_basis + 1, dtype=distance.dtype)
     r = distance[:, None]
     return jnp.sqrt(2.0 / cutoff) * jnp.sin(n * jnp.pi * r / cutoff) / r
+
+
+class AtomwiseModel(nn.Module):
+    """The architecture fields every force-field network takes (see ModelSettings)."""
+
+    features: int
+    n_layers: int
+    n_rbf: int
+    cutoff: float
+    max_z: int

@@ -6,17 +6,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from distillery.models.layers import bessel_basis, cosine_cutoff, edge_geometry
+from distillery.models.layers import AtomwiseModel, bessel_basis, cosine_cutoff, edge_geometry
 
 
-class SchNet(nn.Module):
+class SchNet(AtomwiseModel):
     """Per-atom energies from atomic numbers and edge vectors (one frame, padded)."""
-
-    features: int
-    n_layers: int
-    n_rbf: int
-    cutoff: float
-    max_z: int
 
     @nn.compact
     def __call__(self, numbers: jnp.ndarray, vectors: jnp.ndarray, senders: jnp.ndarray,
