@@ -42,6 +42,7 @@ rule can_train:
         train=lambda wc: can(wc).train,
         kd=lambda wc: can(wc).kd if wc.model.endswith("_kd") else None,
         held_out=lambda wc: can(wc).held_out,
+        curriculum=lambda wc: can(wc).curriculum,
         device=lambda wc: can(wc).device,
         checkpoints=f"{CHECKPOINTS}/classifier/{{model}}",
     threads: 1

@@ -317,8 +317,12 @@ def can_arch(wildcards):
 def can_train_inputs(wildcards):
     inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
     inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
-    if wildcards.model.endswith("_kd"):
+    distilled = wildcards.model.endswith("_kd")
+    if distilled:
         inputs["teacher"] = f"{CAN_DIR}/models/teacher.safetensors"
+    curriculum = can(wildcards).curriculum
+    if curriculum.enabled and curriculum.measure(distilled) == "label_margin":
+        inputs["windows"] = f"{CAN_DIR}/graphs/windows.parquet"  # attack share per window
     return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
 
 

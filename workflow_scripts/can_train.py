@@ -2,6 +2,7 @@
 
 import torch
 
+from distillery.can.curriculum import model_curriculum
 from distillery.can.dataset import load_graphs
 from distillery.can.models.build import count_parameters, load_classifier, save_classifier
 from distillery.can.training import (
@@ -13,6 +14,7 @@ from distillery.can.training import (
 from distillery.io import read_json
 from distillery.train.data_parallel_torch import gpu_ranks, launched_rank, relaunch_ranks
 from distillery.train.distributed import process_info
+from distillery.train.settings import run_seed
 from distillery.train.torch_device import describe_torch_device, torch_device
 from distillery.train.torch_loop import predict_logits
 from distillery.workflow import run_script
@@ -40,15 +42,27 @@ def main(snakemake) -> None:
         teacher = teacher.to(device)
         train_set = with_teacher(train_set, predict_logits(teacher, train_set, batch, device))
         val_set = with_teacher(val_set, predict_logits(teacher, val_set, batch, device))
+    curriculum = None
+    if p.curriculum.enabled:
+        c = p.curriculum
+        curriculum = model_curriculum(
+            c, train_set, meta["classes"], distilled=p.kd is not None, held_out=p.held_out,
+            seed=run_seed(p.train.seed), windows_path=snakemake.input.get("windows"),
+            label_threshold=meta["windows"]["label_threshold"])
+        print(f"curriculum: on, the easiest windows of each class by "
+              f"{c.measure(p.kd is not None)} first: {c.start_fraction} of them at epoch 1, "
+              f"all from epoch {c.epochs_to_full} ({c.pacing} pacing); each epoch's share "
+              f"of the training windows is its curriculum_fraction")
     result = fit_classifier(
         p.arch, p.train, meta, train_set, val_set, device, p.checkpoints,
         snakemake.output.history, kd=p.kd, label=p.name,
-        data_key=data_key,
+        data_key=data_key, curriculum=curriculum,
     )
     if not process_info().is_main:
         return
     info = {"classes": meta["classes"], "n_classes": len(meta["classes"]),
             "kd": p.kd and p.kd.as_dict(),
+            "curriculum": p.curriculum.as_dict() if p.curriculum.enabled else None,
             "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
             "stopped_early": result.stopped_early, "params": count_parameters(result.model),
             "device": describe_torch_device(device, p.train.amp),

@@ -92,6 +92,32 @@ class KDSettings(Settings):
     alpha: float = Field(0.7, ge=0, le=1)
 
 
+class CurriculumSettings(Settings):
+    """Curriculum learning, easy to hard, for the classifiers (teacher, KD and scratch
+    students; not the VGAEs). Epoch e (counted from 1) trains on the easiest fraction f(e) of
+    each class's training windows: f(1) = `start_fraction`, f(`epochs_to_full`) = 1, by
+    `pacing` in between (`linear`; `root`: sqrt(s^2 + (1 - s^2) t), the competence curve of
+    Platanios et al. 2019, which adds hard windows sooner). Taking the fraction per class keeps
+    every class in every epoch, at the class shares the class weights were computed for.
+
+    Difficulty of a window: `label_margin` is how near its share of attack frames lies to
+    `windows.label_threshold` (0: pure normal or pure attack traffic, 1: at the threshold,
+    e.g. a window at a burst's edge); it needs no model, so the teacher and the scratch
+    students (which must not see the teacher) always use it. `teacher_loss` is the teacher's
+    cross entropy on the window's label, for the KD students (`kd_difficulty`)."""
+
+    enabled: bool = False
+    kd_difficulty: Literal["teacher_loss", "label_margin"] = "teacher_loss"
+    pacing: Literal["linear", "root"] = "linear"
+    start_fraction: float = Field(0.25, gt=0, le=1)
+    epochs_to_full: PositiveInt = 10
+
+    def measure(self, distilled: bool) -> Literal["teacher_loss", "label_margin"]:
+        """The difficulty measure of a model: `kd_difficulty` for a KD student, else
+        `label_margin`."""
+        return self.kd_difficulty if distilled else "label_margin"
+
+
 class FusionSettings(Settings):
     """Fusion of the supervised GAT's and the VGAE's anomaly scores, both fitted on validation
     windows: calibrated stacking (logistic regression) and a DQN agent that picks, per window,
@@ -142,6 +168,7 @@ class ClassifierSettings(Settings):
     anomaly_student: VGAESettings | None = VGAESettings(hidden=8, latent=4, heads=2, layers=1)
     # attacks whose windows no model sees in training or validation (unseen-attack evaluation)
     held_out: tuple[str, ...] = ()
+    curriculum: CurriculumSettings = CurriculumSettings()
     fusion: FusionSettings = FusionSettings()
     ids: IDSSettings = IDSSettings()
     train: TorchTrainSettings = TorchTrainSettings()
@@ -155,4 +182,8 @@ class ClassifierSettings(Settings):
                 raise ValueError(f"student {name!r} is not among students {sorted(self.students)}")
         if "normal" in self.held_out:
             raise ValueError("held_out names attacks; normal traffic cannot be held out")
+        # a ramp longer than the run would never train on the hardest windows
+        if self.curriculum.enabled and self.curriculum.epochs_to_full > self.train.epochs:
+            raise ValueError(f"curriculum.epochs_to_full ({self.curriculum.epochs_to_full}) "
+                             f"must be at most train.epochs ({self.train.epochs})")
         return self

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch_geometric.data import Batch, Data
 
+from distillery.can.curriculum import Curriculum
 from distillery.can.kd import kd_loss
 from distillery.can.metrics import classification_metrics
 from distillery.can.models.build import build_classifier
@@ -114,8 +115,10 @@ def fit_classifier(
     train_set: list[Data], val_set: list[Data], device: torch.device,
     checkpoint_dir: str | Path, history_path: str | Path, kd: KDSettings | None = None,
     label: str = "train", data_key: Any = "", on_epoch_end: Callable[[int], None] | None = None,
+    curriculum: Curriculum | None = None,
 ) -> TrainResult:
-    """Seed, build and train one model; with `kd`, the graphs must carry `teacher` logits.
+    """Seed, build and train one model; with `kd`, the graphs must carry `teacher` logits;
+    with a `curriculum` (over `train_set`), each epoch trains on the windows it picks.
 
     `data_key` identifies the training data (e.g. `content_digest` of the input files) so that
     a checkpoint trained on other data is not resumed."""
@@ -126,10 +129,12 @@ def fit_classifier(
                                         meta["feature_mean"], meta["feature_std"])
     labels = np.array([int(g.y) for g in train_set])
     weight = class_weights(labels, n_classes, train_cfg.class_weighting)
-    key = fingerprint(arch.as_dict(), train_cfg.as_dict(), kd and kd.as_dict(), data_key)
+    # without a curriculum the key is what it was before curricula existed
+    key = fingerprint(arch.as_dict(), train_cfg.as_dict(), kd and kd.as_dict(), data_key,
+                      *([curriculum.key] if curriculum is not None else []))
     return train_classifier(
         model, train_set, val_set, train_cfg, make_loss(weight, kd), device, checkpoint_dir,
-        history_path, key, metric_fn(n_classes), label, on_epoch_end,
+        history_path, key, metric_fn(n_classes), label, on_epoch_end, curriculum,
     )
 
 

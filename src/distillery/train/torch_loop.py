@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from distillery.train.torch_device import autocast_dtype
 
 LossFn = Callable[[torch.Tensor, Batch], torch.Tensor]
 MetricFn = Callable[[torch.Tensor, torch.Tensor], Mapping[str, float]]
+# epoch (from 1) -> indices of the training graphs that epoch trains on
+Curriculum = Callable[[int], Sequence[int]]
 
 
 @dataclass
@@ -88,14 +90,18 @@ def _cpu(state: Any) -> Any:
     return state
 
 
-def _lr_lambda(cfg: TorchTrainSettings, steps_per_epoch: int) -> Callable[[int], float]:
+def _lr_lambda(cfg: TorchTrainSettings, epoch_steps: Sequence[int]) -> Callable[[int], float]:
+    """The schedule over the run's steps, `epoch_steps[e]` of them in epoch e + 1 (fewer in the
+    early epochs of a curriculum)."""
     sched = cfg.schedule
-    warmup = sched.warmup_epochs * steps_per_epoch
+    # warmup epochs beyond the run count at the last epoch's size, as they always have
+    warmup = (sum(epoch_steps[:sched.warmup_epochs])
+              + max(sched.warmup_epochs - len(epoch_steps), 0) * epoch_steps[-1])
     # peak 1.0: LambdaLR multiplies the optimizer's base rate by this factor
     return make_schedule(ScheduleSettings(
         kind=sched.kind, lr=1.0, warmup_steps=warmup, final_lr_ratio=sched.final_lr_ratio,
         decay_rate=sched.decay_rate, step_size=sched.step_size, gamma=sched.gamma,
-    ), max(cfg.epochs * steps_per_epoch - warmup, 1))
+    ), max(sum(epoch_steps) - warmup, 1))
 
 
 def _evaluate(model: nn.Module, graphs: list[Data], loss_fn: LossFn, batch_size: int,
@@ -140,13 +146,18 @@ def train_classifier(
     model: nn.Module, train_set: list[Data], val_set: list[Data], cfg: TorchTrainSettings,
     loss_fn: LossFn, device: torch.device, checkpoint_dir: str | Path, history_path: str | Path,
     run_key: str, metric_fn: MetricFn | None = None, label: str = "train",
-    on_epoch_end: Callable[[int], None] | None = None,
+    on_epoch_end: Callable[[int], None] | None = None, curriculum: Curriculum | None = None,
 ) -> TrainResult:
     """Train `model` (already seeded and built) and return it holding its best weights.
 
     `loss_fn(logits, batch)` gives the training objective (also the validation loss);
     `metric_fn(logits, labels)` adds validation metrics to the table. A checkpoint whose
     `run_key` (a fingerprint of data and settings) matches is resumed; another is ignored.
+
+    With a `curriculum`, epoch e trains on the graphs `curriculum(e)` (shuffled as the whole
+    set would be); the table and the epoch lines get their share as `curriculum_fraction`,
+    the schedule counts the steps the epochs really take, and early stopping waits for the
+    first epoch on the whole set.
 
     Started as one of several ranks (WORLD_SIZE, e.g. by `relaunch_ranks`), it trains with
     DistributedDataParallel on this rank's device: each batch is dealt out over the ranks,
@@ -159,11 +170,16 @@ def train_classifier(
     say = print if dp.info.is_main else _silent
     model.to(device)
     net = dp.wrap(model)
-    amp, batch_size = bool(cfg.amp), int(cfg.batch_size)
-    steps_per_epoch = -(-len(train_set) // batch_size)
+    amp, batch_size, epochs = bool(cfg.amp), int(cfg.batch_size), int(cfg.epochs)
+    sizes = [len(train_set) if curriculum is None else len(curriculum(e))
+             for e in range(1, epochs + 1)]
+    epoch_steps = [-(-n // batch_size) for n in sizes]
+    steps_before = [sum(epoch_steps[:e]) for e in range(epochs)]
+    # early stopping may end the run only once it has trained on every graph
+    full_from = next((e for e, n in enumerate(sizes, 1) if n == len(train_set)), epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=float(cfg.lr),
                                   weight_decay=float(cfg.weight_decay))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, steps_per_epoch))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg, epoch_steps))
     stopper = EarlyStopping(int(cfg.patience), float(cfg.min_delta))
     history = MetricsHistory(history_path if dp.info.is_main else None)
     checkpoints = CheckpointManager(checkpoint_dir, every=int(cfg.checkpoint_every),
@@ -187,18 +203,18 @@ def train_classifier(
         say(f"{label}: data parallel over {dp.info.world_size} {device.type} ranks "
             f"({dp.backend})")
 
-    epochs = int(cfg.epochs)
-    progress = Progress(epochs * steps_per_epoch, label, float(cfg.progress_interval))
+    progress = Progress(sum(epoch_steps), label, float(cfg.progress_interval))
     epoch = start
-    while epoch < epochs and not stopper.should_stop:
+    while epoch < epochs and not (stopper.should_stop and epoch >= full_from):
         epoch += 1
         tic = time.perf_counter()
         model.train()
+        graphs = train_set if curriculum is None else [train_set[i] for i in curriculum(epoch)]
         # the shuffle order depends only on seed and epoch, so a resumed run sees the same one
         order = torch.Generator().manual_seed(run_seed(cfg.seed) * 100_003 + epoch)
-        batches = (_rank_batches(train_set, order, batch_size, dp) if dp.distributed else
+        batches = (_rank_batches(graphs, order, batch_size, dp) if dp.distributed else
                    ((b, 1.0, b.num_graphs) for b in DataLoader(
-                       train_set, batch_size=batch_size, shuffle=True, generator=order)))
+                       graphs, batch_size=batch_size, shuffle=True, generator=order)))
         train_loss = 0.0
         for step, (batch, factor, n_graphs) in enumerate(batches):
             batch = batch.to(device)
@@ -212,21 +228,24 @@ def train_classifier(
             scheduler.step()
             train_loss += float(loss.detach()) * n_graphs
             if dp.info.is_main:
-                progress.update((epoch - 1) * steps_per_epoch + step + 1)
+                progress.update(steps_before[epoch - 1] + step + 1)
         if dp.distributed:  # the sum over all ranks' shares
             train_loss = float(dp.mean(torch.tensor(train_loss, dtype=torch.float64))
                                ) * dp.info.world_size
         val_loss, logits, labels = _evaluate(model, val_set, loss_fn, batch_size, device, amp)
         val = {"loss": val_loss, **(metric_fn(logits, labels) if metric_fn else {})}
-        train = {"loss": train_loss / len(train_set)}
+        train = {"loss": train_loss / len(graphs)}
+        share = ({} if curriculum is None else
+                 {"curriculum_fraction": len(graphs) / len(train_set)})
         lr = scheduler.get_last_lr()[0]
         is_best = stopper.update(val_loss)
         if is_best:
             best_epoch, best_state = epoch, _cpu(model.state_dict())
         seconds = time.perf_counter() - tic
         history.append({"epoch": epoch, "lr": lr, "train_loss": train["loss"],
-                        **{f"val_{k}": v for k, v in val.items()}, "seconds": seconds})
-        say(epoch_summary(epoch, train, val, lr=lr, s=seconds), flush=True)
+                        **{f"val_{k}": v for k, v in val.items()}, **share,
+                        "seconds": seconds})
+        say(epoch_summary(epoch, train, val, lr=lr, **share, s=seconds), flush=True)
         if dp.info.is_main:
             checkpoints.save({
                 "run_key": run_key, "model": _cpu(model.state_dict()),
