@@ -78,7 +78,13 @@ def test_ids_figures_and_the_unseen_comparison():
     weak = ids_figures(val_scores, np.zeros(1000, int), -scores, labels, windows,
                        ["normal", "dos"], (0.01,))
     ids = {"teacher": weak, "vgae": figures, "stacking": weak, "dqn": figures}
-    unseen = unseen_summary(ids, ["dos"], 0.01)["dos"]
+    summary = unseen_summary(ids, ["dos", "replay"], 0.01)
+    unseen = summary["dos"]
+    assert unseen["n"] == 3
     assert unseen["best_single"] == "vgae" and unseen["best_fusion"] == "dqn"
     assert unseen["fusion_beats_best_single"] is False  # equal is not better
     assert unseen["auroc"] == {"teacher": 0.0, "vgae": 1.0, "stacking": 0.0, "dqn": 1.0}
+    # a second held-out attack without test windows stays listed, with nothing to compare
+    assert summary["replay"] == {"fpr": 0.01, "n": 0, "detection_rate": {}, "auroc": {},
+                                 "best_single": None, "best_fusion": None,
+                                 "fusion_beats_best_single": None}

@@ -68,9 +68,12 @@ def main(snakemake) -> None:
     print(table.to_string(index=False))
     print(detection.to_string(index=False))
     for attack, unseen in record.summary["unseen"].items():
-        print(f"unseen attack {attack}: detection at {unseen['fpr']} FPR "
-              f"{unseen['detection_rate']}; fusion beats the better single detector: "
-              f"{unseen['fusion_beats_best_single']}")
+        if not unseen["n"]:
+            print(f"unseen attack {attack}: no test window, so no detection figures")
+            continue
+        print(f"unseen attack {attack}: {unseen['n']} test windows, detection at "
+              f"{unseen['fpr']} FPR {unseen['detection_rate']}; fusion beats the better single "
+              f"detector: {unseen['fusion_beats_best_single']}")
     for line in goal_lines(record):
         print(f"goal {line}")
 

@@ -42,19 +42,19 @@ FUSIONS = ("stacking", "dqn")
 
 def unseen_summary(ids: Mapping[str, Mapping[str, Any]], held_out: Sequence[str], fpr: float
                    ) -> dict[str, Any]:
-    """Per held-out attack: every model's detection rate at `fpr` and AUROC, the better of the
-    two single detectors, the better fusion and whether the fusion beats that detector (at
-    `fpr`)."""
+    """Per held-out attack: its number of test windows `n`, every model's detection rate at
+    `fpr` and AUROC, the better of the two single detectors, the better fusion and whether the
+    fusion beats that detector (at `fpr`). An attack without test windows is listed with
+    `n` 0 and no figures, so that it does not drop out of the report unnoticed."""
     key = str(fpr)
     out: dict[str, Any] = {}
     for attack in held_out:
-        rates = {m: f["attacks"][attack]["detection_rate"][key] for m, f in ids.items()
-                 if attack in f["attacks"]}
-        if not rates:
-            continue
+        scored = {m: f["attacks"][attack] for m, f in ids.items() if attack in f["attacks"]}
+        rates = {m: a["detection_rate"][key] for m, a in scored.items()}
         single = max((m for m in SINGLE if m in rates), key=rates.get, default=None)
         fused = max((m for m in FUSIONS if m in rates), key=rates.get, default=None)
-        out[attack] = {"fpr": fpr, "detection_rate": rates,
+        out[attack] = {"fpr": fpr, "n": max((a["n"] for a in scored.values()), default=0),
+                       "detection_rate": rates,
                        "auroc": {m: f["attacks"][attack]["auroc"] for m, f in ids.items()
                                  if attack in f["attacks"]},
                        "best_single": single,
