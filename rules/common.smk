@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 
 from distillery.data.generate import shipped_file
 from distillery.errors import ConfigError
+from distillery.forcefield.settings import model_role
 from distillery.settings import load as load_settings
 
 try:
@@ -53,7 +54,8 @@ def datasets_for(track):
 
 
 def register_targets(track, *patterns):
-    """Track rule files add their final outputs (patterns with {dataset}) for `rule all`."""
+    """Track rule files add their final outputs (built by `rule all`) as patterns with
+    {dataset}, or as functions of the dataset name that return such patterns (per model)."""
     _TRACK_TARGETS[track].extend(patterns)
 
 
@@ -65,12 +67,13 @@ def register_run_targets(*paths):
 def track_targets(dataset=None, exclude=()):
     """Registered final outputs of the track rules, of one dataset or of all."""
     return [
-        pattern.format(dataset=name)
+        path.format(dataset=name)
         for track, patterns in _TRACK_TARGETS.items()
         for name in datasets_for(track)
         if dataset in (None, name)
         for pattern in patterns
         if pattern not in exclude
+        for path in (pattern(name) if callable(pattern) else [pattern])
     ]
 
 
@@ -117,7 +120,15 @@ def conda_env(family):
 
 # --- Force-field track ---
 
-FF_MODELS = ("teacher", "student", "baseline")
+# every model name of every force-field dataset (teacher, student[_<name>], baseline[_<name>]):
+# the `{model}` wildcard takes these values only
+FF_MODELS = sorted({m for name in datasets_for("forcefield")
+                    for m in SETTINGS.forcefield(name).models()})
+
+
+def one_of(names):
+    """A wildcard constraint that matches exactly these names."""
+    return "|".join(names) or "NONE"
 
 
 def ff(wildcards):
@@ -126,7 +137,7 @@ def ff(wildcards):
 
 
 def ff_model_outputs(model):
-    """Outputs of a training rule for `model` (teacher, student or baseline)."""
+    """Outputs of a training rule for `model` (teacher, a student or a baseline)."""
     return {
         "model": f"{FF_DIR}/{model}/model.npz",
         "model_yaml": f"{FF_DIR}/{model}/model.yaml",
@@ -168,7 +179,7 @@ def ff_distill_chunks(wildcards):
 
 def ff_train_inputs(wildcards):
     inputs = {"frames": FRAMES, "splits": SPLITS}
-    if wildcards.model == "student":
+    if model_role(wildcards.model) == "student":
         inputs["distill"] = f"{FF_DIR}/distill_set.parquet"
         if ff(wildcards).distill.hvp:
             inputs["hvp"] = f"{FF_DIR}/distill_hvp.npz"
@@ -176,29 +187,29 @@ def ff_train_inputs(wildcards):
 
 
 def ff_role(wildcards):
-    """Architecture and training of the model; the student adds the HVP loss when it has
-    Hessian-vector-product targets."""
-    settings = ff(wildcards)
-    if wildcards.model == "teacher":
-        return settings.teacher
-    role = settings.student
-    if wildcards.model == "student" and settings.distill.hvp:
-        train = role.train.model_copy(update={"hvp_weight": settings.distill.hvp_weight})
-        role = role.model_copy(update={"train": train})
-    if wildcards.model == "baseline" and settings.baseline_train is not None:
-        # few reference frames need other batches/epochs than thousands of distilled ones
-        train = settings.baseline_train.model_copy(update={"seed": role.train.seed})
-        role = role.model_copy(update={"train": train})
-    return role
+    return ff(wildcards).role(wildcards.model)
 
 
-def ff_figure(kind, model):
+def ff_trained_models(dataset):
+    """The students and baselines of a dataset: each is trained, evaluated and exported."""
+    return [m for m in SETTINGS.forcefield(dataset).models() if m != "teacher"]
+
+
+def ff_evaluate_inputs(wildcards):
+    """The teacher's file and every student's and baseline's model, keyed by model name."""
+    models = {m: f"{FF_DIR}/{m}/model.npz".format(dataset=wildcards.dataset)
+              for m in ff_trained_models(wildcards.dataset)}
+    return {**ff_teacher_inputs(wildcards), **models}
+
+
+def ff_figure(kind):
+    """A figure of every model of the dataset (`ff_evaluate`)."""
     return report(
-        f"{FF_DIR}/figures/{kind}_{model}.png",
+        f"{FF_DIR}/figures/{kind}.png",
         caption=f"../report/ff_{kind}.rst",
         category="Force field",
         subcategory="{dataset}",
-        labels={"model": model, "figure": kind},
+        labels={"figure": kind},
     )
 
 

@@ -1,21 +1,23 @@
-# Force-field track: teacher -> teacher-labelled distill set -> distilled student (and the same
-# student trained on the reference labels alone as baseline) -> test metrics and speed ->
-# StableHLO export -> MD stability. Checkpoints live outside the rule outputs, so an interrupted
-# training resumes instead of restarting.
+# Force-field track: teacher -> teacher-labelled distill set -> distilled students, one per size
+# (each with the same architecture trained on the reference labels alone as its baseline) ->
+# test metrics, speed and Pareto figure -> StableHLO export -> MD stability. Checkpoints live
+# outside the rule outputs, so an interrupted training resumes instead of restarting.
 
 
 rule ff_train:
-    """Teacher on the reference labels, student on the teacher's, or baseline (the student's
-    architecture on the reference labels alone): energy + force loss, EMA, early stopping."""
+    """Teacher on the reference labels, a student on the teacher's, or a baseline (its
+    student's architecture on the reference labels alone): energy + force loss, EMA, early
+    stopping."""
     input:
         unpack(ff_train_inputs),
     output:
         **ff_model_outputs("{model}"),
     wildcard_constraints:
-        model="teacher|student|baseline",
+        model=one_of(FF_MODELS),
     params:
         role=ff_role,
-        teacher_weight=lambda wc: ff(wc).distill.teacher_weight if wc.model == "student" else None,
+        teacher_weight=lambda wc: (ff(wc).distill.teacher_weight
+                                   if model_role(wc.model) == "student" else None),
         checkpoints=f"{CHECKPOINTS}/{{model}}",
         cache_dir=JAX_CACHE,
     log:
@@ -94,19 +96,20 @@ rule ff_distill_set:
 
 
 rule ff_evaluate:
-    """Energy/force errors against the reference labels (per element and component), agreement
-    with the teacher, throughput, latency at several batch sizes, speed-up and goals."""
+    """Energy/force errors of every model against the reference labels (per element and
+    component), the students' agreement with the teacher, throughput, latency at several batch
+    sizes, speed-ups, goals, and the Pareto figure of force MAE against frames/s."""
     input:
-        unpack(ff_teacher_inputs),
+        unpack(ff_evaluate_inputs),
         frames=FRAMES,
         splits=SPLITS,
-        **{m: f"{FF_DIR}/{m}/model.npz" for m in ("student", "baseline")},
     output:
         metrics=f"{FF_DIR}/metrics.json",
-        **{f"parity_{m}": ff_figure("parity", m) for m in FF_MODELS},
-        **{f"errors_{m}": ff_figure("errors", m) for m in FF_MODELS},
-        pareto=ff_figure("pareto", "all"),
+        parity=ff_figure("parity"),
+        errors=ff_figure("errors"),
+        pareto=ff_figure("pareto"),
     params:
+        models=lambda wc: ff(wc).models(),
         teacher=lambda wc: ff(wc).teacher,
         evaluate=lambda wc: ff(wc).evaluate,
         goals=lambda wc: ff(wc).goals,
@@ -133,7 +136,7 @@ rule ff_export:
         meta=f"{EXPORT_DIR}/{{model}}/forcefield.json",
         check=f"{EXPORT_DIR}/{{model}}/check.json",
     wildcard_constraints:
-        model="teacher|student|baseline",
+        model=one_of(FF_MODELS),
     params:
         export=lambda wc: ff(wc).export,
     log:
@@ -157,7 +160,7 @@ rule ff_md_run:
         trajectories=f"{MD_DIR}/{{model}}/trajectories.npz",
         summary=f"{MD_DIR}/{{model}}/summary.json",
     wildcard_constraints:
-        model="teacher|student|baseline",
+        model=one_of(FF_MODELS),
     params:
         teacher=lambda wc: ff(wc).teacher,
         md=lambda wc: ff(wc).md_stability,
@@ -206,6 +209,6 @@ rule ff_md_report:
 register_targets(
     "forcefield",
     f"{FF_DIR}/metrics.json",
-    *(f"{EXPORT_DIR}/{m}/check.json" for m in ("student", "baseline")),
+    lambda dataset: [f"{EXPORT_DIR}/{m}/check.json" for m in ff_trained_models(dataset)],
     f"{MD_DIR}/md_stability.json",
 )

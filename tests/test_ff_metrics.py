@@ -1,10 +1,12 @@
-"""Shared energy/force metrics against hand-computed answers; plots are written."""
+"""Shared energy/force metrics against hand-computed answers; the Pareto front of force MAE
+against frames/s; plots are written."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from distillery.forcefield.pareto import dominators, pareto_front
 from distillery.forcefield.plots import error_histogram, pareto_plot, parity_plot
 from distillery.metrics.regression import angular_errors, energy_metrics, force_metrics
 
@@ -40,15 +42,39 @@ def test_angular_error_skips_zero_vectors_and_handles_opposites() -> None:
 def test_plots_are_written(tmp_path) -> None:
     rng = np.random.default_rng(0)
     f_ref = rng.normal(size=(50, 3))
-    f_pred = f_ref + rng.normal(scale=0.1, size=f_ref.shape)
-    parity_plot(tmp_path / "parity.png", "model", rng.normal(size=5), rng.normal(size=5),
-                f_ref, f_pred)
-    error_histogram(tmp_path / "errors.svg", "model", f_ref, f_pred)
+    predictions = {name: (rng.normal(size=5), f_ref + rng.normal(scale=scale, size=f_ref.shape))
+                   for name, scale in (("teacher", 0.05), ("student", 0.1))}
+    parity_plot(tmp_path / "parity.png", rng.normal(size=5), f_ref, predictions)
+    error_histogram(tmp_path / "errors.svg", f_ref, {n: f for n, (_, f) in predictions.items()})
     assert (tmp_path / "parity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert b"<svg" in (tmp_path / "errors.svg").read_bytes()[:1000]
+    errors = (tmp_path / "errors.svg").read_text()
+    assert "<svg" in errors[:1000] and "teacher (95th" in errors and "student (95th" in errors
 
 
-def test_pareto_plot_writes_a_png(tmp_path) -> None:
-    path = tmp_path / "pareto.png"
-    pareto_plot(path, {"teacher": (50.0, 0.01), "student": (2000.0, 0.02)}, batch_size=1)
-    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+def test_pareto_plot_labels_every_model_and_notes_a_zero_error_teacher(tmp_path) -> None:
+    path = tmp_path / "pareto.svg"
+    pareto_plot(path, {"teacher": (50.0, 0.0), "student": (2000.0, 0.02),
+                       "student_small": (5000.0, 0.04), "baseline": (1900.0, 0.03)},
+                batch_size=1)
+    svg = path.read_text()
+    assert all(name in svg for name in ("student_small", "baseline", "Pareto front"))
+    assert "not drawn (zero or no value): teacher" in svg
+
+
+def test_pareto_front_keeps_the_models_no_other_beats_on_both_fastest_first() -> None:
+    points = {"teacher": (50.0, 0.040), "student": (600.0, 0.048),
+              "baseline": (610.0, 0.090), "student_small": (2000.0, 0.100),
+              "slow": (40.0, 0.050)}
+    assert pareto_front(points) == ["student_small", "baseline", "student", "teacher"]
+    assert dominators(points, "slow") == ["teacher", "student"]
+    assert dominators(points, "baseline") == []  # a little faster than the student
+    points["baseline"] = (600.0, 0.090)  # as fast as the student, less accurate: dominated
+    assert dominators(points, "baseline") == ["student"]
+    assert "baseline" not in pareto_front(points)
+
+
+def test_pareto_front_ties_zero_error_and_missing_values() -> None:
+    points = {"a": (100.0, 0.02), "b": (100.0, 0.02), "reference": (10.0, 0.0),
+              "untimed": (None, 0.001)}
+    assert pareto_front(points) == ["a", "b", "reference"]  # equal points dominate neither
+    assert dominators(points, "untimed") == []  # compared with none, and never on the front

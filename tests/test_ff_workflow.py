@@ -23,25 +23,35 @@ def workdir(tiny_run):
     return tiny_run
 
 
-def test_metrics_cover_teacher_student_and_baseline(workdir) -> None:
+def test_metrics_cover_the_teacher_both_students_and_the_baseline(workdir) -> None:
     record = read_metrics(workdir / TARGET)
     models = {m.model: m for m in record.models}
-    assert record.track == "forcefield" and set(models) == {"teacher", "student", "baseline"}
+    # tiny.yaml adds the size `small` to md, without a baseline of its own
+    assert record.track == "forcefield" and [(m.model, m.role) for m in record.models] == [
+        ("teacher", "teacher"), ("student", "student"), ("student_small", "student"),
+        ("baseline", "baseline")]
     for name, entry in models.items():
-        assert entry.role == name and entry.device == "cpu"
+        assert entry.device == "cpu"
         assert entry.primary.name == "force_mae" and entry.primary.direction == "minimize"
         figures = entry.metrics
         for key in ("energy_mae_per_atom", "energy_rmse_per_atom", "force_rmse", "force_r2",
                     "force_angle_mean_deg", "force_error_p90", "force_error_p95",
-                    "force_error_max", "atoms_per_s"):
+                    "force_error_max", "atoms_per_s", "frames_per_s_batch1",
+                    "frames_per_s_batch4"):
             assert math.isfinite(figures[key]), f"{name}.{key} is not finite"
         assert 0 < entry.primary.value <= figures["force_rmse"] <= figures["force_error_max"]
         assert figures["force_error_p90"] <= figures["force_error_p95"] <= figures[
             "force_error_max"]
         assert entry.throughput.unit == "frames/s" and entry.throughput.value > 0
-        for kind in ("parity", "errors"):
-            image = plt.imread(workdir / f"results/md/forcefield/figures/{kind}_{name}.png")
-            assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
+    for kind in ("parity", "errors", "pareto"):
+        image = plt.imread(workdir / f"results/md/forcefield/figures/{kind}.png")
+        assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
+    small = models["student_small"]
+    assert small.n_params < models["student"].n_params
+    assert {g.name for g in small.goals} == {"speedup", "force_mae_ratio"}
+    assert math.isfinite(small.metrics["force_mae_vs_teacher"])
+    assert "force_mae_ratio_vs_baseline" in models["student"].metrics
+    assert "force_mae_ratio_vs_baseline" not in small.metrics
     teacher, student = models["teacher"], models["student"]
     speedup = student.throughput.value / teacher.throughput.value
     assert record.summary["speedup_student_vs_teacher"] == pytest.approx(speedup)
@@ -59,7 +69,8 @@ def test_metrics_cover_teacher_student_and_baseline(workdir) -> None:
     info = read_json(workdir / "results/md/forcefield/student/train_info.json")
     assert info["role"] == "student" and info["batch_size"] == 4
     distill = workdir / "results/md/forcefield/distill_set.parquet"
-    assert pd.read_parquet(distill, columns=["augmentation"])["augmentation"].nunique() == 3
+    kinds = pd.read_parquet(distill, columns=["augmentation"])["augmentation"]
+    assert kinds.nunique() == 3
 
 
 def test_rerun_resumes_from_checkpoint_outside_the_outputs(workdir, tmp_path) -> None:

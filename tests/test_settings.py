@@ -91,6 +91,13 @@ def test_the_default_config_restates_no_default(config):
                                         "scratch": [], "primary_student": "m"}),
          r"classifier\.students\.m\.mlp\.hiden: unknown key, expected one of \[.*'hidden'"),
         (lambda c: c["datasets"]["md"].pop("temperature"), r"datasets\.md\.temperature: missing"),
+        (lambda c: c.update(forcefield={"students": {"big": {"train": {"epochs": 3}}}}),
+         r"forcefield\.students\.big\.model: missing"),
+        (lambda c: c.update(forcefield={"students": {"a/b": {"model": {}}}}),
+         r"forcefield\.students\.a/b"),
+        (lambda c: c["datasets"]["md"]["forcefield"].update(
+            md_stability={"models": ["student_large"]}),
+         r"md_stability\.models: \['student_large'\] not among the models \['teacher', 'student'"),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(config, edit, message):
@@ -131,6 +138,27 @@ def test_training_seeds_follow_the_dataset_unless_set(config):
     resolved = load(config)
     assert resolved.forcefield("md").teacher.train.seed == 7
     assert resolved.classifier("can").train.seed == 3
+
+
+def test_students_are_named_sizes_each_with_its_own_baseline(config):
+    config = copy.deepcopy(config)
+    config["forcefield"] = {"students": {"tiny": {"model": {"features": 4}, "baseline": False}},
+                            "distill": {"hvp": True}}
+    config["datasets"]["md"]["seed"] = 7
+    resolved = load(config)
+    md, mol = resolved.forcefield("md"), resolved.forcefield("mol")
+    # md names its own sizes, which replace the global `students:`
+    assert md.models() == ("teacher", "student", "student_small", "baseline", "baseline_small")
+    assert mol.models() == ("teacher", "student", "student_tiny", "baseline")
+    small = md.role("student_small")
+    assert (small.model.features, small.train.epochs, small.train.seed) == (8, 20, 7)
+    assert small.train.hvp_weight == 1.0  # students learn the teacher's HVP targets
+    baseline = md.role("baseline_small")
+    assert baseline.model == small.model and baseline.train.hvp_weight == 0.0
+    # mol's baseline_train serves every baseline, under its student's seed
+    assert (mol.role("baseline").train.epochs, mol.role("baseline").train.seed) == (60, 0)
+    with pytest.raises(ValueError, match="'baseline_tiny': expected one of"):
+        mol.role("baseline_tiny")
 
 
 def test_overlay_replaces_a_block_of_another_kind():

@@ -14,7 +14,7 @@ from distillery.errors import ConfigError
 from distillery.forcefield.record import forcefield_metrics
 from distillery.forcefield.settings import FFGoalSettings
 from distillery.metrics.record import read_metrics, write_metrics
-from tests.metrics_inputs import CLASSES, JAX_CPU, can_models, cg_modes, ff_models
+from tests.metrics_inputs import CLASSES, JAX_CPU, can_models, cg_modes, ff_model, ff_models
 
 
 def _model(record, name):
@@ -90,16 +90,35 @@ def test_forcefield_non_finite_figures_become_null(tmp_path):
 def test_forcefield_needs_teacher_and_student():
     models = ff_models()
     del models["teacher"]
-    with pytest.raises(ValueError, match="expected teacher, student"):
+    with pytest.raises(ValueError, match="expected the teacher, at least one student"):
         forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=1)
-    models = {**ff_models(), "student_v2": ff_models()["student"]}
-    with pytest.raises(ValueError, match="found \\['baseline', 'student', 'student_v2'"):
+    models = {**ff_models(), "mentor": ff_models()["student"]}
+    with pytest.raises(ValueError, match="found \\['baseline', 'mentor', 'student', 'teacher'"):
         forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=1)
     # without a baseline the record has teacher and student only
-    del models["student_v2"], models["baseline"]
+    del models["mentor"], models["baseline"]
     record = forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=1)
     assert [m.model for m in record.models] == ["teacher", "student"]
     assert "force_mae_ratio_baseline_vs_teacher" not in record.summary
+    assert "force_mae_ratio_vs_baseline" not in _model(record, "student").metrics
+
+
+def test_forcefield_every_student_has_goals_and_its_baseline_ratio():
+    models = {**ff_models(), "student_small": ff_model(0.080, 2000.0, 1_000),
+              "baseline_small": ff_model(0.100, 2100.0, 1_000)}
+    record = forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=12)
+    assert [(m.model, m.role, len(m.goals)) for m in record.models] == [
+        ("teacher", "teacher", 0), ("student", "student", 2), ("baseline", "baseline", 0),
+        ("student_small", "student", 2), ("baseline_small", "baseline", 0)]
+    small = _model(record, "student_small")
+    assert small.metrics["speedup_vs_teacher"] == pytest.approx(40.0)
+    assert small.metrics["force_mae_ratio_vs_baseline"] == pytest.approx(0.8)
+    assert _model(record, "student").metrics["force_mae_ratio_vs_baseline"] == pytest.approx(
+        0.048 / 0.090)
+    goals = {g.name: g.passed for g in small.goals}
+    assert goals == {"speedup": True, "force_mae_ratio": False}  # 2x the teacher's MAE
+    assert record.summary["speedup_student_small_vs_teacher"] == pytest.approx(40.0)
+    assert record.summary["force_mae_ratio_baseline_small_vs_teacher"] == pytest.approx(2.5)
 
 
 # --- classifier ------------------------------------------------------------------------------

@@ -54,7 +54,8 @@ def test_one_mlflow_run_per_training_and_evaluation_job(run: Path, server: str) 
     runs = [r for name in ("md", "cg")
             for r in client.search_runs([client.get_experiment_by_name(name).experiment_id])]
     found = {(r.data.tags["rule"], r.data.tags["wildcards"]) for r in runs}
-    assert len(runs) == len(found) == len(_jobs(run / "results")) == 4 + 2 * len(SEEDS)
+    # md: teacher, student, student_small and baseline trained, one evaluation
+    assert len(runs) == len(found) == len(_jobs(run / "results")) == 5 + 2 * len(SEEDS)
     assert found == _jobs(run / "results")
     commits = {r.data.tags["git_commit"] for r in runs}
     assert len({r.data.tags["snakemake_run_id"] for r in runs}) == 1 and "" not in commits

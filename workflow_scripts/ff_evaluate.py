@@ -1,4 +1,5 @@
-"""Test-split metrics, parity plots, error histograms and speed of teacher and students."""
+"""Test-split metrics, parity plots, error histograms, speed and the Pareto figure of the
+teacher, every student and every baseline."""
 
 from pathlib import Path
 
@@ -31,15 +32,15 @@ def main(snakemake) -> None:
     # speed-ups compare equal batch sizes: calculator teachers take one structure per call
     batch_size = cfg.batch_size if teacher.batched else 1
     t_energy, t_forces = teacher.label(test)
-    models = {}
-    for name in ("teacher", "student", "baseline"):
+    e_ref, f_ref = test.energy / test.n_atoms, np.concatenate(test.forces)
+    models, predictions = {}, {}
+    for name in params.models:
         if name == "teacher" and not isinstance(teacher, JaxTeacher):
             energy, forces = t_energy, t_forces
             figures = {"kind": teacher.name, "source": params.teacher.source,
                        **calculator_speed(teacher, speed_frames, cfg.speed_seconds)}
         else:
-            path = Path(snakemake.input.teacher if name == "teacher"
-                        else getattr(snakemake.input, name))
+            path = Path(snakemake.input[name])
             model, model_params = load_model(path.parent)
             energy, forces = predict(model, model_params, test, cfg.batch_size)
             speed = throughput(model, model_params, speed_frames, batch_size, cfg.speed_seconds)
@@ -50,15 +51,13 @@ def main(snakemake) -> None:
             if name != "teacher":
                 figures |= agreement(energy, forces, t_energy, t_forces, test.n_atoms)
         metrics = label_metrics(energy, forces, test.energy, test.forces, test.numbers)
-        models[name] = {"role": name, **metrics, "device": device["platform"], **figures}
-        e_ref, e_pred = test.energy / test.n_atoms, energy / test.n_atoms
-        f_ref, f_pred = np.concatenate(test.forces), np.concatenate(forces)
-        parity_plot(getattr(out, f"parity_{name}"), f"{name}: test split", e_ref, e_pred,
-                    f_ref, f_pred)
-        error_histogram(getattr(out, f"errors_{name}"), f"{name}: force errors", f_ref, f_pred)
+        models[name] = {**metrics, "device": device["platform"], **figures}
+        predictions[name] = (energy / test.n_atoms, np.concatenate(forces))
         print(f"{name}: force MAE {metrics['force_mae']:.4f} eV/Å, energy MAE "
               f"{metrics['energy_mae_per_atom'] * 1000:.2f} meV/atom, "
               f"{models[name]['frames_per_s']:.1f} frames/s at batch {batch_size}")
+    parity_plot(out.parity, e_ref, f_ref, predictions)
+    error_histogram(out.errors, f_ref, {name: f for name, (_, f) in predictions.items()})
     dataset, variant = split_variant(snakemake.wildcards.dataset)
     pareto_plot(out.pareto, {name: (m["frames_per_s"], m["force_mae"])
                              for name, m in models.items()}, batch_size)

@@ -20,7 +20,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
@@ -36,6 +36,7 @@ from distillery.sweeps import SEPARATOR, SweepSettings, nested, variant_dataset,
 from distillery.tracking.settings import TrackingSettings
 
 DATASET_NAME = r"^[A-Za-z0-9_-]+$"
+R = TypeVar("R", bound=RoleSettings)
 
 
 class DatasetSettings(DataSettings):
@@ -138,6 +139,7 @@ class Resolved:
             views[("forcefield", name)] = ff.model_copy(update={
                 "teacher": _seeded_role(ff.teacher, seed),
                 "student": _seeded_role(ff.student, seed),
+                "students": {n: _seeded_role(s, seed) for n, s in ff.students.items()},
                 "md_stability": ff.md_stability.model_copy(
                     update={"temperature": ff.md_stability.temperature or temperature}),
                 "distill": ff.distill.model_copy(update={"md": ff.distill.md.model_copy(
@@ -190,7 +192,7 @@ def _seeded(train: Any, seed: int) -> Any:
     return train if train.seed is not None else train.model_copy(update={"seed": seed})
 
 
-def _seeded_role(role: RoleSettings, seed: int) -> RoleSettings:
+def _seeded_role(role: R, seed: int) -> R:
     return role.model_copy(update={"train": _seeded(role.train, seed)})
 
 

@@ -1,12 +1,14 @@
-"""Parity plots and error histograms for force-field predictions."""
+"""Parity plots, error histograms and the accuracy-speed Pareto figure of force fields."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from distillery.forcefield.pareto import Points, pareto_front
 from distillery.io import atomic_path
 
 
@@ -17,46 +19,69 @@ def _save(fig: Figure, path: str | Path) -> None:
                     bbox_inches="tight")
 
 
-def parity_plot(path: str | Path, title: str, energy_ref: np.ndarray, energy_pred: np.ndarray,
-                force_ref: np.ndarray, force_pred: np.ndarray) -> None:
-    """Energy per atom and force components, predicted against reference."""
-    fig = Figure(figsize=(9, 4.2))
-    axes = fig.subplots(1, 2)
-    panels = ((energy_ref, energy_pred, "energy per atom (eV/atom)"),
-              (force_ref.ravel(), force_pred.ravel(), "force component (eV/Å)"))
-    for ax, (ref, pred, label) in zip(axes, panels, strict=True):
-        ax.scatter(ref, pred, s=4, alpha=0.4, linewidths=0)
-        lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
-        ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
-        ax.set_xlabel(f"reference {label}")
-        ax.set_ylabel(f"predicted {label}")
-    fig.suptitle(title)
+def parity_plot(path: str | Path, energy_ref: np.ndarray, force_ref: np.ndarray,
+                predictions: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    """Energy per atom and force components, predicted against reference: one row per model
+    (`predictions`: {model: (energy per atom, forces)}), one figure for every model."""
+    fig = Figure(figsize=(9, 3.6 * len(predictions)))
+    for row, (name, (energy, forces)) in zip(fig.subplots(len(predictions), 2, squeeze=False),
+                                             predictions.items(), strict=True):
+        panels = ((energy_ref, energy, "energy per atom (eV/atom)"),
+                  (force_ref.ravel(), forces.ravel(), "force component (eV/Å)"))
+        for ax, (ref, pred, label) in zip(row, panels, strict=True):
+            ax.scatter(ref, pred, s=4, alpha=0.4, linewidths=0)
+            lo, hi = float(min(ref.min(), pred.min())), float(max(ref.max(), pred.max()))
+            ax.plot([lo, hi], [lo, hi], "k--", lw=0.8)
+            ax.set_xlabel(f"reference {label}")
+            ax.set_ylabel(f"{name}: predicted")
+    fig.suptitle("test split")
     _save(fig, path)
 
 
-def error_histogram(path: str | Path, title: str, force_ref: np.ndarray,
-                    force_pred: np.ndarray) -> None:
-    """Histogram of per-atom force error norms |F_pred - F_ref| (log counts)."""
-    norm = np.linalg.norm(force_pred.reshape(-1, 3) - force_ref.reshape(-1, 3), axis=1)
-    fig = Figure(figsize=(5, 3.6))
+def error_histogram(path: str | Path, force_ref: np.ndarray,
+                    predictions: Mapping[str, np.ndarray]) -> None:
+    """Histograms of per-atom force error norms |F_pred - F_ref| (log counts), one step
+    curve per model on shared bins, its 95th percentile dotted."""
+    norms = {name: np.linalg.norm(forces.reshape(-1, 3) - force_ref.reshape(-1, 3), axis=1)
+             for name, forces in predictions.items()}
+    bins = np.linspace(0.0, max(float(n.max()) for n in norms.values()) or 1.0, 61)
+    fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    ax.hist(norm, bins=60, log=True)
-    for q in (90, 95):
-        ax.axvline(np.percentile(norm, q), color="k", ls=":", lw=0.8)
-    ax.set_xlabel("|F_pred - F_ref| (eV/Å); dotted: 90th, 95th percentile")
+    for k, (name, norm) in enumerate(norms.items()):
+        p95 = float(np.percentile(norm, 95))
+        ax.hist(norm, bins=bins, log=True, histtype="step", color=f"C{k}",
+                label=f"{name} (95th pct. {p95:.3g})")
+        ax.axvline(p95, color=f"C{k}", ls=":", lw=0.8)
+    ax.set_xlabel("|F_pred - F_ref| (eV/Å)")
     ax.set_ylabel("atoms")
-    ax.set_title(title)
+    ax.set_title("force errors, test split")
+    ax.legend(fontsize=8)
     _save(fig, path)
 
 
-def pareto_plot(path: str | Path, points: dict[str, tuple[float, float]], batch_size: int
-                ) -> None:
-    """Force MAE (eV/Å) against frames/s per model, both axes log; lower right is better."""
+def pareto_plot(path: str | Path, points: Points, batch_size: int) -> None:
+    """Force MAE (eV/Å) against frames/s per model, both axes log, every model a labelled
+    point and the Pareto front ringed and dashed; lower right is better. A model without a positive
+    speed and error (a teacher that is the reference has zero error) cannot sit on log axes:
+    it is named in a note instead."""
     fig = Figure(figsize=(5.5, 4.2))
     ax = fig.subplots()
+    drawn = {n: (s, e) for n, (s, e) in points.items()
+             if s is not None and e is not None and min(s, e) > 0}
     for k, (name, (speed, mae)) in enumerate(points.items()):
-        ax.scatter([speed], [mae], color=f"C{k}", s=40)
-        ax.annotate(name, (speed, mae), textcoords="offset points", xytext=(5, 5))
+        if name in drawn:
+            ax.scatter([speed], [mae], color=f"C{k}", s=40)
+            ax.annotate(name, (speed, mae), textcoords="offset points", xytext=(5, 5))
+    front = [drawn[n] for n in pareto_front(points) if n in drawn]
+    if front:
+        # front points ringed, so a front of one model shows too
+        ax.plot(*zip(*front, strict=True), "k--", lw=0.8, marker="o", markersize=12,
+                markerfacecolor="none", label="Pareto front")
+        ax.legend(loc="best", fontsize=8)
+    left_out = [n for n in points if n not in drawn]
+    if left_out:
+        ax.text(0.02, 0.02, f"not drawn (zero or no value): {', '.join(left_out)}",
+                transform=ax.transAxes, fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel(f"frames/s at batch {batch_size}")

@@ -6,15 +6,34 @@ any part of it (e.g. the MD temperature of a molecule next to a hot metal).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, StringConstraints, model_validator
 
 from distillery.base_settings import Settings
 from distillery.models.settings import ModelSettings
 from distillery.train.settings import FFTrainSettings
 
-MDModel = Literal["teacher", "student", "baseline"]
+Role = Literal["teacher", "student", "baseline"]
+# a size under `students:`: its model is `student_<name>`, its baseline `baseline_<name>`
+StudentName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+def model_role(model: str) -> Role:
+    """The role of a force-field model name: `teacher`, `student` or `student_<name>`,
+    `baseline` or `baseline_<name>`."""
+    if model == "teacher":
+        return "teacher"
+    for role in ("student", "baseline"):
+        if model == role or model.startswith(f"{role}_"):
+            return role
+    raise ValueError(f"force-field model {model!r}: expected teacher, student[_<name>] or "
+                     "baseline[_<name>]")
+
+
+def baseline_of(student: str) -> str:
+    """The baseline model of a student model: `student_small` -> `baseline_small`."""
+    return "baseline" + student.removeprefix("student")
 
 
 class RoleSettings(Settings):
@@ -22,6 +41,13 @@ class RoleSettings(Settings):
 
     model: ModelSettings
     train: FFTrainSettings = FFTrainSettings()
+
+
+class StudentSettings(RoleSettings):
+    """A distilled student; `baseline`: also train its architecture on the reference labels
+    alone (the like-for-like comparison that shows what the teacher adds)."""
+
+    baseline: bool = True
 
 
 class TeacherSettings(RoleSettings):
@@ -99,7 +125,8 @@ class RDFSettings(Settings):
 class MDStabilitySettings(Settings):
     """NVE + Langevin runs of the exported models through the ASE calculator."""
 
-    models: tuple[MDModel, ...] = Field(("student", "teacher"), min_length=1)
+    # model names (`teacher`, `student`, `student_<name>`, `baseline...`) of this dataset
+    models: tuple[str, ...] = Field(("student", "teacher"), min_length=1)
     starts: PositiveInt = 1  # test-split start structures per model and ensemble
     steps: PositiveInt = 500
     timestep_fs: PositiveFloat = 2.0
@@ -113,7 +140,7 @@ class MDStabilitySettings(Settings):
 
 
 class FFGoalSettings(Settings):
-    """Targets of the distilled student, checked in metrics.json."""
+    """Targets of every distilled student, checked in metrics.json."""
 
     min_speedup: PositiveFloat = 10.0  # student frames/s over the teacher's
     max_force_mae_ratio: PositiveFloat = 1.25  # student force MAE over the teacher's
@@ -123,8 +150,10 @@ class ForcefieldSettings(Settings):
     teacher: TeacherSettings = TeacherSettings(
         model=ModelSettings(kind="painn", features=48, n_layers=3, n_rbf=12, cutoff=4.0),
         train=FFTrainSettings(epochs=10))
-    student: RoleSettings = RoleSettings(model=ModelSettings())
-    # training of the baseline (the student's architecture on the reference labels); null: the
+    student: StudentSettings = StudentSettings(model=ModelSettings())
+    # further student sizes beside `student`, each the model `student_<name>`
+    students: dict[StudentName, StudentSettings] = Field(default_factory=dict)
+    # training of the baselines (a student's architecture on the reference labels); null: the
     # student's training settings
     baseline_train: FFTrainSettings | None = None
     distill: DistillSettings = DistillSettings()
@@ -132,3 +161,41 @@ class ForcefieldSettings(Settings):
     export: ExportSettings = ExportSettings()
     md_stability: MDStabilitySettings = MDStabilitySettings()
     goals: FFGoalSettings = FFGoalSettings()
+
+    @model_validator(mode="after")
+    def _md_models_exist(self) -> ForcefieldSettings:
+        unknown = [m for m in self.md_stability.models if m not in self.models()]
+        if unknown:
+            raise ValueError(f"md_stability.models: {unknown} not among the models "
+                             f"{list(self.models())}")
+        return self
+
+    def student_models(self) -> dict[str, StudentSettings]:
+        """Every student by model name: `student`, then `student_<name>` per `students` entry."""
+        return {"student": self.student,
+                **{f"student_{name}": s for name, s in self.students.items()}}
+
+    def baselines(self) -> dict[str, str]:
+        """{baseline model: its student model} for the students with `baseline: true`."""
+        return {baseline_of(m): m for m, s in self.student_models().items() if s.baseline}
+
+    def models(self) -> tuple[str, ...]:
+        """Every model of the dataset: the teacher, the students, their baselines."""
+        return ("teacher", *self.student_models(), *self.baselines())
+
+    def role(self, model: str) -> RoleSettings:
+        """Architecture and training of `model`. A student adds the HVP loss when the distill
+        set has Hessian-vector-product targets; a baseline is its student's architecture with
+        `baseline_train` (few reference frames need other batches and epochs than thousands of
+        distilled ones) under the student's seed."""
+        if model not in self.models():
+            raise ValueError(f"force-field model {model!r}: expected one of {list(self.models())}")
+        if model == "teacher":
+            return self.teacher
+        student = self.student_models()[self.baselines().get(model, model)]
+        train = student.train
+        if model_role(model) == "student" and self.distill.hvp:
+            train = train.model_copy(update={"hvp_weight": self.distill.hvp_weight})
+        if model_role(model) == "baseline" and self.baseline_train is not None:
+            train = self.baseline_train.model_copy(update={"seed": student.train.seed})
+        return RoleSettings(model=student.model, train=train)
