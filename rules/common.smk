@@ -124,6 +124,7 @@ def conda_env(family):
 # the `{model}` wildcard takes these values only
 FF_MODELS = sorted({m for name in datasets_for("forcefield")
                     for m in SETTINGS.forcefield(name).models()})
+FF_STUDENTS = [m for m in FF_MODELS if model_role(m) == "student"]
 
 
 def one_of(names):
@@ -200,6 +201,15 @@ def ff_evaluate_inputs(wildcards):
     models = {m: f"{FF_DIR}/{m}/model.npz".format(dataset=wildcards.dataset)
               for m in ff_trained_models(wildcards.dataset)}
     return {**ff_teacher_inputs(wildcards), **models}
+
+
+def ff_card_inputs(wildcards):
+    """A student's metrics, training record and, when it was run in MD, the MD summary."""
+    inputs = {"metrics": f"{FF_DIR}/metrics.json",
+              "info": f"{FF_DIR}/{wildcards.model}/train_info.json"}
+    if wildcards.model in ff(wildcards).md_stability.models:
+        inputs["md"] = f"{MD_DIR}/md_stability.json"
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
 
 
 def ff_figure(kind):

@@ -1,7 +1,8 @@
 # Force-field track: teacher -> teacher-labelled distill set -> distilled students, one per size
 # (each with the same architecture trained on the reference labels alone as its baseline) ->
-# test metrics, speed and Pareto figure -> StableHLO export -> MD stability. Checkpoints live
-# outside the rule outputs, so an interrupted training resumes instead of restarting.
+# test metrics, speed and Pareto figure -> a model card per student -> StableHLO export -> MD
+# stability. Checkpoints live outside the rule outputs, so an interrupted training resumes
+# instead of restarting.
 
 
 rule ff_train:
@@ -124,6 +125,33 @@ rule ff_evaluate:
         "../workflow_scripts/ff_evaluate.py"
 
 
+rule ff_card:
+    """The model card of one student: size, speed beside the teacher's, accuracy against the
+    reference and the teacher, MD stability, distillation set, goals and what it is fit for."""
+    input:
+        unpack(ff_card_inputs),
+    output:
+        card=report(
+            f"{FF_DIR}/cards/{{model}}.md",
+            caption="../report/ff_card.rst",
+            category="Force field",
+            subcategory="{dataset}: model cards",
+            labels={"model": "{model}"},
+        ),
+    wildcard_constraints:
+        model=one_of(FF_STUDENTS),
+    params:
+        temperature=lambda wc: ff(wc).md_stability.temperature,
+    log:
+        log_path("ff_card_{model}"),
+    benchmark:
+        benchmark_path("ff_card_{model}")
+    conda:
+        conda_env("forcefield")
+    script:
+        "../workflow_scripts/ff_card.py"
+
+
 rule ff_export:
     """StableHLO energy/forces/virial program of one model, checked on test frames."""
     input:
@@ -210,5 +238,7 @@ register_targets(
     "forcefield",
     f"{FF_DIR}/metrics.json",
     lambda dataset: [f"{EXPORT_DIR}/{m}/check.json" for m in ff_trained_models(dataset)],
+    lambda dataset: [f"{FF_DIR}/cards/{m}.md"
+                     for m in SETTINGS.forcefield(dataset).student_models()],
     f"{MD_DIR}/md_stability.json",
 )

@@ -71,6 +71,27 @@ def test_metrics_cover_the_teacher_both_students_and_the_baseline(workdir) -> No
     distill = workdir / "results/md/forcefield/distill_set.parquet"
     kinds = pd.read_parquet(distill, columns=["augmentation"])["augmentation"]
     assert kinds.nunique() == 3
+    # every student records the distillation set it learnt from
+    info = read_json(workdir / "results/md/forcefield/student_small/train_info.json")
+    assert info["distill"]["frames"] == len(kinds) and info["epochs_run"] == 2
+
+
+def test_every_student_has_a_model_card_from_the_metrics_record(workdir) -> None:
+    cards = workdir / "results/md/forcefield/cards"
+    assert sorted(p.name for p in cards.iterdir()) == ["student.md", "student_small.md"]
+    models = {m.model: m for m in read_metrics(workdir / TARGET).models}
+    for name in ("student", "student_small"):
+        card = (cards / f"{name}.md").read_text().splitlines()
+        assert card[0] == f"# {name}: distilled force field of `md`"
+        assert f"| parameters | {models[name].n_params:,} |" in card
+        rows = card[card.index(f"| batch | {name} | teacher | speed-up |") + 2:][:2]
+        assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 4"]
+        assert card[-1].startswith("**Fit for:** ")
+    student = (cards / "student.md").read_text()
+    assert "stable in every run" in student or "unstable: " in student  # md_stability ran it
+    small = (cards / "student_small.md").read_text()
+    assert "Not run: add `student_small` to `forcefield.md_stability.models`" in small
+    assert "no baseline was trained for this student" in small
 
 
 def test_rerun_resumes_from_checkpoint_outside_the_outputs(workdir, tmp_path) -> None:

@@ -3,7 +3,7 @@
 import numpy as np
 
 from distillery.data.frames import read_frames, write_frames
-from distillery.forcefield.labelling import gather_chunks
+from distillery.forcefield.labelling import composition, gather_chunks
 from distillery.io import atomic_write
 from distillery.workflow import run_script
 
@@ -19,9 +19,9 @@ def main(snakemake) -> None:
     # an empty archive when HVP targets are off
     with atomic_write(snakemake.output.hvp) as handle:
         np.savez(handle, directions=directions, targets=targets)
-    kinds = np.bincount(distilled.extras["augmentation"], minlength=3)
-    print(f"distillation set: {len(distilled)} frames (original {kinds[0]}, displaced "
-          f"{kinds[1]}, teacher MD {kinds[2]})")
+    kinds = composition(distilled)
+    print(f"distillation set: {kinds['frames']} frames (original {kinds['original']}, "
+          f"displaced {kinds['displaced']}, teacher MD {kinds['teacher_md']})")
 
 
 run_script(main, snakemake)

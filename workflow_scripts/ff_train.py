@@ -1,4 +1,5 @@
-"""Train a force field (teacher, distilled student or baseline student) on a dataset split."""
+"""Train a force field (teacher, a distilled student or a baseline) on a dataset split; a
+student's train_info.json records the distillation set it learnt from."""
 
 from pathlib import Path
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from distillery.forcefield.labelling import mixed_labels
+from distillery.forcefield.labelling import composition, mixed_labels
 from distillery.io import write_json
 from distillery.models.model import ForceField, save_model
 from distillery.train.device import enable_compilation_cache
@@ -21,7 +22,7 @@ def main(snakemake) -> None:
     frames = read_frames(snakemake.input.frames)
     splits = read_splits(snakemake.input.splits)
     train, val = frames.subset(splits["train"]), frames.subset(splits["val"])
-    labels = None
+    labels, trained_on = None, {}
     if hasattr(snakemake.input, "distill"):
         # the student learns the teacher's labels on training + augmented frames
         distilled = read_frames(snakemake.input.distill)
@@ -32,13 +33,16 @@ def main(snakemake) -> None:
             labels.extras = {"hvp_dir": np.split(hvp["directions"], cuts),
                              "hvp_target": np.split(hvp["targets"], cuts)}
         train = distilled
+        trained_on = {"distill": {**composition(distilled),
+                                  "teacher_weight": params.teacher_weight,
+                                  "hvp": hasattr(snakemake.input, "hvp")}}
     model = ForceField(params.role.model)
     history = MetricsHistory(out.history_csv, out.history_parquet)
     result = fit(model, train, val, params.role.train, params.checkpoints, history,
                  train_labels=labels)
     if not result.is_main:
         return  # the other ranks of a multi-process run: rank 0 writes the outputs
-    info = {"role": snakemake.wildcards.model, **result.info}
+    info = {"role": snakemake.wildcards.model, **result.info, **trained_on}
     save_model(Path(out.model).parent, model, result.params, meta={"training": info})
     write_json(out.info, info)
 

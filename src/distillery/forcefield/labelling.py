@@ -66,6 +66,13 @@ def sample_distill_frames(train: FrameSet, teacher: Teacher | None, cfg: Distill
     return concat_frames([p for _, p in parts])
 
 
+def composition(distill: FrameSet) -> dict[str, int]:
+    """Frames of each kind in a distillation set: all, original, displaced and teacher-MD."""
+    counts = np.bincount(distill.extras["augmentation"], minlength=3)
+    return {"frames": len(distill), "original": int(counts[ORIGINAL]),
+            "displaced": int(counts[DISPLACED]), "teacher_md": int(counts[TEACHER_MD])}
+
+
 def chunk_rows(n_frames: int, chunk: int, chunks: int) -> np.ndarray:
     """Rows of chunk `chunk` of `chunks` contiguous, near-equal chunks."""
     if not 0 <= chunk < chunks:

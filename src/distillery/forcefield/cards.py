@@ -1,0 +1,211 @@
+"""Model cards: one markdown page per distilled student, written from what the workflow already
+recorded (the metrics record, the student's train_info.json, the MD stability summary), so a
+card never disagrees with metrics.json.
+
+A card gives the student's size, its speed at every latency batch size beside the teacher's,
+its accuracy against the reference and the teacher (and its baseline's), its MD stability, the
+distillation set it learnt from, its goals and a "fit for" line derived from them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from distillery.forcefield.pareto import dominators
+from distillery.forcefield.settings import baseline_of
+from distillery.metrics.build import number, ratio
+from distillery.metrics.record import Goal, MetricsFile, ModelRecord
+
+BATCH_KEY = re.compile(r"^frames_per_s_batch(\d+)$")
+# goal name -> (what it judges, the teacher's figure its ratio is taken over)
+GOAL_TEXT = {"speedup": ("speed", "the teacher's frames/s"),
+             "force_mae_ratio": ("accuracy", "the teacher's force MAE")}
+
+
+def _num(value: Any, fmt: str = ".4g", scale: float = 1.0) -> str:
+    value = number(value)
+    return "n/a" if value is None else format(value * scale, fmt)
+
+
+def _times(value: Any) -> str:
+    value = number(value)
+    return "n/a" if value is None else f"{value:.3g}x"
+
+
+def _describe(model: ModelRecord) -> str:
+    """`painn, 88,849 parameters` for a trained model; the calculator for an ASE teacher."""
+    config = model.metrics.get("config")
+    if isinstance(config, Mapping):
+        return f"{config['kind']}, {model.n_params:,} parameters"
+    return f"{model.metrics.get('kind', model.model)}, source {model.metrics.get('source')}"
+
+
+def _architecture(model: ModelRecord) -> str:
+    c = model.metrics["config"]
+    return (f"{c['kind']}: {c['features']} features, {c['n_layers']} interaction layer(s), "
+            f"{c['n_rbf']} radial basis functions, cutoff {c['cutoff']:g} Å")
+
+
+def missed_goal(goal: Goal) -> str:
+    """`misses the speed goal (3.1x the teacher's frames/s, goal >= 10x)`."""
+    kind, of = GOAL_TEXT.get(goal.name, (goal.name, "its reference"))
+    if goal.value is None:  # e.g. a teacher that is the reference method has zero error
+        return f"cannot meet the {kind} goal: no ratio to {of} (zero or not measured)"
+    return (f"misses the {kind} goal ({_times(goal.value)} {of}, goal {goal.comparison} "
+            f"{goal.threshold:g}x)")
+
+
+def fit_for(model: str, goals: tuple[Goal, ...], md: Mapping[str, Any] | None,
+            temperature: float) -> str:
+    """What the student can be used for, from its goals and MD stability (`md`: its entry of
+    md_stability.json, None when it was not run)."""
+    reasons = [missed_goal(g) for g in goals if not g.passed]
+    if md is not None and not md["all_stable"]:
+        reasons.append(f"went unstable in MD at {temperature:g} K")
+    if not reasons:
+        if md is None:
+            return (f"production MD of this system at {temperature:g} K once an MD stability "
+                    f"run confirms it (not run: add `{model}` to "
+                    "`forcefield.md_stability.models`); meets the speed and accuracy goals")
+        return (f"production MD of this system at {temperature:g} K: meets the speed and "
+                "accuracy goals and stayed stable in every MD run")
+    fast = all(g.passed for g in goals if g.name == "speedup")
+    use = ("fast screening or sampling whose frames the teacher relabels, not production MD"
+           if fast else "not recommended over the teacher")
+    return f"{use}: {'; '.join(reasons)}"
+
+
+def _teacher_speed(teacher: ModelRecord, batch: int) -> Any:
+    if "config" in teacher.metrics:
+        return teacher.metrics.get(f"frames_per_s_batch{batch}")
+    # a calculator teacher takes one structure per call: the same rate at any batch size
+    return None if teacher.throughput is None else teacher.throughput.value
+
+
+def _speed(student: ModelRecord, teacher: ModelRecord) -> list[str]:
+    rows = [f"| batch | {student.model} | teacher | speed-up |", "| --- | --- | --- | --- |"]
+    for b in sorted(int(m[1]) for k in student.metrics if (m := BATCH_KEY.match(k))):
+        mine, theirs = student.metrics[f"frames_per_s_batch{b}"], _teacher_speed(teacher, b)
+        rows.append(f"| {b} | {_num(mine)} | {_num(theirs)} | {_times(ratio(mine, theirs))} |")
+    evaluated = student.metrics.get("batch_size")
+    rows += ["", f"At the evaluation batch ({evaluated}) the student ran "
+             f"{_num(student.throughput.value if student.throughput else None)} frames/s, "
+             f"{_times(student.metrics.get('speedup_vs_teacher'))} the teacher's: the figure "
+             "the speed goal judges."]
+    if "config" not in teacher.metrics:
+        rows.append("The teacher is a calculator that takes one structure per call, so its "
+                    "frames/s is the same at every batch size.")
+    return rows
+
+
+def _accuracy(record: MetricsFile, student: ModelRecord, teacher: ModelRecord) -> list[str]:
+    figures = student.metrics
+    rows = ["| model | compared with | force MAE (eV/Å) | energy MAE (meV/atom) |",
+            "| --- | --- | --- | --- |",
+            f"| {student.model} | reference | {_num(student.primary.value)} | "
+            f"{_num(figures.get('energy_mae_per_atom'), '.4g', 1000)} |",
+            f"| {student.model} | teacher | {_num(figures.get('force_mae_vs_teacher'))} | "
+            f"{_num(figures.get('energy_mae_per_atom_vs_teacher'), '.4g', 1000)} |",
+            f"| teacher | reference | {_num(teacher.primary.value)} | "
+            f"{_num(teacher.metrics.get('energy_mae_per_atom'), '.4g', 1000)} |"]
+    baseline = next((m for m in record.models if m.model == baseline_of(student.model)), None)
+    if baseline is not None:
+        rows.append(f"| {baseline.model} (same architecture, reference labels only) | "
+                    f"reference | {_num(baseline.primary.value)} | "
+                    f"{_num(baseline.metrics.get('energy_mae_per_atom'), '.4g', 1000)} |")
+    rows += ["", f"Force MAE {_times(figures.get('force_mae_ratio_vs_teacher'))} the teacher's"
+             + (f", {_times(figures.get('force_mae_ratio_vs_baseline'))} its baseline's."
+                if baseline is not None else "; no baseline was trained for this student.")]
+    return rows
+
+
+def _md(model: str, entry: Mapping[str, Any] | None, s: Mapping[str, Any]) -> list[str]:
+    """The student's MD runs (`entry` of md_stability.json, `s` its settings)."""
+    if entry is None:
+        return [f"Not run: add `{model}` to `forcefield.md_stability.models` to run it."]
+    runs = entry["runs"]
+    line = (f"{len(runs)} runs (NVE and Langevin from {s['starts']} test structure(s)), "
+            f"{s['steps']} steps of {s['timestep_fs']:g} fs at {s['temperature']:g} K: ")
+    if entry["all_stable"]:
+        line += (f"stable in every run; largest NVE energy drift "
+                 f"{_num(entry.get('max_abs_nve_drift_eV_per_atom_per_ps'), '.3g')} "
+                 f"eV/atom/ps; ∫|g - g_ref| dr = {_num(entry.get('rdf_l1_vs_reference_A'), '.3g')}"
+                 " Å against the test split.")
+        return [line]
+    failed = [f"{r['ensemble']} from test frame {r['start_frame']} at "
+              f"{_num(r['time_to_instability_ps'], '.3g')} ps ({r['instability']})"
+              for r in runs if not r["stable"]]
+    return [line + "unstable: " + "; ".join(failed) + "."]
+
+
+def _training(info: Mapping[str, Any]) -> list[str]:
+    distill = info.get("distill")
+    trained = (f"Trained {info.get('epochs_run')} epochs (best epoch {info.get('best_epoch')}), "
+               f"batch size {info.get('batch_size')}.")
+    if distill is None:
+        return ["The distillation set was not recorded.", trained]
+    weight = distill["teacher_weight"]
+    return [f"Distillation set of {distill['frames']} frames: {distill['original']} training "
+            f"frames, {distill['displaced']} displaced copies and {distill['teacher_md']} "
+            f"frames of teacher-driven MD, labelled by the teacher (target on the training "
+            f"frames: {weight:g} x teacher + {1 - weight:g} x reference); Hessian-vector-"
+            f"product targets: {'yes' if distill['hvp'] else 'no'}.", trained]
+
+
+def model_card(record: MetricsFile, model: str, training: Mapping[str, Any],
+               md: Mapping[str, Any] | None, temperature: float) -> str:
+    """The markdown card of the student `model` of a force-field metrics record; `training`:
+    its train_info.json; `md`: md_stability.json of the dataset (None when no MD was run);
+    `temperature`: the dataset's MD temperature (K)."""
+    models = {m.model: m for m in record.models}
+    if models.get(model) is None or models[model].role != "student":
+        raise ValueError(f"{model!r} is not a student of the {record.dataset} record "
+                         f"(models: {sorted(models)})")
+    student, teacher = models[model], models["teacher"]
+    points = {m.model: (None if m.throughput is None else m.throughput.value, m.primary.value)
+              for m in record.models}
+    beaten_by = dominators(points, model)
+    size = student.size_bytes
+    md_entry = None if md is None else md["models"].get(model)
+    lines = [
+        f"# {model}: distilled force field of `{record.dataset}`",
+        "",
+        f"Distilled from the teacher ({_describe(teacher)}); evaluated on the {record.split} "
+        f"split ({record.summary.get('n_frames')} frames, variant {record.variant}) on "
+        f"{student.device}.",
+        "",
+        "| | |",
+        "| --- | --- |",
+        f"| architecture | {_architecture(student)} |",
+        f"| parameters | {student.n_params:,} |",
+        f"| file size | {'n/a' if size is None else f'{size:,} bytes ({size / 1024:.1f} KiB)'} |",
+        "| on the Pareto front (force MAE against frames/s) | "
+        + ("yes |" if not beaten_by else f"no: {', '.join(beaten_by)} at least as fast and as "
+           "accurate |"),
+        "",
+        "## Speed (frames/s, energies and forces, jit excluded)",
+        "",
+        *_speed(student, teacher),
+        "",
+        f"## Accuracy on the {record.split} split",
+        "",
+        *_accuracy(record, student, teacher),
+        "",
+        "## MD stability",
+        "",
+        *_md(model, md_entry, {} if md is None else md["settings"]),
+        "",
+        "## Training data",
+        "",
+        *_training(training),
+        "",
+        "## Goals",
+        "",
+        *(f"- {g.name} {g.comparison} {g.threshold:g}: {'met' if g.passed else 'missed'} "
+          f"({_num(g.value, '.3g')})" for g in student.goals),
+        "",
+        f"**Fit for:** {fit_for(model, student.goals, md_entry, temperature)}.",
+    ]
+    return "\n".join(lines) + "\n"

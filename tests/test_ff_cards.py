@@ -1,0 +1,145 @@
+"""Model cards built from a metrics record, a train_info.json and an MD stability summary:
+numbers in, the expected lines out."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from distillery.forcefield.cards import model_card
+from distillery.forcefield.record import forcefield_metrics
+from distillery.forcefield.settings import FFGoalSettings
+from tests.metrics_inputs import ff_model
+
+TRAINING = {"epochs_run": 20, "best_epoch": 8, "batch_size": 4,
+            "distill": {"frames": 42, "original": 20, "displaced": 20, "teacher_md": 2,
+                        "teacher_weight": 1.0, "hvp": False}}
+MD = {"settings": {"starts": 1, "steps": 500, "timestep_fs": 2.0, "temperature": 800.0},
+      "models": {"student": {
+          "all_stable": True, "max_abs_nve_drift_eV_per_atom_per_ps": 1.2e-6,
+          "rdf_l1_vs_reference_A": 0.05,
+          "runs": [{"ensemble": "nve", "start_frame": 3, "stable": True,
+                    "time_to_instability_ps": None, "instability": None},
+                   {"ensemble": "langevin", "start_frame": 3, "stable": True,
+                    "time_to_instability_ps": None, "instability": None}]}}}
+
+
+def _timed(force_mae: float, speeds: tuple[float, float, float], n_params: int
+           ) -> dict[str, Any]:
+    """A model's figures with frames/s at batch 1, 8 and 64 (the last is the evaluation's)."""
+    figures = ff_model(force_mae, speeds[-1], n_params) | {"batch_size": 64}
+    figures["config"] |= {"n_rbf": 8}
+    return figures | {f"frames_per_s_batch{b}": s for b, s in zip((1, 8, 64), speeds,
+                                                                    strict=True)}
+
+
+def _models() -> dict[str, dict[str, Any]]:
+    # student: 12x the teacher at batch 64, force MAE 1.2x: both goals met;
+    # student_small: 40x, 2.5x the teacher's MAE: misses the accuracy goal
+    return {"teacher": _timed(0.040, (20.0, 40.0, 50.0), 200_000),
+            "student": _timed(0.048, (100.0, 400.0, 600.0), 10_000),
+            "student_small": _timed(0.100, (400.0, 1000.0, 2000.0), 1_000),
+            "baseline": _timed(0.090, (100.0, 400.0, 610.0), 10_000)}
+
+
+def _card(models: dict[str, dict[str, Any]], model: str, md: dict | None = MD) -> list[str]:
+    record = forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=30)
+    return model_card(record, model, TRAINING, md, 800.0).splitlines()
+
+
+def test_card_of_a_student_that_meets_every_goal_and_is_stable():
+    lines = _card(_models(), "student")
+    assert lines[0] == "# student: distilled force field of `md`"
+    assert "| parameters | 10,000 |" in lines
+    assert "| file size | 40,512 bytes (39.6 KiB) |" in lines
+    assert "| on the Pareto front (force MAE against frames/s) | yes |" in lines
+    assert lines[lines.index("| batch | student | teacher | speed-up |") + 2:][:3] == [
+        "| 1 | 100 | 20 | 5x |", "| 8 | 400 | 40 | 10x |", "| 64 | 600 | 50 | 12x |"]
+    assert "| student | reference | 0.048 | 2.4 |" in lines  # energy MAE = force MAE / 20
+    assert "| teacher | reference | 0.04 | 2 |" in lines
+    assert ("| baseline (same architecture, reference labels only) | reference | 0.09 | 4.5 |"
+            in lines)
+    assert "Force MAE 1.2x the teacher's, 0.533x its baseline's." in lines
+    assert any(line.startswith("2 runs (NVE and Langevin from 1 test structure(s)), 500 steps "
+                               "of 2 fs at 800 K: stable in every run; largest NVE energy "
+                               "drift 1.2e-06 eV/atom/ps") for line in lines)
+    assert ("Distillation set of 42 frames: 20 training frames, 20 displaced copies and 2 "
+            "frames of teacher-driven MD, labelled by the teacher (target on the training "
+            "frames: 1 x teacher + 0 x reference); Hessian-vector-product targets: no."
+            in lines)
+    assert "Trained 20 epochs (best epoch 8), batch size 4." in lines
+    assert "- speedup >= 10: met (12)" in lines
+    assert "- force_mae_ratio <= 1.25: met (1.2)" in lines
+    assert lines[-1] == ("**Fit for:** production MD of this system at 800 K: meets the speed "
+                         "and accuracy goals and stayed stable in every MD run.")
+
+
+def test_card_of_a_student_without_md_baseline_or_accuracy():
+    lines = _card(_models(), "student_small")
+    assert "| on the Pareto front (force MAE against frames/s) | yes |" in lines
+    assert "Force MAE 2.5x the teacher's; no baseline was trained for this student." in lines
+    assert ("Not run: add `student_small` to `forcefield.md_stability.models` to run it."
+            in lines)
+    assert lines[-1] == ("**Fit for:** fast screening or sampling whose frames the teacher "
+                         "relabels, not production MD: misses the accuracy goal (2.5x the "
+                         "teacher's force MAE, goal <= 1.25x).")
+
+
+def test_card_fit_for_follows_speed_and_md_stability():
+    models = _models()
+    models["student"]["frames_per_s"] = 150.0  # 3x the teacher: misses the speed goal
+    lines = _card(models, "student")
+    assert lines[-1] == ("**Fit for:** not recommended over the teacher: misses the speed "
+                         "goal (3x the teacher's frames/s, goal >= 10x).")
+    unstable = copy.deepcopy(MD)
+    entry = unstable["models"]["student"]
+    entry["all_stable"] = False
+    entry["runs"][1].update(stable=False, time_to_instability_ps=0.42, instability="bond")
+    lines = _card(_models(), "student", unstable)
+    assert any(line.endswith("unstable: langevin from test frame 3 at 0.42 ps (bond).")
+               for line in lines)
+    assert lines[-1] == ("**Fit for:** fast screening or sampling whose frames the teacher "
+                         "relabels, not production MD: went unstable in MD at 800 K.")
+    lines = _card(_models(), "student", md=None)  # goals met, MD not run
+    assert lines[-1].startswith("**Fit for:** production MD of this system at 800 K once an "
+                                "MD stability run confirms it (not run: add `student`")
+
+
+def test_card_of_a_student_whose_teacher_is_the_reference_method():
+    models = _models()
+    models["teacher"]["force_mae"] = 0.0  # no force-MAE ratio to judge accuracy by
+    lines = _card(models, "student")
+    assert "- force_mae_ratio <= 1.25: missed (n/a)" in lines
+    assert lines[-1] == ("**Fit for:** fast screening or sampling whose frames the teacher "
+                         "relabels, not production MD: cannot meet the accuracy goal: no ratio "
+                         "to the teacher's force MAE (zero or not measured).")
+
+
+def test_card_names_the_models_that_dominate_a_student():
+    models = _models()
+    models["student_small"]["force_mae"] = 0.040  # faster and as accurate as `student`
+    lines = _card(models, "student")
+    assert ("| on the Pareto front (force MAE against frames/s) | no: student_small at "
+            "least as fast and as accurate |") in lines
+
+
+def test_card_with_a_calculator_teacher_uses_its_one_structure_rate_at_every_batch():
+    models = _models()
+    models["teacher"] = {k: v for k, v in models["teacher"].items()
+                         if not k.startswith("frames_per_s_batch") and k != "config"}
+    models["teacher"] |= {"kind": "TBLite", "source": "ase", "frames_per_s": 20.0,
+                          "batch_size": 1, "n_params": None, "size_bytes": None}
+    lines = _card(models, "student")
+    assert ("Distilled from the teacher (TBLite, source ase); evaluated on the test split "
+            "(30 frames, variant default) on cpu.") in lines
+    assert lines[lines.index("| batch | student | teacher | speed-up |") + 2:][:3] == [
+        "| 1 | 100 | 20 | 5x |", "| 8 | 400 | 20 | 20x |", "| 64 | 600 | 20 | 30x |"]
+    assert any(line.startswith("The teacher is a calculator") for line in lines)
+
+
+def test_a_card_is_only_for_a_student():
+    record = forcefield_metrics("md", _models(), FFGoalSettings(), "cpu", n_frames=30)
+    with pytest.raises(ValueError, match="'baseline' is not a student"):
+        model_card(record, "baseline", TRAINING, MD, 800.0)
