@@ -31,6 +31,7 @@ from distillery.cg.settings import CGSettings
 from distillery.data.settings import DataSettings
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import ForcefieldSettings, RoleSettings
+from distillery.plan.settings import PlanSettings
 from distillery.report.settings import ReportSettings
 from distillery.sweeps import SEPARATOR, SweepSettings, nested, variant_dataset, variants
 from distillery.tracking.settings import TrackingSettings
@@ -63,6 +64,8 @@ class Config(Settings):
     tracking: TrackingSettings = TrackingSettings()
     # named variants of a dataset's settings, each built as the dataset `<dataset>--<variant>`
     sweeps: dict[str, SweepSettings] = Field(default_factory=dict)
+    # hardware-aware planning of a force field's size and batch (`python -m distillery.plan`)
+    plan: PlanSettings = PlanSettings()
 
 
 class Resolved:

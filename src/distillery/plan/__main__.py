@@ -1,0 +1,5 @@
+import sys
+
+from distillery.plan.cli import main
+
+sys.exit(main())

@@ -1,0 +1,216 @@
+"""Hardware-aware planning: mode rules, the seeded TPE search, and a tiny real plan on the CPU."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import itertools
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from distillery.data.frames import write_frames
+from distillery.data.splits import random_split, write_splits
+from distillery.errors import ConfigError
+from distillery.plan.cli import main as plan_main
+from distillery.plan.data import PlanData, load_plan_data, plan_role
+from distillery.plan.measure import Candidate, Measurement
+from distillery.plan.search import ModeRule, Space, choose_from_all, search_mode
+from distillery.plan.settings import (
+    MODES,
+    PlanSettings,
+    ProductionSettings,
+    PrototypeSettings,
+    SpaceSettings,
+    ValidationSettings,
+)
+from distillery.settings import deep_merge, load
+from tests.conftest import DEFAULT_CONFIG
+from tests.ff_toy import toy_frames
+
+
+@pytest.fixture
+def config() -> dict:
+    return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+def fake_data(frames: int = 64) -> PlanData:
+    # the mode rules read only the training-set size from the data
+    return PlanData("fake", None, {}, {16: frames}, n_labels=10_000)  # type: ignore[arg-type]
+
+
+def fake_measure(limit_mb: float, seconds: float = 0.0):
+    """A made-up device: parameters grow with width^2 x depth, step time and memory with
+    width x depth x batch."""
+    def measure(c: Candidate) -> Measurement:
+        time.sleep(seconds)
+        memory = 0.05 * c.features * c.n_layers * c.batch_size
+        n_params = 10 * c.features**2 * c.n_layers
+        if memory > limit_mb:
+            return Measurement(c, "oom", n_params, memory_mb=memory, seconds=seconds)
+        return Measurement(c, "ok", n_params, step_ms=1 + 0.01 * c.features * c.n_layers
+                           * c.batch_size, memory_mb=memory, seconds=seconds)
+    return measure
+
+
+def rule(mode: str, data: PlanData, limit_mb: float, cap: float | None = None,
+         **budget: float) -> ModeRule:
+    settings = {"prototype": PrototypeSettings, "validation": ValidationSettings,
+                "production": ProductionSettings}[mode](**budget)
+    return ModeRule(mode, settings, 10, data, limit_mb, cap)
+
+
+def test_space_drops_batch_sizes_the_training_set_cannot_fill():
+    space = Space.from_settings(SpaceSettings(batch_size=(64, 1, 8, 16)), n_train=12)
+    assert space.batch_size == (1, 8)
+    assert Space.from_settings(SpaceSettings(batch_size=(32, 64)), n_train=12).batch_size == (32,)
+    candidate = Candidate(32, 2, 8)
+    assert space.candidate(space.params(candidate)) == candidate
+    assert len(space) == 5 * 4 * 2
+
+
+def test_each_mode_chooses_by_its_own_rule():
+    data, measure = fake_data(), fake_measure(limit_mb=40.0)
+    measured = [measure(Candidate(f, n, b)) for f, n, b in
+                itertools.product((8, 32, 64), (1, 3), (1, 4, 16))]
+    fast = rule("prototype", data, 40.0, cycle_s=100.0).choose(measured)
+    assert fast is not None and fast.candidate == Candidate(8, 1, 16)
+    middle_rule = rule("validation", data, 40.0, cycle_s=1.5)
+    middle = middle_rule.choose(measured)
+    fitting = [m for m in measured if middle_rule.verdict(m) == "ok"]
+    assert middle.n_params == max(m.n_params for m in fitting)
+    assert middle_rule.cycle_s(middle) <= 1.5
+    assert any(middle_rule.verdict(m) == "over-budget" for m in measured)
+    # production: the largest model under the memory limit and the data cap, largest batch
+    big_rule = rule("production", data, 40.0, cap=50_000)
+    big = big_rule.choose(measured)
+    assert big.candidate == Candidate(64, 1, 4)  # 64 x 3 is over the cap, b16 over memory
+    assert big_rule.verdict(measure(Candidate(64, 3, 1))) == "over-data"
+    assert big_rule.verdict(measure(Candidate(64, 1, 16))) == "oom"
+    # whatever does not fit scores worse than everything that does
+    scores = [(big_rule.verdict(m) == "ok", big_rule.score(m)) for m in measured]
+    assert max(s for ok, s in scores if ok) < min(s for ok, s in scores if not ok)
+
+
+def test_tpe_search_is_seeded_shares_measurements_and_is_not_a_grid():
+    space = Space.from_settings(SpaceSettings(), n_train=64)
+    data = fake_data()
+
+    def plan() -> tuple[dict, dict]:
+        measured: dict[Candidate, Measurement] = {}
+        results = {}
+        for mode in MODES:
+            mode_rule = rule(mode, data, 20.0, cap=60_000 if mode == "production" else None,
+                             trials=12)
+            results[mode] = search_mode(mode_rule, space, fake_measure(20.0), measured,
+                                        seed=3, startup_trials=5, log=lambda _: None)
+        choose_from_all(results.values(), space, measured)
+        return results, measured
+
+    results, measured = plan()
+    again, _ = plan()
+    assert [r.new for r in results.values()] == [r.new for r in again.values()]
+    assert len(measured) < len(space)  # the sampler, not a grid
+    for mode, result in results.items():
+        assert result.chosen is not None, mode
+        assert result.chosen == result.rule.choose(list(measured.values()))
+        # later modes start from what earlier ones measured
+        assert not set(result.new) & set().union(
+            *(results[m].new for m in MODES[:MODES.index(mode)]))
+    best = results["production"].chosen
+    # the largest batch of the chosen model was looked for: the next size up does not fit
+    bigger = [b for b in space.batch_size if b > best.candidate.batch_size]
+    if bigger:
+        above = measured[Candidate(best.candidate.features, best.candidate.n_layers, bigger[0])]
+        assert results["production"].rule.verdict(above) != "ok"
+
+
+def test_search_starts_no_candidate_past_its_time_budget():
+    space = Space.from_settings(SpaceSettings(), n_train=64)
+    mode_rule = rule("prototype", fake_data(), 20.0, search_s=1.0, trials=50)
+    result = search_mode(mode_rule, space, fake_measure(20.0, seconds=0.2), {}, seed=0,
+                         startup_trials=5, log=lambda _: None)
+    assert result.seconds <= 1.0 + 0.1  # only a trial slower than all before it overruns
+    assert 2 <= len(result.new) <= 5 and result.stopped == "search budget 1 s"
+
+
+def test_role_defaults_to_the_model_the_workflow_trains(config):
+    resolved = load(config)
+    assert plan_role(resolved.forcefield("md"), "auto", "md")[0] == "teacher"
+    assert plan_role(resolved.forcefield("mol"), "auto", "mol")[0] == "student"
+    with pytest.raises(ConfigError, match=r"plan\.role: teacher.*fix: plan the student"):
+        plan_role(resolved.forcefield("mol"), "teacher", "mol")
+
+
+def test_without_frames_a_generated_system_is_measured_synthetically(config, tmp_path):
+    resolved = load(config)
+    data = load_plan_data(resolved.dataset("md"), "md", resolved.forcefield("md"), "teacher",
+                          tmp_path, seed=0, max_batch=4, log=lambda _: None)
+    assert data.source.startswith("4 synthetic frames of md_emt")
+    assert data.n_train == 240  # 300 frames of the generator, 80 % training
+    assert data.bucket.n_atoms == 112  # 108 atoms, padded to a multiple of 8
+    assert data.batches_per_epoch(16) == 15
+
+
+def test_plan_on_cpu_writes_overlays_the_settings_accept(config, tmp_path):
+    """Every mode within its budgets; production: the largest model under a memory cap that
+    puts the biggest candidate out of memory, then its largest batch; an MLflow run."""
+    results = tmp_path / "results"
+    frames = toy_frames(16, n_side=3)  # 27 atoms
+    write_frames(results / "md" / "data" / "frames.parquet", frames)
+    write_splits(results / "md" / "data" / "splits.json",
+                 random_split(len(frames), {"train": 0.8, "val": 0.1, "test": 0.1}, 0))
+    cap = 20.0
+    overrides = {
+        "tracking": {"enabled": True},
+        "plan": {"role": "student", "memory_limit_mb": cap, "max_params_per_label": None,
+                 "space": {"features": [4, 32], "n_layers": [1], "batch_size": [1, 32]},
+                 "timing": {"min_steps": 2, "min_time_s": 0.05},
+                 **{mode: {"search_s": 120, "trials": 4} for mode in MODES}},
+    }
+    (tmp_path / "plan.yaml").write_text(yaml.safe_dump(overrides))
+    assert plan_main(["--dataset", "md", "--config", str(DEFAULT_CONFIG),
+                      str(tmp_path / "plan.yaml"), "--results", str(results)]) == 0
+
+    plan = json.loads((results / "md" / "plan" / "plan.json").read_text())
+    assert plan["role"] == "student" and plan["device"]["platform"] == "cpu"
+    measurements = plan["measurements"]
+    assert {m["status"] for m in measurements} == {"ok", "oom"}
+    assert all(m["step_ms"] > 0 for m in measurements if m["status"] == "ok")
+    assert all(m["memory_mb"] > cap and m["step_ms"] is None
+               for m in measurements if m["status"] == "oom")
+    settings = PlanSettings.model_validate(overrides["plan"])
+    for mode in MODES:
+        record = plan["modes"][mode]
+        chosen = record["chosen"]
+        assert record["search_seconds"] <= settings.mode(mode).search_s
+        assert chosen["step_ms"] > 0 and chosen["cycle_s"] <= settings.mode(mode).cycle_s
+        overlay = yaml.safe_load(Path(record["overlay"]).read_text())
+        student = load(deep_merge(copy.deepcopy(config), overlay)).forcefield("md").student
+        assert (student.model.features, student.model.n_layers, student.train.batch_size) == (
+            chosen["features"], chosen["n_layers"], chosen["batch_size"])
+        assert student.train.epochs == 20  # the dataset's own setting survives the overlay
+    ok = [m for m in measurements if m["status"] == "ok"]
+    production = plan["modes"]["production"]["chosen"]
+    assert production["n_params"] == max(m["n_params"] for m in ok)
+    assert production["batch_size"] == max(
+        m["batch_size"] for m in ok if m["n_params"] == production["n_params"])
+    with open(results / "md" / "plan" / "step_times.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(MODES) * len(measurements)
+    assert sum(row["chosen"] == "True" for row in rows) == len(MODES)
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(f"sqlite:///{results / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("md").experiment_id])
+    assert run.data.tags["rule"] == "plan" and run.data.tags["role"] == "student"
+    assert run.data.metrics["production.chosen.n_params"] == production["n_params"]
+    assert np.isclose(run.data.metrics["prototype.chosen.step_ms"],
+                      plan["modes"]["prototype"]["chosen"]["step_ms"])
+    logged = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"plan.json", "step_times.csv", "production.yaml"} <= logged
