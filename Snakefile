@@ -25,6 +25,7 @@ include: "rules/cg.smk"
 include: "rules/can.smk"
 include: "rules/report.smk"
 include: "rules/sweeps.smk"
+include: "rules/plan.smk"
 
 
 onsuccess:
