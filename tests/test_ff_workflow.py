@@ -64,6 +64,10 @@ def test_metrics_cover_the_teacher_both_students_and_the_baseline(workdir) -> No
     ratio = student.primary.value / teacher.primary.value
     assert goals["force_mae_ratio"].value == pytest.approx(ratio)
     assert goals["force_mae_ratio"].passed == (ratio <= defaults.max_force_mae_ratio)
+    vs_baseline = student.primary.value / models["baseline"].primary.value
+    assert goals["force_mae_ratio_vs_baseline"].value == pytest.approx(vs_baseline)
+    assert goals["force_mae_ratio_vs_baseline"].passed == (
+        vs_baseline <= defaults.max_baseline_ratio)
     history = pd.read_parquet(workdir / "results/md/forcefield/teacher/history.parquet")
     assert list(history["epoch"]) == [1, 2]
     info = read_json(workdir / "results/md/forcefield/student/train_info.json")

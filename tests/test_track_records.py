@@ -53,18 +53,23 @@ def test_forcefield_record_lifts_headline_fields_and_keeps_the_rest_under_metric
 def test_forcefield_goals_are_on_the_student_with_the_settings_thresholds():
     passing = forcefield_metrics("md", ff_models(), FFGoalSettings(), "cpu", n_frames=12)
     assert [(m.model, len(m.goals)) for m in passing.models] == [
-        ("teacher", 0), ("student", 2), ("baseline", 0)]
+        ("teacher", 0), ("student", 3), ("baseline", 0)]
     goals = {g.name: g for g in _model(passing, "student").goals}
+    # 0.048 / 0.090 of the baseline's MAE: distillation pays by the default 0.85
+    assert goals["force_mae_ratio_vs_baseline"].threshold == 0.85
+    assert goals["force_mae_ratio_vs_baseline"].value == pytest.approx(0.048 / 0.090)
+    assert goals["force_mae_ratio_vs_baseline"].passed
     assert (goals["speedup"].value, goals["speedup"].threshold) == (pytest.approx(12.0), 10.0)
     assert goals["speedup"].comparison == ">=" and goals["speedup"].passed
     assert goals["force_mae_ratio"].threshold == 1.25
     assert goals["force_mae_ratio"].comparison == "<=" and goals["force_mae_ratio"].passed
 
-    strict = FFGoalSettings(min_speedup=15.0, max_force_mae_ratio=1.1)
+    strict = FFGoalSettings(min_speedup=15.0, max_force_mae_ratio=1.1, max_baseline_ratio=0.5)
     failing = forcefield_metrics("md", ff_models(), strict, "cpu", n_frames=12)
     goals = {g.name: g for g in _model(failing, "student").goals}
     assert goals["speedup"].threshold == 15.0 and not goals["speedup"].passed
     assert goals["force_mae_ratio"].threshold == 1.1 and not goals["force_mae_ratio"].passed
+    assert not goals["force_mae_ratio_vs_baseline"].passed
     assert [g for _, g in failing.goals() if g.passed] == []
 
 
@@ -77,7 +82,8 @@ def test_forcefield_non_finite_figures_become_null(tmp_path):
     student = _model(record, "student")
     assert student.primary.value is None and student.metrics["force_r2"] is None
     assert {g.name: (g.value, g.passed) for g in student.goals} == {
-        "speedup": (None, False), "force_mae_ratio": (None, False)}
+        "speedup": (None, False), "force_mae_ratio": (None, False),
+        "force_mae_ratio_vs_baseline": (None, False)}
     path = tmp_path / "metrics.json"
     write_metrics(path, record)
     text = path.read_text()
@@ -108,15 +114,17 @@ def test_forcefield_every_student_has_goals_and_its_baseline_ratio():
               "baseline_small": ff_model(0.100, 2100.0, 1_000)}
     record = forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=12)
     assert [(m.model, m.role, len(m.goals)) for m in record.models] == [
-        ("teacher", "teacher", 0), ("student", "student", 2), ("baseline", "baseline", 0),
-        ("student_small", "student", 2), ("baseline_small", "baseline", 0)]
+        ("teacher", "teacher", 0), ("student", "student", 3), ("baseline", "baseline", 0),
+        ("student_small", "student", 3), ("baseline_small", "baseline", 0)]
     small = _model(record, "student_small")
     assert small.metrics["speedup_vs_teacher"] == pytest.approx(40.0)
     assert small.metrics["force_mae_ratio_vs_baseline"] == pytest.approx(0.8)
     assert _model(record, "student").metrics["force_mae_ratio_vs_baseline"] == pytest.approx(
         0.048 / 0.090)
     goals = {g.name: g.passed for g in small.goals}
-    assert goals == {"speedup": True, "force_mae_ratio": False}  # 2x the teacher's MAE
+    # 2x the teacher's MAE; 0.8x its baseline's
+    assert goals == {"speedup": True, "force_mae_ratio": False,
+                     "force_mae_ratio_vs_baseline": True}
     assert record.summary["speedup_student_small_vs_teacher"] == pytest.approx(40.0)
     assert record.summary["force_mae_ratio_baseline_small_vs_teacher"] == pytest.approx(2.5)
 

@@ -144,6 +144,9 @@ class FFGoalSettings(Settings):
 
     min_speedup: PositiveFloat = 10.0  # student frames/s over the teacher's
     max_force_mae_ratio: PositiveFloat = 1.25  # student force MAE over the teacher's
+    # student force MAE over its baseline's (same architecture, reference labels alone): does
+    # distillation pay? Checked for students that have a baseline.
+    max_baseline_ratio: PositiveFloat = 0.85
 
 
 class ForcefieldSettings(Settings):
