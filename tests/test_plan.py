@@ -64,6 +64,13 @@ def rule(mode: str, data: PlanData, limit_mb: float, cap: float | None = None,
     return ModeRule(mode, settings, 10, data, limit_mb, cap)
 
 
+def rules(data: PlanData, limit_mb: float, cap: float | None = None,
+          **budget: float) -> dict[str, ModeRule]:
+    out = {mode: rule(mode, data, limit_mb, cap, **budget) for mode in MODES}
+    out["validation"].between = (out["prototype"], out["production"])
+    return out
+
+
 def test_space_drops_batch_sizes_the_training_set_cannot_fill():
     space = Space.from_settings(SpaceSettings(batch_size=(64, 1, 8, 16)), n_train=12)
     assert space.batch_size == (1, 8)
@@ -77,23 +84,29 @@ def test_each_mode_chooses_by_its_own_rule():
     data, measure = fake_data(), fake_measure(limit_mb=40.0)
     measured = [measure(Candidate(f, n, b)) for f, n, b in
                 itertools.product((8, 32, 64), (1, 3), (1, 4, 16))]
-    fast = rule("prototype", data, 40.0, cycle_s=100.0).choose(measured)
-    assert fast is not None and fast.candidate == Candidate(8, 1, 16)
-    middle_rule = rule("validation", data, 40.0, cycle_s=1.5)
+    modes = rules(data, 40.0, cap=50_000)
+    fast = modes["prototype"].choose(measured)
+    assert fast.candidate == Candidate(8, 1, 16)
+    # production: the largest model under the memory limit and the data cap, largest batch
+    big = modes["production"].choose(measured)
+    assert big.candidate == Candidate(64, 1, 4)  # 64 x 3 is over the cap, b16 over memory
+    assert modes["production"].verdict(measure(Candidate(64, 3, 1))) == "over-data"
+    assert modes["production"].verdict(measure(Candidate(64, 1, 16))) == "oom"
+    # validation: nearest the geometric mean of those two, within its own cycle budget
+    middle_rule = rule("validation", data, 40.0, cap=50_000, cycle_s=0.3)
+    middle_rule.between = (modes["prototype"], modes["production"])
+    target = np.sqrt(fast.n_params * big.n_params)
+    assert middle_rule.target_params(measured) == pytest.approx(target)
     middle = middle_rule.choose(measured)
     fitting = [m for m in measured if middle_rule.verdict(m) == "ok"]
-    assert middle.n_params == max(m.n_params for m in fitting)
-    assert middle_rule.cycle_s(middle) <= 1.5
     assert any(middle_rule.verdict(m) == "over-budget" for m in measured)
-    # production: the largest model under the memory limit and the data cap, largest batch
-    big_rule = rule("production", data, 40.0, cap=50_000)
-    big = big_rule.choose(measured)
-    assert big.candidate == Candidate(64, 1, 4)  # 64 x 3 is over the cap, b16 over memory
-    assert big_rule.verdict(measure(Candidate(64, 3, 1))) == "over-data"
-    assert big_rule.verdict(measure(Candidate(64, 1, 16))) == "oom"
+    assert middle.candidate == min(fitting, key=lambda m: abs(np.log(m.n_params / target))
+                                   ).candidate
+    assert fast.n_params < middle.n_params < big.n_params
     # whatever does not fit scores worse than everything that does
-    scores = [(big_rule.verdict(m) == "ok", big_rule.score(m)) for m in measured]
-    assert max(s for ok, s in scores if ok) < min(s for ok, s in scores if not ok)
+    for mode_rule in (*modes.values(), middle_rule):
+        scores = [(mode_rule.verdict(m) == "ok", mode_rule.score(m, target)) for m in measured]
+        assert max(s for ok, s in scores if ok) < min(s for ok, s in scores if not ok)
 
 
 def test_tpe_search_is_seeded_shares_measurements_and_is_not_a_grid():
@@ -103,9 +116,7 @@ def test_tpe_search_is_seeded_shares_measurements_and_is_not_a_grid():
     def plan() -> tuple[dict, dict]:
         measured: dict[Candidate, Measurement] = {}
         results = {}
-        for mode in MODES:
-            mode_rule = rule(mode, data, 20.0, cap=60_000 if mode == "production" else None,
-                             trials=12)
+        for mode, mode_rule in rules(data, 20.0, cap=60_000, trials=12).items():
             results[mode] = search_mode(mode_rule, space, fake_measure(20.0), measured,
                                         seed=3, startup_trials=5, log=lambda _: None)
         choose_from_all(results.values(), space, measured)

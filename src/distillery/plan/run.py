@@ -25,7 +25,7 @@ from distillery.plan.output import (
     write_table,
 )
 from distillery.plan.search import ModeResult, ModeRule, Space, choose_from_all, search_mode
-from distillery.plan.settings import Mode, PlanSettings
+from distillery.plan.settings import MODES, Mode, PlanSettings
 from distillery.settings import DatasetSettings, Resolved
 from distillery.tracking import NullRun
 from distillery.train.device import describe_jax_device, jax_device
@@ -63,9 +63,9 @@ def plan_target(resolved: Resolved, dataset: str) -> PlanTarget:
 def run_plan(target: PlanTarget, settings: PlanSettings, modes: Sequence[Mode],
              results: str | Path, run: NullRun | None = None,
              log: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Plan `modes` for a force-field dataset on the device JAX uses; returns plan.json's
-    content. Raises a one-line ConfigError naming the modes for which nothing fits (after
-    writing plan.json, which shows why)."""
+    """Plan `modes` (searched in the order of `MODES`) for a force-field dataset on the device
+    JAX uses; returns plan.json's content. Raises a one-line ConfigError naming the modes for
+    which nothing fits (after writing plan.json, which shows why)."""
     run, log = run or NullRun(), log or _say
     dataset, forcefield = target.dataset, target.forcefield
     role, role_settings = plan_role(forcefield, settings.role, dataset)
@@ -104,11 +104,13 @@ def run_plan(target: PlanTarget, settings: PlanSettings, modes: Sequence[Mode],
     }
     table: list[dict[str, Any]] = []
     measured_in: dict[Candidate, str] = {}
+    rules = {mode: ModeRule(mode, settings.mode(mode),
+                            settings.mode(mode).epochs or role_settings.train.epochs, data,
+                            limit, param_cap) for mode in MODES}
+    rules["validation"].between = (rules["prototype"], rules["production"])
     searched: dict[Mode, ModeResult] = {}
-    for mode in modes:
-        mode_settings = settings.mode(mode)
-        rule = ModeRule(mode, mode_settings, mode_settings.epochs or role_settings.train.epochs,
-                        data, limit, param_cap if mode == "production" else None)
+    for mode in (m for m in MODES if m in modes):
+        rule, mode_settings = rules[mode], settings.mode(mode)
         log(f"plan {mode}: {rule.epochs} epochs of {data.n_train} frames; budgets: search "
             f"{mode_settings.search_s:g} s, cycle {mode_settings.cycle_s:g} s")
         searched[mode] = search_mode(rule, space, meter.measure, measured, seed,

@@ -1,16 +1,21 @@
 """Bayesian search (Optuna TPE, seeded) of one development mode over measured candidates.
 
-Each mode scores measurements by its own rule (lower is better for the sampler):
+A cycle is one training run's optimizer steps: epochs x batches per epoch x step time. Each
+mode keeps the candidates that fit the memory limit, the data (`max_params_per_label`) and its
+`cycle_s`, and among them chooses:
 
-- prototype: the shortest training run (cycle) that fits `cycle_s`;
-- validation: the largest model (parameters) whose cycle fits `cycle_s`, ties the shorter;
-- production: the largest model that fits the memory, the data (`max_params_per_label`) and
-  `cycle_s`; then the largest batch size for that model that still fits.
+- prototype: the shortest cycle;
+- production: the largest model (parameters), then the largest batch size for that model that
+  still fits;
+- validation, the middle ground: the model whose parameter count is nearest (in ratio) the
+  geometric mean of the prototype's and the production's choices, ties the shorter cycle (the
+  largest model, when either of those has no choice).
 
-Candidates that do not fit score worse than every one that does, ordered by how far over they
-are, so the sampler learns where the limits lie. Measurements are shared between modes: every
-candidate measured so far seeds the next mode's study, and a whole plan's modes choose from
-all of its measurements (`choose_from_all`).
+For the sampler (lower is better) candidates that do not fit score above every one that does,
+ordered by how far over they are, so it learns where the limits lie. Measurements are shared:
+every candidate measured so far seeds the next mode's study (run order: prototype, production,
+validation, so that validation's aim is known), and a whole plan's modes choose from all of its
+measurements (`choose_from_all`).
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from distillery.plan.settings import Mode, ModeSettings, SpaceSettings
 
 Verdict = Literal["ok", "oom", "over-budget", "over-data"]
 DIMENSIONS = ("features", "n_layers", "batch_size")
+# above the score of every candidate that fits (scores of fitting ones stay below ~20): TPE
+# ranks the scores, so only the order matters
+INFEASIBLE = 1e3
 
 
 @dataclass(frozen=True)
@@ -75,7 +83,9 @@ class ModeRule:
     epochs: int
     data: PlanData
     limit_mb: float
-    param_cap: float | None  # production only: parameters the training labels support
+    param_cap: float | None  # parameters the training labels support; None: no cap
+    # validation: the prototype and production rules whose choices it sits between
+    between: tuple[ModeRule, ModeRule] | None = None
 
     def cycle_s(self, m: Measurement) -> float | None:
         """Optimizer steps of one training run: epochs x batches per epoch x step time."""
@@ -90,11 +100,22 @@ class ModeRule:
             return "over-data"
         return "over-budget" if self.cycle_s(m) > self.settings.cycle_s else "ok"
 
-    def score(self, m: Measurement) -> float:
+    def target_params(self, measured: list[Measurement]) -> float | None:
+        """Validation's aim: the geometric mean of the parameter counts the prototype and
+        production rules choose from `measured`."""
+        ends = [rule.choose(measured) for rule in self.between or ()]
+        if len(ends) != 2 or None in ends:
+            return None
+        return math.sqrt(ends[0].n_params * ends[1].n_params)
+
+    def score(self, m: Measurement, target: float | None = None) -> float:
+        """Lower is better; `target`: validation's aim (see `target_params`)."""
         verdict, cycle = self.verdict(m), self.cycle_s(m)
         if verdict == "ok":
             if self.mode == "prototype":
                 return math.log(cycle)
+            if self.mode == "validation" and target is not None:
+                return abs(math.log(m.n_params / target)) + 1e-3 * math.log(cycle)
             # more parameters first; the small term only breaks ties
             tie = math.log(cycle) if self.mode == "validation" else -math.log(
                 m.candidate.batch_size)
@@ -102,8 +123,7 @@ class ModeRule:
         over = {"oom": (m.memory_mb or 2 * self.limit_mb) / self.limit_mb,
                 "over-data": m.n_params / (self.param_cap or 1.0),
                 "over-budget": (cycle or 0.0) / self.settings.cycle_s}[verdict]
-        worst_fit = math.log(self.settings.cycle_s) if self.mode == "prototype" else 0.0
-        return worst_fit + 1.0 + math.log(max(over, 1.0))
+        return INFEASIBLE + math.log(max(over, 1.0))
 
     def choose(self, measured: list[Measurement]) -> Measurement | None:
         fits = [m for m in measured if self.verdict(m) == "ok"]
@@ -112,6 +132,10 @@ class ModeRule:
         if self.mode == "prototype":
             return min(fits, key=lambda m: (self.cycle_s(m), m.n_params))
         if self.mode == "validation":
+            target = self.target_params(measured)
+            if target is not None:
+                return min(fits, key=lambda m: (abs(math.log(m.n_params / target)),
+                                                self.cycle_s(m)))
             return max(fits, key=lambda m: (m.n_params, -self.cycle_s(m)))
         return max(fits, key=lambda m: (m.n_params, m.candidate.batch_size))
 
@@ -139,11 +163,12 @@ def search_mode(rule: ModeRule, space: Space, measure: Callable[[Candidate], Mea
     distributions = space.distributions()
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=startup_trials))
+    target = rule.target_params([m for c, m in measured.items() if c in space])
     for m in measured.values():
         if m.candidate in space:
             study.add_trial(optuna.trial.create_trial(
                 params=space.params(m.candidate), distributions=distributions,
-                value=rule.score(m)))
+                value=rule.score(m, target)))
     budget, asked = rule.settings, 0
     while True:
         elapsed = time.perf_counter() - start
@@ -166,7 +191,7 @@ def search_mode(rule: ModeRule, space: Space, measure: Callable[[Candidate], Mea
             measured[candidate] = measure(candidate)
             result.new.append(candidate)
             log(progress(rule, measured[candidate], len(result.new), budget.trials))
-        study.tell(trial, rule.score(measured[candidate]))
+        study.tell(trial, rule.score(measured[candidate], target))
         longest = max(longest, time.perf_counter() - began)
     if rule.mode == "production":
         _largest_batch(rule, space, measure, measured, result, start, longest, log)

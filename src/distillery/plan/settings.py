@@ -13,7 +13,8 @@ from pydantic import Field, PositiveFloat, PositiveInt
 from distillery.base_settings import Settings
 
 Mode = Literal["prototype", "validation", "production"]
-MODES: tuple[Mode, ...] = ("prototype", "validation", "production")
+# the order a plan searches them in: validation aims between the other two's choices
+MODES: tuple[Mode, ...] = ("prototype", "production", "validation")
 
 
 class SpaceSettings(Settings):
@@ -41,7 +42,8 @@ class PrototypeSettings(ModeSettings):
 
 
 class ValidationSettings(ModeSettings):
-    """The largest model whose training run fits `cycle_s`; ties: the shorter run."""
+    """The middle ground: the model nearest the geometric mean of the prototype's and the
+    production's parameter counts whose training run fits `cycle_s`."""
 
     search_s: PositiveFloat = 120.0
     cycle_s: PositiveFloat = 1800.0
@@ -78,8 +80,8 @@ class PlanSettings(Settings):
     # GPU, or ram_fraction of the machine's RAM on the CPU
     memory_limit_mb: PositiveFloat | None = None
     ram_fraction: float = Field(0.5, gt=0, le=1)
-    # production: at most this many parameters per training label (energies and force
-    # components); null: no cap
+    # at most this many parameters per training label (energies and force components), in
+    # every mode; null: no cap
     max_params_per_label: PositiveFloat | None = 1.0
     seed: int | None = None  # TPE sampler; null: the dataset's seed
     startup_trials: PositiveInt = 5  # random candidates before TPE models the results
