@@ -18,6 +18,7 @@ from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import from_bonds
 from distillery.data.generate import shipped_file
 from distillery.errors import InputError
+from distillery.models.cgnet import geometry_features
 
 PDB = "data/topologies/alanine_dipeptide.pdb"
 BACKBONE = "name C N CA and not (resname NME and name C)"
@@ -43,6 +44,18 @@ def test_dihedrals_follow_mdtraj_iupac_convention(peptide):
     # both signs occur, so a mirrored convention could not pass
     _, phi = mdtraj.compute_phi(peptide)
     assert (phi > 0).any() and (phi < 0).any()
+
+
+def test_cgnet_dihedral_features_follow_mdtraj_convention(peptide):
+    """The delta network's sin/cos of phi and psi are those of MDTraj's IUPAC angles."""
+    quads = np.concatenate([mdtraj.compute_phi(peptide)[0], mdtraj.compute_psi(peptide)[0]])
+    expected = np.concatenate([mdtraj.compute_phi(peptide)[1], mdtraj.compute_psi(peptide)[1]],
+                              axis=1)
+    features = np.asarray(geometry_features(jnp.asarray(peptide.xyz), peptide.n_atoms, (),
+                                            quads))
+    sin, cos = features[:, -4:-2], features[:, -2:]
+    np.testing.assert_allclose(sin, np.sin(expected), atol=2e-4)
+    np.testing.assert_allclose(cos, np.cos(expected), atol=2e-4)
 
 
 def _numbers(top: mdtraj.Topology) -> np.ndarray:

@@ -10,12 +10,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from distillery.cg.energy import Priors, prior_energy, prior_energy_and_forces
+from distillery.cg.topology import Topology
 from distillery.data.frames import FrameSet
 from distillery.metrics.regression import energy_metrics, force_metrics
 from distillery.models.inference import predict
-from distillery.models.model import ForceField, Params
+from distillery.models.model import ForceField, Params, force_field
 from distillery.models.neighbours import Neighbours
-from distillery.models.settings import ModelSettings
+from distillery.models.settings import AnyModelSettings, CGnetSettings
 from distillery.train.ff_loop import FitResult, Labels, fit
 from distillery.train.history import MetricsHistory
 from distillery.train.settings import FFTrainSettings
@@ -30,13 +31,25 @@ def residual_labels(frames: FrameSet, priors: Priors) -> Labels:
                   forces=list(frames.stacked_forces() - forces))
 
 
-def train_delta(model_cfg: ModelSettings, train_cfg: FFTrainSettings | None,
+def delta_model(model_cfg: AnyModelSettings, topology: Topology) -> ForceField:
+    """The model of `model_cfg`; a CGnet takes the molecule it leaves open (bead count,
+    angles, dihedrals) from the prior's topology, so a saved model carries it."""
+    if isinstance(model_cfg, CGnetSettings):
+        molecule = {"n_beads": topology.n_beads,
+                    "angles": tuple(map(tuple, topology.angles.tolist())),
+                    "dihedrals": tuple(map(tuple, topology.dihedrals.tolist()))}
+        model_cfg = CGnetSettings.model_validate(
+            {**molecule, **model_cfg.model_dump(exclude_none=True)})
+    return force_field(model_cfg)
+
+
+def train_delta(model_cfg: AnyModelSettings, train_cfg: FFTrainSettings | None,
                 train: FrameSet, val: FrameSet, priors: Priors, checkpoint_dir: str | Path,
                 history: MetricsHistory | None = None,
                 log: Callable[[str], None] = print) -> tuple[ForceField, FitResult]:
     """Fit the force-field model of `model_cfg` to the residual forces (and energies); resumes
     from the latest checkpoint in `checkpoint_dir`."""
-    model = ForceField(model_cfg)
+    model = delta_model(model_cfg, priors.topology)
     val_labels = residual_labels(val, priors) if len(val) else None
     result = fit(model, train, val, train_cfg, checkpoint_dir, history,
                  train_labels=residual_labels(train, priors), val_labels=val_labels, log=log)

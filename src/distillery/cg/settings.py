@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from distillery.base_settings import Settings
-from distillery.models.settings import ModelSettings
+from distillery.models.settings import AnyModelSettings, ModelSettings
 from distillery.train.settings import FFTrainSettings, ScheduleSettings
 
 
@@ -68,9 +68,10 @@ class PriorFitSettings(Settings):
 
 
 class DeltaSettings(Settings):
-    """The ML model trained on reference minus prior energies and forces."""
+    """The ML model trained on reference minus prior energies and forces: an atomwise network
+    (`schnet`, `painn`) or a CGnet feature network of the molecule (`cgnet`)."""
 
-    model: ModelSettings = ModelSettings(features=32, n_layers=2, n_rbf=16, cutoff=7.0)
+    model: AnyModelSettings = ModelSettings(features=32, n_layers=2, n_rbf=16, cutoff=7.0)
     train: FFTrainSettings = FFTrainSettings(
         epochs=20, batch_size=32, checkpoint_every=10,
         schedule=ScheduleSettings(lr=3.0e-3, warmup_steps=20, final_lr_ratio=0.05))

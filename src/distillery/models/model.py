@@ -1,7 +1,8 @@
 """Force fields E(positions, numbers, cell): flax network + per-element shifts; F = -dE/dR.
 
 `params` is `{"net": flax parameters, "stats": {"shift": (max_z+1,), "scale": ()}}`. The shift
-(per-element reference energies) and scale are fitted on the training set and not trained.
+(per-element reference energies) and scale are fitted on the training set and not trained; a
+CGnet's stats also hold its feature means and spreads (`feature_mean`, `feature_std`).
 """
 
 from __future__ import annotations
@@ -10,46 +11,70 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
+from pydantic import TypeAdapter
 
 from distillery.array_files import NO_PICKLES, PICKLE_FOUND, load_arrays, save_arrays
 from distillery.base_settings import validated
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError, InputError, reason
 from distillery.io import read_yaml, write_yaml
+from distillery.models.cgnet import CGnet, feature_stats
 from distillery.models.neighbours import Neighbours
 from distillery.models.painn import PaiNN
 from distillery.models.schnet import SchNet
-from distillery.models.settings import ModelSettings
+from distillery.models.settings import (
+    AnyModelSettings,
+    CGnetSettings,
+    ModelSettings,
+    NetworkSettings,
+)
 from distillery.models.tree_arrays import flatten_tree, unflatten_named
 
 ARCHITECTURES = {"painn": PaiNN, "schnet": SchNet}
 Params = dict[str, Any]
+_ANY_MODEL = TypeAdapter(AnyModelSettings)
 
 
 class ForceField:
     """A PaiNN or SchNet-like model built from its `ModelSettings` (or a mapping of them)."""
 
-    def __init__(self, config: ModelSettings | Mapping[str, Any]) -> None:
-        if not isinstance(config, ModelSettings):
-            config = validated(ModelSettings, dict(config), "model")
+    settings_class: type[NetworkSettings] = ModelSettings
+
+    def __init__(self, config: NetworkSettings | Mapping[str, Any]) -> None:
+        if not isinstance(config, self.settings_class):
+            config = validated(self.settings_class, dict(config), "model")
         self.settings = config
         self.kind = config.kind
-        options = config.as_dict()
-        del options["kind"]
-        self.module = ARCHITECTURES[self.kind](**options)
         self.config = config.as_dict()
+        self.module = self._module()
+
+    def _module(self) -> nn.Module:
+        options = self.settings.model_dump(exclude={"kind"})
+        return ARCHITECTURES[self.kind](**options)
 
     @property
     def cutoff(self) -> float:
+        """Range of the neighbour list the network reads (Å)."""
         return float(self.module.cutoff)
 
     @property
     def max_z(self) -> int:
-        return int(self.module.max_z)
+        return int(self.settings.max_z)
+
+    def fit_stats(self, frames: FrameSet, energy: np.ndarray,
+                  forces: list[np.ndarray] | None) -> dict[str, np.ndarray]:
+        """The `stats` of the parameters, fitted on the training frames and their labels."""
+        return fit_stats(frames, energy, forces, self.max_z)
+
+    def stats_shapes(self) -> dict[str, jax.ShapeDtypeStruct]:
+        """Shapes of the `stats` arrays (what a saved model must hold)."""
+        return {"shift": jax.ShapeDtypeStruct((self.max_z + 1,), np.float32),
+                "scale": jax.ShapeDtypeStruct((), np.float32)}
 
     def init(self, seed: int) -> Any:
         """Network parameters for a random seed (shape-independent: any frame size works)."""
@@ -91,6 +116,60 @@ class ForceField:
         return jax.vmap(one)(batch["positions"], batch["numbers"], batch["cell"],
                              batch["senders"], batch["receivers"], batch["shifts"],
                              batch["edge_mask"])
+
+
+class CGnetForceField(ForceField):
+    """A CGnet (`CGnetSettings`) of one coarse-grained molecule: its energy depends on the
+    bead positions alone, read without a neighbour list."""
+
+    settings_class = CGnetSettings
+
+    def _module(self) -> nn.Module:
+        cfg = self.settings
+        if not cfg.resolved:
+            raise ConfigError("model: a cgnet needs its molecule (n_beads, angles, dihedrals); "
+                              "the delta model takes them from the fitted prior's topology")
+        return CGnet(cfg.width, cfg.depth, cfg.n_beads, cfg.angles, cfg.dihedrals)
+
+    @property
+    def cutoff(self) -> float:
+        return 0.0  # every bead pair enters the features: no neighbour list
+
+    def init(self, seed: int) -> Any:
+        n = self.module.n_features
+        return self.module.init(jax.random.PRNGKey(seed), jnp.zeros((self.module.n_beads, 3)),
+                                jnp.zeros(n), jnp.ones(n))
+
+    def energy(self, params: Params, positions: jnp.ndarray, numbers: jnp.ndarray,
+               cell: jnp.ndarray, neighbours: Neighbours) -> jnp.ndarray:
+        # one isolated molecule: no cell, and the features need no neighbour list
+        stats = params["stats"]
+        network = self.module.apply(params["net"], positions, stats["feature_mean"],
+                                    stats["feature_std"])
+        shift = jnp.where(numbers > 0, jnp.asarray(stats["shift"])[numbers], 0.0)
+        return stats["scale"] * network + jnp.sum(shift)
+
+    def fit_stats(self, frames: FrameSet, energy: np.ndarray,
+                  forces: list[np.ndarray] | None) -> dict[str, np.ndarray]:
+        n_beads = self.module.n_beads
+        if np.any(frames.n_atoms != n_beads):
+            raise ConfigError(f"model: a cgnet of {n_beads} beads, found frames of "
+                              f"{sorted(set(frames.n_atoms.tolist()))} beads")
+        features = feature_stats(frames.stacked_positions(), n_beads, self.module.angles,
+                                 self.module.dihedrals)
+        return {**super().fit_stats(frames, energy, forces),
+                "feature_mean": features["mean"], "feature_std": features["std"]}
+
+    def stats_shapes(self) -> dict[str, jax.ShapeDtypeStruct]:
+        features = jax.ShapeDtypeStruct((self.module.n_features,), np.float32)
+        return {**super().stats_shapes(), "feature_mean": features, "feature_std": features}
+
+
+def force_field(config: NetworkSettings | Mapping[str, Any]) -> ForceField:
+    """The model of `config` (settings or a mapping of them), by its `kind`."""
+    if not isinstance(config, NetworkSettings):
+        config = validated(_ANY_MODEL, dict(config), "model")
+    return (CGnetForceField if isinstance(config, CGnetSettings) else ForceField)(config)
 
 
 def fit_stats(frames: FrameSet, energy: np.ndarray, forces: list[np.ndarray] | None,
@@ -152,13 +231,11 @@ def load_model(directory: str | Path) -> tuple[ForceField, Params]:
     arrays = load_arrays(arrays_path, expected, fix)
     try:
         meta = read_yaml(meta_path)
-        model = ForceField(meta["config"])
+        model = force_field(meta["config"])
     # a damaged description fails in the YAML parser, as a missing key or a bad setting
     except (OSError, yaml.YAMLError, TypeError, ValueError, KeyError, ConfigError) as exc:
         raise InputError(meta_path, "config", f"no usable model description ({reason(exc)})",
                          expected, fix=fix) from None
     # shapes only: the file keeps the dtypes it was trained in (float64 with x64 enabled)
-    template = {"net": jax.eval_shape(lambda: model.init(0)),
-                "stats": {"shift": jax.ShapeDtypeStruct((model.max_z + 1,), np.float32),
-                          "scale": jax.ShapeDtypeStruct((), np.float32)}}
+    template = {"net": jax.eval_shape(lambda: model.init(0)), "stats": model.stats_shapes()}
     return model, unflatten_named(template, arrays, arrays_path, fix, exact_dtypes=False)

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError
-from distillery.models.model import ForceField, Params, fit_stats
+from distillery.models.model import ForceField, Params
 from distillery.models.neighbours import Bucket, batch_plan, build_buckets, take_batch
 from distillery.models.tree_arrays import fill_template
 from distillery.train.batch_probe import is_oom_error, probe_batch_size
@@ -223,7 +223,7 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
     if train_labels.energy is None or train_labels.forces is None:
         raise ConfigError("training frames carry no energy/forces labels")
     if stats is None:
-        stats = fit_stats(train, train_labels.energy, train_labels.forces, model.max_z)
+        stats = model.fit_stats(train, train_labels.energy, train_labels.forces)
     stats = jax.tree.map(jnp.asarray, dict(stats))
     train_buckets = build_buckets(train, model.cutoff, train_labels.energy, train_labels.forces,
                                   extras=train_labels.extras)
