@@ -30,6 +30,10 @@ MD_DIR = f"{DATASET_DIR}/md"
 CG_DIR = f"{DATASET_DIR}/priors"
 CAN_DIR = f"{DATASET_DIR}/classifier"
 REPORT_DIR = f"{RESULTS}/report"
+# the project database (distillery.db); every job writes through to it as it ends
+PROJECT_DB = f"{RESULTS}/project.db"
+# written by db_sync once every metrics record is in PROJECT_DB: what the report reads after
+DB_SYNC = f"{REPORT_DIR}/db_sync.json"
 JAX_CACHE = f"{RESULTS}/.jax_cache"
 
 _TRACK_TARGETS = {"forcefield": [], "coarse_grained": [], "classifier": []}
@@ -357,7 +361,7 @@ for _track in ("forcefield", "coarse_grained", "classifier"):
     register_targets(_track, LEARNING_CURVES)
 
 
-def leaderboard_sources():
+def registered_metrics():
     """Every registered metrics.json (one per dataset and track)."""
     return [path for path in track_targets() if Path(path).name == "metrics.json"]
 

@@ -1,6 +1,7 @@
 # Results users read: learning curves per dataset, the leaderboard of every model, the table of
 # every job's benchmark, the run's configuration and the executed analytics notebook. Inputs
 # are functions of the target registry in common.smk, evaluated once every file is included.
+# The leaderboard and the notebook read the project database, after db_sync has loaded it.
 
 rule report_learning_curves:
     """Train and val curves per epoch of every model trained for a dataset."""
@@ -25,10 +26,34 @@ rule report_learning_curves:
     script:
         "../workflow_scripts/report_learning_curves.py"
 
-rule report_leaderboard:
-    """Every model of every dataset in one table: role, size, headline metric, throughput."""
+rule db_sync:
+    """Every registered metrics record (re)loaded into the project database in one transaction,
+    and the list of what was loaded.
+
+    Not PROJECT_DB itself as output: every job writes to it, so Snakemake would delete it
+    before this job and see it newer than the leaderboard after any later job.
+    """
     input:
-        lambda wc: leaderboard_sources(),
+        lambda wc: registered_metrics(),
+    output:
+        DB_SYNC,
+    params:
+        db=PROJECT_DB,
+        results=lambda wc, output: str(Path(output[0]).parents[1]),
+    log:
+        f"{RESULTS}/logs/db_sync.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/db_sync.tsv"
+    conda:
+        conda_env("report")
+    script:
+        "../workflow_scripts/db_sync.py"
+
+rule report_leaderboard:
+    """Every model of every dataset in one table: role, size, headline metric, throughput; by
+    SQL from the project database, the records db_sync loaded."""
+    input:
+        db_sync=DB_SYNC,
     output:
         parquet=f"{REPORT_DIR}/leaderboard.parquet",
         csv=report(
@@ -50,6 +75,7 @@ rule report_leaderboard:
             labels={"view": "accuracy vs size"},
         ),
     params:
+        db=PROJECT_DB,
     log:
         f"{RESULTS}/logs/report_leaderboard.log",
     benchmark:
@@ -80,6 +106,7 @@ rule report_benchmarks:
         root=lambda wc, output: str(Path(output.parquet).parents[1]),
         exclude=list(_AFTER_BENCHMARKS),
         patterns=lambda wc: benchmark_patterns(),
+        db=PROJECT_DB,
     log:
         f"{RESULTS}/logs/report_benchmarks.log",
     benchmark:
@@ -105,10 +132,12 @@ rule report_run_config:
         "../workflow_scripts/report_run_config.py"
 
 rule report_notebook:
-    """notebooks/analytics.ipynb executed by papermill, kept as .ipynb and rendered to HTML."""
+    """notebooks/analytics.ipynb executed by papermill, kept as .ipynb and rendered to HTML; its
+    tables come from the project database."""
     input:
         notebook=Path(workflow.basedir, "notebooks", "analytics.ipynb"),
-        leaderboard=rules.report_leaderboard.output.parquet,
+        db_sync=DB_SYNC,
+        # not read: report_benchmarks loads the benchmark TSVs into the database
         benchmarks=rules.report_benchmarks.output.parquet,
         run_config=rules.report_run_config.output[0],
     output:
@@ -122,6 +151,8 @@ rule report_notebook:
     params:
         results=lambda wc, output: str(Path(output.ipynb).parents[1]),
         datasets=list(DATASETS),
+        db=PROJECT_DB,
+        exclude_rules=list(_AFTER_BENCHMARKS),
         compare_with=SETTINGS.config.report.compare_with
         or str(Path(workflow.basedir, "config", "config.yaml")),
         kernel=SETTINGS.config.report.kernel,

@@ -1,41 +1,79 @@
-"""Leaderboard from metrics records written by the track record functions: one row per model,
-ordering by each record's direction, speed-ups, goals, files and the size plot."""
+"""Leaderboard by SQL from the project database, filled by the real backfill (and by db_sync)
+from metrics records written by the track record functions: one row per model with the
+records' numbers, ordering by each record's direction, speed-ups, goals, files and the size
+plot."""
 
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from distillery.can.record import classifier_metrics
 from distillery.can.settings import CANGoalSettings
-from distillery.errors import InputError
+from distillery.db import rebuild
+from distillery.db.sync import read_manifest, sync_metrics, write_manifest
+from distillery.errors import DistilleryError, InputError
 from distillery.metrics.record import read_metrics, write_metrics
 from distillery.report.leaderboard import (
     COLUMNS,
     build_leaderboard,
-    record_rows,
     teacher_vs_student,
     write_leaderboard,
 )
 from distillery.report.leaderboard_plot import plot_metric_vs_size
+from distillery.tracking.flatten import numeric_leaves
 from tests.metrics_inputs import CLASSES, can_models, write_track_records
 
-
-@pytest.fixture
-def written(tmp_path):
-    return write_track_records(tmp_path / "results")
+# the records as the database names them: relative to results/
+SOURCES = ["md/forcefield/metrics.json", "can/classifier/metrics.json", "cg/priors/metrics.json"]
 
 
 @pytest.fixture
-def table(written):
-    # as the leaderboard rule lists its inputs: [dataset, track, path]
-    return build_leaderboard([["md", "forcefield", str(written["md"])],
-                              ["can", "classifier", str(written["can"])],
-                              ["cg", "coarse_grained", str(written["cg"])]])
+def results(tmp_path: Path) -> Path:
+    write_track_records(tmp_path / "results")
+    return tmp_path / "results"
+
+
+@pytest.fixture
+def db(results: Path) -> Path:
+    rebuild(results)
+    return results / "project.db"
+
+
+@pytest.fixture
+def table(db: Path) -> pd.DataFrame:
+    return build_leaderboard(db, SOURCES)
+
+
+def test_every_model_of_every_record_is_a_row_with_the_records_numbers(table, results):
+    assert len(table) == 10
+    rows = table.set_index(["dataset", "model"])
+    for source in SOURCES:
+        record = read_metrics(results / source)
+        for m in record.models:
+            row = rows.loc[(record.dataset, m.model)]
+            assert (row["track"], row["variant"], row["role"], row["device"]) == (
+                record.track, record.variant, m.role, m.device)
+            assert (row["primary_metric"], row["direction"], row["primary_unit"]) == (
+                m.primary.name, m.primary.direction, m.primary.unit)
+            assert row["primary_value"] == pytest.approx(m.primary.value)
+            assert (row["goals_passed"], row["goals_total"]) == (
+                sum(g.passed for g in m.goals), len(m.goals))
+            for goal in m.goals:
+                assert row[f"goal.{goal.name}"] == float(goal.passed)
+            for name, value in numeric_leaves(m.metrics).items():
+                if value is None:
+                    assert math.isnan(row[f"metric.{name}"]), name
+                else:
+                    assert row[f"metric.{name}"] == pytest.approx(value), name
+            assert row[f"metric.{m.primary.name}"] == pytest.approx(m.primary.value)
+            assert row["n_seeds"] == 0 and math.isnan(row["primary_std"])
 
 
 def test_each_track_record_lands_with_its_roles_and_primary_values(table):
@@ -61,7 +99,10 @@ def test_each_track_record_lands_with_its_roles_and_primary_values(table):
     assert student["metric.energy_mae_per_atom"] == pytest.approx(0.0024)
     assert can.loc["mlp_kd", "metric.precision.dos"] == 0.955  # nested figures dotted
     assert "metric.confusion_matrix" not in table  # lists have no single value
+    # fixed columns are not repeated as metrics
+    assert not {"metric.n_params", "metric.size_bytes", "metric.throughput"} & set(table)
     assert math.isnan(can.loc["teacher", "metric.auroc_ovr.spoofing"])  # null in the file
+    assert cg.loc["full", "throughput_unit"] == ""  # no throughput measured
     assert table["variant"].eq("default").all()
 
 
@@ -85,12 +126,36 @@ def test_sorted_best_first_per_direction_with_speedups_and_goals(table):
     assert goals.loc[("cg", "full")].isna().all()
 
 
+def test_rebuilding_twice_gives_the_same_leaderboard_as_db_sync(results, db, table, tmp_path):
+    rebuild(results)
+    pd.testing.assert_frame_equal(build_leaderboard(db, SOURCES), table)
+    # db_sync's load into another database, twice, gives the same table again
+    synced = tmp_path / "synced.db"
+    for _ in range(2):
+        manifest = sync_metrics(synced, results, [results / s for s in SOURCES])
+    assert [r.source for r in manifest.records] == SOURCES
+    assert [r.models for r in manifest.records] == [3, 4, 3]
+    pd.testing.assert_frame_equal(build_leaderboard(synced, SOURCES), table)
+    write_manifest(tmp_path / "db_sync.json", manifest)
+    assert read_manifest(tmp_path / "db_sync.json") == manifest
+
+
+def test_only_the_listed_records_and_a_missing_one_is_an_error(results, db):
+    assert set(build_leaderboard(db, SOURCES[:1])["dataset"]) == {"md"}
+    assert set(build_leaderboard(db)["dataset"]) == {"md", "can", "cg"}  # every record
+    assert build_leaderboard(db, []).columns.tolist() == COLUMNS
+    with pytest.raises(InputError, match=r"project\.db: models\.source: found no rows of "
+                                         r"\['gone/forcefield/metrics\.json'\]"):
+        build_leaderboard(db, [*SOURCES, "gone/forcefield/metrics.json"])
+
+
 def test_a_failed_goal_shows_in_the_counts(tmp_path):
     strict = CANGoalSettings(min_speedup=9.0)  # mlp_kd is 8x at batch 1
     path = tmp_path / "can.json"
     write_metrics(path, classifier_metrics("can", can_models(), strict, "mlp", "cpu", CLASSES,
                                            40))
-    row = build_leaderboard([path]).set_index("model").loc["mlp_kd"]
+    sync_metrics(tmp_path / "p.db", tmp_path, [path])
+    row = build_leaderboard(tmp_path / "p.db", ["can.json"]).set_index("model").loc["mlp_kd"]
     assert (row["goals_passed"], row["goals_total"]) == (1, 2)
     assert (row["goal.f1_gap"], row["goal.speedup"]) == (1.0, 0.0)
 
@@ -127,40 +192,43 @@ def test_metric_vs_size_plot_has_one_panel_per_dataset(table, tmp_path):
         assert f"<!-- {title} -->" in svg
 
 
-def test_a_variant_is_a_row_of_its_own(written, tmp_path):
-    document = json.loads(written["md"].read_text())
+def test_a_variant_is_a_row_of_its_own(results):
+    document = json.loads((results / SOURCES[0]).read_text())
     document["variant"] = "small_student"
-    path = tmp_path / "variant.json"
+    path = results / "md--small_student" / "forcefield" / "metrics.json"
+    path.parent.mkdir(parents=True)
     path.write_text(json.dumps(document))
-    table = build_leaderboard([written["md"], path])
+    rebuild(results)
+    table = build_leaderboard(results / "project.db",
+                              [SOURCES[0], "md--small_student/forcefield/metrics.json"])
     assert table.groupby("variant")["model"].apply(list).to_dict() == {
         "default": ["teacher", "student", "baseline"],
         "small_student": ["teacher", "student", "baseline"]}
     assert set(teacher_vs_student(table)["variant"]) == {"default", "small_student"}
 
 
-def test_sources_that_do_not_fit_raise_input_error_naming_the_file(written, tmp_path):
-    old = tmp_path / "old.json"
+def test_records_that_do_not_fit_raise_input_error_naming_the_file(results, tmp_path):
+    old = results / "old" / "metrics.json"
+    old.parent.mkdir()
     old.write_text(json.dumps({"models": {"teacher": {"force_mae": 0.04}}}))
-    with pytest.raises(InputError, match=r"old\.json: dataset: found Field required"):
-        build_leaderboard([old])
-    with pytest.raises(InputError, match=r"metrics\.json: track: found 'forcefield', "
-                                         r"expected 'classifier'"):
-        build_leaderboard([["md", "classifier", written["md"]]])
-    with pytest.raises(InputError, match=r"metrics\.json: dataset: found 'md'"):
-        build_leaderboard([["cg", "forcefield", written["md"]]])
-    # the same dataset, variant and model twice: repeats are not averaged silently
-    copy = tmp_path / "copy.json"
-    copy.write_text(written["md"].read_text())
-    with pytest.raises(InputError, match=r"md/forcefield/default/teacher also in .*copy\.json"):
-        build_leaderboard([written["md"], copy])
+    with pytest.raises(InputError, match=r"old/metrics\.json: dataset: found Field required"):
+        sync_metrics(tmp_path / "p.db", results, [results / SOURCES[0], old])
+    # the same dataset and variant twice would replace each other's rows in the database
+    copy = results / "copy" / "metrics.json"
+    copy.parent.mkdir()
+    copy.write_text((results / SOURCES[0]).read_text())
+    with pytest.raises(InputError, match=r"copy/metrics\.json: dataset/variant: found "
+                                         r"md/default also in .*md/forcefield/metrics\.json"):
+        sync_metrics(tmp_path / "p.db", results, [results / SOURCES[0], copy])
+    assert not (tmp_path / "p.db").exists()  # checked before anything is written
 
 
-def test_empty_leaderboard_keeps_its_columns():
-    assert build_leaderboard([]).columns.tolist() == COLUMNS
-
-
-def test_record_rows_are_one_per_model(written):
-    rows = record_rows(read_metrics(written["cg"]))
-    assert [(r["model"], r["throughput"], r["throughput_unit"]) for r in rows] == [
-        ("full", None, ""), ("prior-only", None, ""), ("ml-only", None, "")]
+def test_db_sync_fails_rather_than_leave_a_partial_database(results, db):
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DistilleryError, match=r"project\.db not updated: .*locked"):
+            sync_metrics(db, results, [results / s for s in SOURCES], timeout=0.2)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -16,9 +16,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from distillery.db import rebuild
+from distillery.db.sync import read_manifest
 from distillery.io import read_json
 from distillery.metrics.record import json_schema, read_metrics
 from distillery.report.browser import find_chromium, walk_report
+from distillery.report.leaderboard import build_leaderboard
 from tests.conftest import DEFAULT_CONFIG, copy_run, run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -58,14 +61,16 @@ def reported(tiny_run: Path) -> Path:
     return tiny_run
 
 
-def test_leaderboard_holds_every_registered_metrics_file(reported):
-    provenance = read_json(reported / "results/logs/report_leaderboard.provenance.json")
-    sources = provenance["input"]
+def test_leaderboard_holds_every_registered_metrics_file(reported, tmp_path):
+    # db_sync loaded every registered metrics.json; the leaderboard read those records
+    registered = read_json(reported / "results/logs/db_sync.provenance.json")["input"]
+    sources = [r.source for r in read_manifest(reported / "results/report/db_sync.json").records]
+    assert sources == [str(Path(p).relative_to("results")) for p in registered]
     table = pd.read_parquet(reported / "results/report/leaderboard.parquet")
     assert len(sources) == len(DATASETS) and sorted(set(table["dataset"])) == sorted(DATASETS)
     for path in sources:
         # every model of every real metrics file is a leaderboard row with its headline value
-        record = read_metrics(reported / path)
+        record = read_metrics(reported / "results" / path)
         rows = table[table["dataset"] == record.dataset].set_index("model")
         assert set(rows.index) == {m.model for m in record.models}
         for model in record.models:
@@ -73,6 +78,10 @@ def test_leaderboard_holds_every_registered_metrics_file(reported):
             assert rows.loc[model.model, "primary_value"] == pytest.approx(model.primary.value)
     csv = pd.read_csv(reported / "results/report/leaderboard.csv")
     assert csv["model"].tolist() == table["model"].tolist()
+    # the same table from a database the backfill rebuilds from results/, twice
+    for _ in range(2):
+        rebuild(reported / "results", tmp_path / "project.db")
+        pd.testing.assert_frame_equal(build_leaderboard(tmp_path / "project.db", sources), table)
 
 
 def test_every_metrics_file_of_the_run_is_the_one_record(reported):
@@ -96,7 +105,7 @@ def test_benchmarks_table_lists_every_finished_job(reported):
         assert ("ingest", f"dataset={dataset}") in jobs
         assert ("report_learning_curves", f"dataset={dataset}") in jobs
     assert ("generate_can_capture", "dataset=can,capture=dos") in jobs
-    assert ("report_leaderboard", "") in jobs
+    assert ("report_leaderboard", "") in jobs and ("db_sync", "") in jobs
     assert (table["wall_s"] > 0).all() and table["wall_s"].is_monotonic_decreasing
 
 
@@ -108,9 +117,16 @@ def test_notebook_is_executed_with_the_run_parameters(reported):
     exec(injected[0].source, parameters)
     assert parameters["datasets"] == DATASETS
     assert parameters["results_dir"] == "results"
+    # its tables come from the project database: the records db_sync loaded
+    assert parameters["db_path"] == "results/project.db"
+    manifest = read_manifest(reported / "results/report/db_sync.json")
+    assert parameters["sources"] == [r.source for r in manifest.records]
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert all(c.execution_count for c in code)
     assert not [o for c in code for o in c.outputs if o.output_type == "error"]
+    # the ten longest jobs, from the benchmarks report_benchmarks loaded into the database
+    [slowest] = [c for c in code if c.source.startswith("benchmarks[")]
+    assert slowest.outputs[0].data["text/html"].count("<tr") == 1 + 10
     html = (reported / "results/report/analytics.html").read_text()
     # the tiny overrides differ from the shipped config: the diff section shows them
     assert "datasets.md.generate.n_frames" in html
@@ -165,7 +181,7 @@ def test_rerunning_one_target_rebuilds_only_what_depends_on_it(reported, tmp_pat
     # what the default target would now rebuild: md's downstream and the run-wide collectors
     pending = jobs_of(run_snakemake(work, "--dry-run"))
     rules = {rule for rule, _ in pending}
-    assert {"data_summary", "report_learning_curves", "report_leaderboard",
+    assert {"data_summary", "report_learning_curves", "db_sync", "report_leaderboard",
             "report_benchmarks", "report_notebook"} <= rules
     assert not {"ingest", "split", "generate_frames", "generate_can_capture",
                 "report_run_config"} & rules

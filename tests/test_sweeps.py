@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from distillery.db.sync import sync_metrics
 from distillery.errors import ConfigError, InputError
 from distillery.report.config_diff import main as config_diff_cli
 from distillery.report.leaderboard import build_leaderboard
@@ -91,7 +92,9 @@ def test_seed_repeats_become_mean_and_std_in_the_leaderboard(tmp_path: Path) -> 
     sources = [_record(tmp_path / f"{i}.json", f"lr0_seed{i}", mae)
                for i, mae in enumerate((1.0, 2.0, 4.0))]
     sources.append(_record(tmp_path / "one.json", "lr1_seed0", 5.0))
-    table = build_leaderboard(sources).set_index("variant")
+    manifest = sync_metrics(tmp_path / "project.db", tmp_path, sources)
+    table = build_leaderboard(tmp_path / "project.db",
+                              [r.source for r in manifest.records]).set_index("variant")
     assert table.loc["lr0", "primary_value"] == pytest.approx(7 / 3)
     assert table.loc["lr0", "primary_std"] == pytest.approx(math.sqrt(7 / 3))  # n - 1
     assert table.loc["lr0", "metric.force_mae"] == pytest.approx(7 / 3)
@@ -103,7 +106,7 @@ def test_seed_repeats_become_mean_and_std_in_the_leaderboard(tmp_path: Path) -> 
 def test_the_same_seed_twice_is_an_error(tmp_path: Path) -> None:
     sources = [_record(tmp_path / f"{i}.json", "lr0_seed1", 1.0) for i in range(2)]
     with pytest.raises(InputError, match="also in"):
-        build_leaderboard(sources)
+        sync_metrics(tmp_path / "project.db", tmp_path, sources)
 
 
 def test_variant_data_is_a_link_not_a_copy(tmp_path: Path) -> None:

@@ -113,10 +113,13 @@ def test_project_db_answers_the_query_and_rebuilds_the_same(run: Path) -> None:
 
 
 def test_three_seed_sweep_gives_mean_and_std_in_the_leaderboard(run: Path) -> None:
-    sources = [run / f"results/cg--rep_seed{s}/priors/metrics.json" for s in SEEDS]
-    maes = [json.loads(p.read_text())["models"][0]["primary"]["value"] for p in sources]
-    table = build_leaderboard(sources)
-    row = table[table["model"] == json.loads(sources[0].read_text())["models"][0]["model"]]
+    sources = [f"cg--rep_seed{s}/priors/metrics.json" for s in SEEDS]
+    maes = [json.loads((run / "results" / p).read_text())["models"][0]["primary"]["value"]
+            for p in sources]
+    # the database the workflow's end-of-run rebuild left
+    table = build_leaderboard(run / "results/project.db", sources)
+    first = json.loads((run / "results" / sources[0]).read_text())["models"][0]["model"]
+    row = table[table["model"] == first]
     assert row["variant"].tolist() == ["rep"] and row["n_seeds"].tolist() == [3]
     assert row["primary_value"].iloc[0] == pytest.approx(sum(maes) / 3)
     assert row["primary_std"].iloc[0] == pytest.approx(float(np.std(maes, ddof=1)))

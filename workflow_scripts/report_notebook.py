@@ -1,5 +1,6 @@
 """Execute the analytics notebook with papermill and render it to HTML."""
 
+from distillery.db.sync import read_manifest
 from distillery.report.notebook import run_notebook
 from distillery.workflow import run_script
 
@@ -11,8 +12,9 @@ def main(snakemake) -> None:
         parameters={
             "results_dir": params.results,
             "datasets": params.datasets,
-            "leaderboard_path": inp.leaderboard,
-            "benchmarks_path": inp.benchmarks,
+            "db_path": params.db,
+            "sources": [r.source for r in read_manifest(inp.db_sync).records],
+            "exclude_rules": params.exclude_rules,
             "run_config_path": inp.run_config,
             "compare_config_path": params.compare_with,
         },

@@ -13,10 +13,12 @@ metric name). For example::
 Nothing in the file is specific to this package, so any SQLite client reads it; Datasette
 serves it as is: `datasette results/project.db`. Rules keep it current with `write_through`;
 `rebuild` (or `python -m distillery.db rebuild --results results`) recreates it from results/.
+The `db_sync` rule loads a run's metrics records with `distillery.db.sync.sync_metrics` before
+the leaderboard and the analytics notebook read them.
 """
 
 from distillery.db.backfill import DB_NAME, RebuildReport, rebuild
-from distillery.db.query import query
+from distillery.db.query import query, query_frame
 from distillery.db.write import write_through
 
-__all__ = ["DB_NAME", "RebuildReport", "query", "rebuild", "write_through"]
+__all__ = ["DB_NAME", "RebuildReport", "query", "query_frame", "rebuild", "write_through"]

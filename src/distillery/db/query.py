@@ -9,20 +9,24 @@ import math
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distillery.errors import DistilleryError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Result = tuple[list[str], list[tuple[Any, ...]]]
 
 
-def connect_readonly(db_path: str | Path) -> sqlite3.Connection:
-    """A connection that cannot change the database (opened read-only, query_only)."""
+def connect_readonly(db_path: str | Path, timeout: float = 60.0) -> sqlite3.Connection:
+    """A connection that cannot change the database (opened read-only, query_only); while a
+    job commits its rows, it waits up to `timeout` s like the writers do."""
     path = Path(db_path)
     if not path.is_file():
         raise DistilleryError(f"{path}: no project database; fix: python -m distillery.db "
                               f"rebuild --results {path.parent}")
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=timeout)
     conn.execute("PRAGMA query_only = ON")
     return conn
 
@@ -39,6 +43,14 @@ def query(db_path: str | Path, sql: str, params: Sequence[Any] = ()) -> Result:
     finally:
         conn.close()
     return columns, rows
+
+
+def query_frame(db_path: str | Path, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+    """`query` as a DataFrame (the leaderboard, the notebook)."""
+    import pandas as pd  # here: the command line answers without importing pandas
+
+    columns, rows = query(db_path, sql, params)
+    return pd.DataFrame.from_records(rows, columns=columns)
 
 
 def _cell(value: Any) -> str:

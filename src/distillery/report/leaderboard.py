@@ -1,25 +1,28 @@
-"""Every model of every dataset in one table, read from the metrics records.
+"""Every model of every dataset in one table, read from the project database.
 
-Each `metrics.json` is a `distillery.metrics.record.MetricsFile`; each of its `ModelRecord`s
-becomes one row: the record's own fields as fixed columns, each goal as `goal.<name>` (1
-passed, 0 failed) and the track-specific figures as `metric.<dotted name>` (numbers only: per
-class lists and confusion matrices are left out), named as in MLflow and the project database.
+The database holds each metrics record (`distillery.metrics.record.MetricsFile`) as rows
+(`distillery.db.sources.metrics_rows`); each row of its `models` table becomes one leaderboard
+row: the record's own fields as fixed columns, each goal as `goal.<name>` (1 passed, 0 failed)
+and each figure of `metric_values` as `metric.<dotted name>` (numbers only: per class lists
+and confusion matrices are left out), named as in MLflow and the database, the primary
+metric among them. Figures that are fixed columns already (`n_params`, `size_bytes`,
+`throughput`) are not repeated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from distillery.db import query_frame
 from distillery.errors import InputError
 from distillery.io import atomic_path
-from distillery.metrics.record import MetricsFile, read_metrics
 from distillery.report.html import html_page
 from distillery.sweeps import repeat_of
-from distillery.tracking.flatten import numeric_leaves
 
 # fixed columns first, then `goal.<name>` and `metric.<name>` columns in name order
 COLUMNS = [
@@ -29,61 +32,49 @@ COLUMNS = [
 ]
 # what identifies a row; repeats of one key are the seeds of a sweep (see combine_repeats)
 KEY = ["dataset", "track", "variant", "model"]
-# a metrics.json path, or [dataset, track, path] as the leaderboard rule lists its inputs
-Source = str | Path | Sequence[str | Path]
+# the columns that are stored in the database's `models` table (the rest are computed)
+_STORED = [c for c in COLUMNS if c not in ("throughput_vs_teacher", "primary_std", "n_seeds")]
+_ROW = ["dataset", "variant", "model"]  # a model's key in every table of the database
 
 
-def record_rows(record: MetricsFile) -> list[dict[str, Any]]:
-    """One leaderboard row per model of one metrics record (without `throughput_vs_teacher`,
-    which needs the whole table)."""
-    rows = []
-    for m in record.models:
-        row: dict[str, Any] = {
-            "dataset": record.dataset, "track": record.track, "variant": record.variant,
-            "model": m.model, "role": m.role, "n_params": m.n_params,
-            "size_bytes": m.size_bytes, "device": m.device,
-            "throughput": None if m.throughput is None else m.throughput.value,
-            "throughput_unit": "" if m.throughput is None else m.throughput.unit,
-            "primary_metric": m.primary.name, "primary_value": m.primary.value,
-            "primary_unit": m.primary.unit, "direction": m.primary.direction,
-            "goals_passed": sum(g.passed for g in m.goals), "goals_total": len(m.goals),
-        }
-        row.update({f"goal.{g.name}": float(g.passed) for g in m.goals})
-        row.update({f"metric.{k}": v for k, v in numeric_leaves(m.metrics).items()})
-        rows.append(row)
-    return rows
+def build_leaderboard(db_path: str | Path, sources: Sequence[str] | None = None) -> pd.DataFrame:
+    """The models of the records `sources` (paths relative to results/, as the database's
+    `models.source` names them; None: every record in the database) in one table, best first
+    (by each row's `direction`) per dataset and variant.
 
-
-def read_source(source: Source) -> MetricsFile:
-    """The record of one source; with [dataset, track, path], a record of another dataset or
-    track is a wiring mistake and a one-line InputError."""
-    if isinstance(source, str | Path):
-        return read_metrics(source)
-    dataset, track, path = source
-    record = read_metrics(path)
-    for field, expected in (("dataset", dataset), ("track", track)):
-        if getattr(record, field) != expected:
-            raise InputError(path, field, repr(getattr(record, field)), repr(expected),
-                             "list the dataset's own metrics.json for it")
-    return record
-
-
-def build_leaderboard(sources: Iterable[Source]) -> pd.DataFrame:
-    """Metrics records -> one table, best first (by each row's `direction`) per dataset and
-    variant."""
-    rows, origins = [], []
-    for source in sources:
-        path = source if isinstance(source, str | Path) else source[-1]
-        new = record_rows(read_source(source))
-        rows += new
-        origins += [str(path)] * len(new)
-    if not rows:
+    A source without rows (never loaded, or replaced by another record of its dataset and
+    variant) is an InputError: the table would silently miss its models.
+    """
+    # one JSON parameter, not one per source: no limit on the number of records
+    where = "" if sources is None else "WHERE m.source IN (SELECT value FROM json_each(?))"
+    params = () if sources is None else (json.dumps(list(sources)),)
+    # rowid: a record's models in the order the record lists them (they are inserted so)
+    models = query_frame(db_path, f"SELECT {', '.join(f'm.{c}' for c in _STORED)}, m.source "
+                         f"FROM models AS m {where} ORDER BY m.dataset, m.variant, m.rowid",
+                         params)
+    found = set(models["source"])
+    missing = [s for s in sources or () if s not in found]
+    if missing:
+        raise InputError(db_path, "models.source", f"no rows of {missing}",
+                         "the rows of every record the leaderboard lists",
+                         "load them: rerun the db_sync rule, or python -m distillery.db rebuild")
+    if models.empty:
         return pd.DataFrame(columns=COLUMNS)
-    table = combine_repeats(pd.DataFrame(rows), origins)
+    joined = f"JOIN models AS m USING ({', '.join(_ROW)}) {where}"
+    goals = query_frame(db_path, "SELECT dataset, variant, model, 'goal.' || goal AS name, "
+                        f"CAST(passed AS REAL) AS value FROM goals {joined}", params)
+    fixed = ", ".join(f"'{c}'" for c in COLUMNS)
+    figures = query_frame(db_path, "SELECT dataset, variant, model, 'metric.' || metric AS "
+                          f"name, value FROM metric_values {joined} "
+                          f"{'AND' if where else 'WHERE'} metric NOT IN ({fixed})", params)
+    wide = pd.concat([goals, figures]).pivot(index=_ROW, columns="name", values="value")
+    table = models.drop(columns="source").merge(wide.reset_index(), on=_ROW, how="left")
+    table["throughput_unit"] = table["throughput_unit"].fillna("")
+    table = combine_repeats(table)
     table["throughput_vs_teacher"] = _throughput_vs_teacher(table)
     extra = sorted(c for c in table.columns if c not in COLUMNS)
-    goals = [c for c in extra if c.startswith("goal.")]
-    table = table[COLUMNS + goals + [c for c in extra if c not in goals]]
+    goal_columns = [c for c in extra if c.startswith("goal.")]
+    table = table[COLUMNS + goal_columns + [c for c in extra if c not in goal_columns]]
     value = pd.to_numeric(table["primary_value"], errors="coerce")
     order = value.where(table["direction"] == "maximize", -value)
     table = table.assign(_order=order).sort_values(
@@ -92,26 +83,17 @@ def build_leaderboard(sources: Iterable[Source]) -> pd.DataFrame:
     return table.drop(columns="_order").reset_index(drop=True)
 
 
-def combine_repeats(table: pd.DataFrame, origins: Sequence[str]) -> pd.DataFrame:
+def combine_repeats(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (dataset, track, variant, model).
 
     The seed repeats of a sweep's grid point (variants `<point>_seed<k>`, see
     `distillery.sweeps`) become one row of variant `<point>`: numbers are the mean over the
     seeds, `primary_std` the standard deviation of the primary metric (n - 1), `n_seeds` how
-    many. Two records of one key and seed cannot be told apart: an error naming both files.
+    many. (The database holds one record per dataset and variant, so a seed cannot repeat.)
     """
     point_seed = [repeat_of(str(v)) for v in table["variant"]]
     table = table.assign(variant=[p for p, _ in point_seed],
                          seed=pd.array([s for _, s in point_seed], dtype="Int64"))
-    repeated = table.duplicated([*KEY, "seed"], keep=False)
-    if repeated.any():
-        first = table[repeated].iloc[0]
-        same = table[KEY].eq(first[KEY]).all(axis=1)
-        files = list(dict.fromkeys(origins[i] for i in table.index[same]))  # source order
-        raise InputError(files[0], "dataset/track/variant/model",
-                         f"{'/'.join(map(str, first[KEY]))} also in {files[1:]}",
-                         "one record per dataset, variant and model",
-                         "give each run of a sweep its own variant")
     rows = []
     for _, group in table.groupby(KEY, sort=False, dropna=False):
         row = group.iloc[0].copy()
