@@ -42,6 +42,19 @@ def test_extxyz_round_trip(tmp_path):
 
 def test_malformed_extxyz_is_rejected(tmp_path):
     path = tmp_path / "broken.xyz"
-    path.write_text("3\nProperties=species:S:1:pos:R:3\nCu 0 0 0\nAu 1 1\n")
+    path.write_text("2\nProperties=species:S:1:pos:R:3\nCu 0 0 0\nAu 1 1\n")
     with pytest.raises(InputError, match="broken.xyz: file: found unparseable extended XYZ"):
+        read_extxyz(path)
+
+
+@pytest.mark.parametrize(("text", "where", "found"), [
+    ("0123456789", r"frame 0, line 1", "atom count 123456789 but 0 lines follow"),
+    ("1\nenergy=1\nH 0 0 0\n3\nenergy=2\nH 0 0 0\n", r"frame 1, line 4",
+     "atom count 3 but 1 lines follow"),
+])
+def test_atom_count_beyond_the_file_is_rejected_at_once(tmp_path, text, where, found):
+    # ASE's reader alone spends minutes on an atom count of 123456789 before it fails
+    path = tmp_path / "short.xyz"
+    path.write_text(text)
+    with pytest.raises(InputError, match=rf"short.xyz: file \({where}\): found {found}"):
         read_extxyz(path)

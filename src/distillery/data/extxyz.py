@@ -81,6 +81,27 @@ def _number(value: Any, source: str, field: str) -> float:
         raise InputError(source, field, brief(value), "a number") from None
 
 
+def _check_atom_counts(source: str) -> None:
+    """Each frame's atom count must fit in the lines that follow it: ASE's reader would
+    otherwise spend minutes on a count such as 123456789 before failing."""
+    try:
+        with open(source, "rb") as handle:
+            lines = handle.read().splitlines()
+    except OSError:
+        return  # unreadable: ASE's reader reports it
+    start, frame = 0, 0
+    while start < len(lines) and lines[start].strip():
+        try:
+            count = int(lines[start])
+        except ValueError:
+            return  # not a count: ASE's own error names what it expected
+        if count < 0 or start + 2 + count > len(lines):
+            raise InputError(source, f"file (frame {frame}, line {start + 1})",
+                             f"atom count {count} but {max(len(lines) - start - 2, 0)} lines "
+                             "follow", "the number of atom lines of the frame")
+        start, frame = start + 2 + count, frame + 1
+
+
 def read_extxyz(
     path: str | Path,
     units: Mapping[str, str] | None = None,
@@ -89,6 +110,7 @@ def read_extxyz(
 ) -> FrameSet:
     """Read every frame in eV / Å / eV/Å; `required` names labels that must be found."""
     source = str(path)
+    _check_atom_counts(source)
     try:
         frames = read(source, index=":", format="extxyz")
     except Exception as exc:  # ASE raises many types for malformed text
