@@ -24,7 +24,7 @@ from safetensors.torch import load_file
 from tests.conftest import DEFAULT_CONFIG, ROOT, SNAKEMAKE, TINY_CONFIG, run_snakemake
 
 pytestmark = pytest.mark.workflow
-EPOCHS = 40
+EPOCHS = 12
 
 
 def _forcefield_params(path: Path) -> dict[str, np.ndarray]:

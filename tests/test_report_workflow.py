@@ -205,17 +205,21 @@ def _without_timings(value):
     return value
 
 
+# the second run repeats the force-field and coarse-grained tracks on their generated datasets
+# (the classifier's runs repeat exactly in tests/test_kill_and_resume.py); the teacher-driven
+# and OpenMM datasets would double the suite's time for the same code paths
+_RERUN = ("results/md/forcefield/metrics.json", "results/md/md/md_stability.json",
+          "results/cg/priors/metrics.json", "results/cg/priors/simulation.json",
+          "results/cg/priors/fit_summary.json")
+
+
 def test_a_second_run_gives_identical_results(reported, tmp_path):
     # the generated raw data is compared byte for byte in test_slurm_cluster; start from it
     shutil.copytree(reported / "data", tmp_path / "data")
-    run_snakemake(tmp_path)
+    run_snakemake(tmp_path, *_RERUN)
     files = sorted(p.relative_to(tmp_path) for p in (tmp_path / "results").rglob("*.json")
                    if p.name in _RESULT_FILES)
-    assert len(files) >= 8
+    assert {str(f) for f in files} >= set(_RERUN) and len(files) >= 7
     for rel in files:
         assert _without_timings(read_json(tmp_path / rel)) == _without_timings(
             read_json(reported / rel)), rel
-    ours, theirs = (pd.read_parquet(root / "results/report/leaderboard.parquet")
-                    for root in (tmp_path, reported))
-    kept = [c for c in ours if not _TIMING.search(c) and c != "goals_passed"]
-    pd.testing.assert_frame_equal(ours[kept], theirs[kept])

@@ -1,4 +1,4 @@
-"""The tiny ingest DAG through `snakemake --profile profiles/slurm` on a live local SLURM cluster.
+"""A tiny ingest DAG through `snakemake --profile profiles/slurm` on a live local SLURM cluster.
 
 Every job must be submitted with sbatch, run on the local slurmd and be recorded by the
 controller; its outputs must equal those of a local run of the same DAG.
@@ -22,7 +22,9 @@ from tests.slurm.cluster import LocalSlurm
 
 pytestmark = pytest.mark.workflow
 
-TARGET = "results/data_summary.csv"
+# the ingest DAG of the three generated layouts that need no quantum chemistry or OpenMM (their
+# generators run seconds of MD locally; the scheduler path is the same)
+TARGETS = tuple(f"results/{d}/data/summary.json" for d in ("md", "cg", "can"))
 # test-only knobs: this cluster has no slurmdbd (status via squeue) and jobs take seconds
 SLURM_ARGS = ("--profile", str(ROOT / "profiles" / "slurm"), "--slurm-status-command", "squeue",
               "--slurm-init-seconds-before-status-checks", "2")
@@ -60,7 +62,7 @@ def submit(cluster: LocalSlurm, run: Callable[[], subprocess.CompletedProcess]) 
 @pytest.fixture(scope="module")
 def slurm_run(cluster: LocalSlurm, tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("slurm_run")
-    run_id = submit(cluster, lambda: run_snakemake(workdir, TARGET, *SLURM_ARGS, check=False))
+    run_id = submit(cluster, lambda: run_snakemake(workdir, *TARGETS, *SLURM_ARGS, check=False))
     return workdir, run_id
 
 
@@ -68,13 +70,13 @@ def slurm_run(cluster: LocalSlurm, tmp_path_factory: pytest.TempPathFactory):
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # a workdir of its own: other modules run more of the DAG in the shared one
     workdir = tmp_path_factory.mktemp("local_run")
-    run_snakemake(workdir, TARGET)
+    run_snakemake(workdir, *TARGETS)
     return workdir
 
 
 def planned_jobs(workdir: Path) -> Counter:
-    """Jobs per rule of the whole DAG for TARGET, from a forced dry run."""
-    out = run_snakemake(workdir, TARGET, "--dry-run", "--forceall").stdout
+    """Jobs per rule of the whole DAG for TARGETS, from a forced dry run."""
+    out = run_snakemake(workdir, *TARGETS, "--dry-run", "--forceall").stdout
     table = out.split("Job stats:", 1)[1].split("total", 1)[0]
     return Counter({m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)})
 
