@@ -70,7 +70,7 @@ CASES = {
                            {**MOLECULAR, "units": {"energy": "meV"}},
                            "fix: check units.energy and units.forces (e.g. Hartree declared"),
     "xyz_truncated": ("t.xyz", XYZ_FRAME.format(e=1.0, a="C", f=0.1).encode()[:-30], XYZ,
-                      "t.xyz: file: found unparseable extended XYZ"),
+                      "t.xyz: file (frame 0, line 1): found atom count"),
     "xyz_empty": ("e.xyz", b"", XYZ, "e.xyz: file: found no frames"),
     "xyz_unknown_element": ("z.xyz", XYZ_FRAME.format(e=1.0, a="Xq", f=0.1).encode(), XYZ,
                             "z.xyz: file: found unparseable extended XYZ"),

@@ -103,9 +103,11 @@ def test_model_record_lifts_the_declared_fields_only():
 def test_goal_lines_say_met_or_missed_with_the_value(written):
     record = read_metrics(written["md"])
     assert goal_lines(record) == ["student: speedup >= 10 met (12)",
-                                  "student: force_mae_ratio <= 1.25 met (1.2)"]
+                                  "student: force_mae_ratio <= 1.25 met (1.2)",
+                                  "student: force_mae_ratio_vs_baseline <= 0.85 met (0.5333)"]
     models = ff_models()
     models["teacher"]["force_mae"] = 0.0
     record = forcefield_metrics("md", models, FFGoalSettings(min_speedup=20), "cpu", 1)
     assert goal_lines(record) == ["student: speedup >= 20 missed (12)",
-                                  "student: force_mae_ratio <= 1.25 missed (n/a)"]
+                                  "student: force_mae_ratio <= 1.25 missed (n/a)",
+                                  "student: force_mae_ratio_vs_baseline <= 0.85 met (0.5333)"]
