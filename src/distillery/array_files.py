@@ -36,7 +36,9 @@ def is_pickle(path: str | Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             return any(name.endswith(".pkl") for name in archive.namelist())
-    except (OSError, zipfile.BadZipFile, ValueError):
+    # a damaged archive raises any of these (NotImplementedError: a garbled version field)
+    except (OSError, zipfile.BadZipFile, ValueError, NotImplementedError, EOFError,
+            RuntimeError):
         return False
 
 
