@@ -11,8 +11,10 @@ from scipy.spatial.transform import Rotation
 
 from distillery.data.frames import FrameSet
 from distillery.errors import InputError
+from distillery.forcefield.teachers import frame_atoms
+from distillery.models.calculator import JaxCalculator
 from distillery.models.model import ForceField, fit_stats, load_model, save_model
-from distillery.models.neighbours import build_buckets, neighbour_list, take_batch
+from distillery.models.neighbours import build_buckets, neighbour_list, padded_edges, take_batch
 from tests.ff_toy import morse, toy_frames
 from tests.pickles import malicious_pickle
 
@@ -134,7 +136,7 @@ def test_padding_does_not_change_predictions() -> None:
     model = ForceField(ARCHS[1])
     params = {"net": model.init(0), "stats": fit_stats(frames, frames.energy, frames.forces,
                                                       model.max_z)}
-    bucket = build_buckets(frames, model.cutoff, atom_multiple=16, edge_multiple=512)[0]
+    bucket = build_buckets(frames, model.cutoff, atom_multiple=16, min_edges=512)[0]
     assert bucket.n_atoms == 16 and bucket.n_edges == 512
     energy, forces = jax.jit(model.predict_batch)(params, take_batch(bucket, np.arange(3), 5))
     for k in range(3):
@@ -144,6 +146,33 @@ def test_padding_does_not_change_predictions() -> None:
         np.testing.assert_allclose(forces[k, :8], f, atol=1e-5)
     np.testing.assert_array_equal(forces[:, 8:], 0.0)
     np.testing.assert_array_equal(energy[3:], 0.0)
+
+
+@pytest.mark.parametrize(("n", "multiple", "padded"), [
+    (1, 256, 16), (64, 256, 64), (65, 256, 96), (72, 512, 96), (300, 256, 384),
+    (1000, 256, 1024), (4000, 256, 4096), (4097, 256, 4352), (4001, 64, 4032)])
+def test_edges_are_padded_by_at_most_a_quarter_power_of_two_or_the_multiple(n, multiple,
+                                                                            padded) -> None:
+    assert padded_edges(n, multiple) == padded
+
+
+def test_md_calculator_pads_to_the_largest_edge_count_seen() -> None:
+    frames = toy_frames(1, seed=4)
+    model = ForceField(ARCHS[1])
+    params = {"net": model.init(0), "stats": fit_stats(frames, frames.energy, frames.forces,
+                                                      model.max_z)}
+    atoms = frame_atoms(frames, 0)
+    calc = JaxCalculator(model, params)
+    atoms.calc = calc
+    e_wide = atoms.get_potential_energy()
+    wide = calc.n_edges
+    assert wide == padded_edges(len(neighbour_list(atoms.positions, model.cutoff, atoms.cell,
+                                                   atoms.pbc).senders), 512)
+    atoms.set_cell(atoms.cell * 1.3, scale_atoms=True)  # fewer neighbours: the shape stays
+    atoms.get_potential_energy()
+    assert calc.n_edges == wide
+    atoms.set_cell(atoms.cell / 1.3, scale_atoms=True)
+    assert atoms.get_potential_energy() == pytest.approx(e_wide, rel=1e-6)
 
 
 def test_energy_shifts_recover_per_element_energies() -> None:

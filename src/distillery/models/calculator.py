@@ -15,7 +15,8 @@ from distillery.models.neighbours import build_buckets, take_batch
 
 class JaxCalculator(Calculator):
     """Energy and forces of one structure; the neighbour list is rebuilt at every call and
-    padded to a multiple of `edge_multiple` edges so jit rarely recompiles during MD."""
+    padded (`padded_edges`, at most a multiple of `edge_multiple`) to the largest edge count
+    seen so far, so the padded shape only grows and jit compiles a handful of times in MD."""
 
     implemented_properties = ("energy", "forces")
 
@@ -26,6 +27,7 @@ class JaxCalculator(Calculator):
         self.params = params
         self.edge_multiple = edge_multiple
         self._predict = jax.jit(model.predict_batch)
+        self.n_edges = 0  # padded edge count of the shapes compiled so far
 
     def calculate(self, atoms: Any = None, properties: Any = ("energy",),
                   system_changes: Any = all_changes) -> None:
@@ -35,7 +37,9 @@ class JaxCalculator(Calculator):
                          positions=[self.atoms.positions.copy()],
                          cell=np.asarray(self.atoms.cell)[None] if periodic else None,
                          pbc=np.asarray(self.atoms.pbc)[None] if periodic else None)
-        bucket = build_buckets(frame, self.model.cutoff, edge_multiple=self.edge_multiple)[0]
+        bucket = build_buckets(frame, self.model.cutoff, edge_multiple=self.edge_multiple,
+                               min_edges=self.n_edges)[0]
+        self.n_edges = bucket.n_edges
         energy, forces = jax.device_get(
             self._predict(self.params, take_batch(bucket, np.arange(1), 1)))
         self.results = {"energy": float(energy[0]),

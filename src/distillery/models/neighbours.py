@@ -37,6 +37,14 @@ def _round_up(n: int, multiple: int) -> int:
     return max(-(-n // multiple) * multiple, multiple)
 
 
+def padded_edges(n: int, multiple: int) -> int:
+    """`n` edges rounded up to a multiple of `multiple`, or of a quarter of the power of two
+    at or above `n` when that is smaller (at least 16): a small molecule's few dozen edges are
+    not padded to several times their number, while large graphs keep few distinct shapes."""
+    step = min(multiple, max(16, (1 << max(n - 1, 1).bit_length()) >> 2))
+    return _round_up(n, step)
+
+
 @dataclass
 class Bucket:
     """Frames padded to `n_atoms` atoms and `n_edges` edges; `index` maps rows to frames."""
@@ -56,8 +64,9 @@ class Bucket:
 def build_buckets(frames: FrameSet, cutoff: float, energy: np.ndarray | None = None,
                   forces: list[np.ndarray] | None = None, atom_multiple: int = 8,
                   edge_multiple: int = 256, extras: dict[str, list[np.ndarray]] | None = None,
-                  ) -> list[Bucket]:
-    """Group frames by padded atom count; pad atoms (number 0) and edges (mask False).
+                  min_edges: int = 0) -> list[Bucket]:
+    """Group frames by padded atom count; pad atoms (number 0) and edges (mask False) to
+    `padded_edges`, and to at least `min_edges` (a shape already compiled).
 
     Labels default to the frames' own; pass `energy`/`forces` to train on other targets
     (teacher labels, residuals after a prior). `extras` holds further per-atom (n_i, 3) arrays.
@@ -73,7 +82,8 @@ def build_buckets(frames: FrameSet, cutoff: float, energy: np.ndarray | None = N
         nbrs = [neighbour_list(frames.positions[k], cutoff,
                                None if frames.cell is None else frames.cell[k],
                                None if frames.pbc is None else frames.pbc[k]) for k in index]
-        n_edges = _round_up(max(len(nb.senders) for nb in nbrs), edge_multiple)
+        n_edges = max(padded_edges(max(len(nb.senders) for nb in nbrs), edge_multiple),
+                      min_edges)
         n_frames = len(index)
         arrays = {
             "positions": np.zeros((n_frames, size, 3)),
