@@ -14,6 +14,7 @@ rule generate_frames:
         generate=lambda wc: dataset_cfg(wc.dataset).generate,
         temperature=lambda wc: dataset_cfg(wc.dataset).temperature,
         seed=lambda wc: dataset_seed(wc.dataset),
+        cache_dir=JAX_CACHE,
     log:
         log_path("generate_frames"),
     benchmark:

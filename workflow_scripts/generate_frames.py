@@ -4,6 +4,7 @@ block: EMT alloy MD, a CG bead chain, GFN2-xTB molecular MD or OpenMM peptide MD
 from distillery.data.generate import cg_chain, md_emt, openmm_peptide, xtb_molecule
 from distillery.errors import ConfigError
 from distillery.io import write_json
+from distillery.train.device import enable_compilation_cache
 from distillery.workflow import run_script
 
 LABELLED_MD = {"xtb_molecule": xtb_molecule, "openmm_peptide": openmm_peptide}
@@ -32,6 +33,7 @@ def main(snakemake) -> None:
         if temperature is None:
             raise ConfigError(f"datasets.{snakemake.wildcards.dataset}.temperature: missing, "
                               "expected the temperature (K) of the generated chain")
+        enable_compilation_cache(snakemake.params.cache_dir)
         potential = cg_chain.ChainPotential()
         arrays = cg_chain.simulate_chain(potential, temperature=temperature, seed=seed,
                                          **options)

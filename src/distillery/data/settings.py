@@ -60,6 +60,8 @@ class MdEmtGenerate(Settings):
 
     kind: Literal["md_emt"]
     n_frames: int | None = Field(None, ge=10)
+    stride: int | None = Field(None, ge=1)  # MD steps between saved frames
+    equilibration: int | None = Field(None, ge=0)  # MD steps before the first frame
 
 
 class CgChainGenerate(Settings):
@@ -67,6 +69,8 @@ class CgChainGenerate(Settings):
 
     kind: Literal["cg_chain"]
     n_frames: int | None = Field(None, ge=10)
+    stride: int | None = Field(None, ge=1)  # Langevin steps between saved frames
+    equilibration: int | None = Field(None, ge=0)  # Langevin steps before the first frame
 
 
 class CanBusGenerate(Settings):

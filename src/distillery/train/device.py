@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import jax
+
+CACHE_VARIABLE = "DISTILLERY_JAX_CACHE"
 
 
 def jax_device() -> jax.Device:
@@ -32,6 +35,7 @@ def describe_jax_device(device: jax.Device | None = None) -> dict[str, Any]:
 
 
 def enable_compilation_cache(directory: str) -> None:
-    """Persist compiled XLA programs across runs (one compile per batch shape bucket)."""
-    jax.config.update("jax_compilation_cache_dir", str(directory))
+    """Persist compiled XLA programs across runs (one compile per batch shape bucket) in
+    `directory`, or in $DISTILLERY_JAX_CACHE when set (one cache shared by several runs)."""
+    jax.config.update("jax_compilation_cache_dir", os.environ.get(CACHE_VARIABLE, str(directory)))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)

@@ -10,7 +10,6 @@ are written beside the data in eV, Å and radians so prior fits can be checked a
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import partial
 
 import jax
 import jax.numpy as jnp
@@ -86,8 +85,9 @@ def simulate_chain(
 ) -> dict[str, np.ndarray]:
     """BAOAB Langevin of independent replicas; MD17-style arrays in kcal/mol and Å."""
     kt = BOLTZMANN_KCAL * temperature
-    energy_fn = jax.vmap(lambda x: chain_energy(potential, x))
-    force_fn = jax.vmap(jax.grad(lambda x: -chain_energy(potential, x)))
+    # jitted: op-by-op dispatch would compile every primitive of the potential on its own
+    energy_fn = jax.jit(jax.vmap(lambda x: chain_energy(potential, x)))
+    force_fn = jax.jit(jax.vmap(jax.grad(lambda x: -chain_energy(potential, x))))
     c1 = np.exp(-friction * timestep_ps)
     c2 = np.sqrt((1 - c1**2) * kt * ACCEL_UNIT / mass)
 
@@ -99,11 +99,13 @@ def simulate_chain(
         x = x + 0.5 * timestep_ps * v
         f = force_fn(x)
         v = v + 0.5 * timestep_ps * ACCEL_UNIT * f / mass
-        return (x, v, f), None
+        return x, v, f
 
-    @partial(jax.jit, static_argnums=2)
+    @jax.jit
     def run(state, key, n_steps):
-        return jax.lax.scan(step, state, jax.random.split(key, n_steps))[0]
+        # the step count is traced, not static: equilibration and sampling share one compile
+        return jax.lax.fori_loop(0, n_steps, lambda i, s: step(s, jax.random.fold_in(key, i)),
+                                 state)
 
     per_replica = -(-n_frames // replicas)
     key = jax.random.PRNGKey(seed)
