@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
+# pytest workers (pytest-xdist); tests/conftest.py keeps each module, and the tests of the
+# shared tiny workflow run, on one worker
+TEST_WORKERS ?= 2
 
 .PHONY: run test lint report clean venv
 
@@ -26,7 +29,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -6,9 +6,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
+
+from distillery.train.device import CACHE_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -33,6 +36,27 @@ def run_snakemake(
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One JAX compilation cache for every workflow run of the session (and of its xdist
+    workers, which inherit the variable): the same programs are not compiled run after run."""
+    if CACHE_VARIABLE not in os.environ:
+        os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="distillery-jax-cache-")
+        config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(CACHE_VARIABLE), True))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Groups for `pytest -n 2 --dist loadgroup` (what `make test` runs): the tests of the
+    shared tiny workdir run on one worker, first (the longest group); every other module
+    stays on one worker, so its module-scoped runs and servers start once."""
+    for item in items:
+        shared = {"tiny_run", "tiny_workdir"} & set(getattr(item, "fixturenames", ()))
+        group = "tiny_workdir" if shared else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group").args[0]
+               != "tiny_workdir")
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ from distillery.forcefield.teachers import (
 )
 from distillery.models.calculator import JaxCalculator
 from distillery.models.model import ForceField, fit_stats
+from distillery.settings import load_files
+from tests.conftest import DEFAULT_CONFIG
 from tests.ff_toy import toy_frames
 
 TINY = {"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4, "cutoff": 3.5}
@@ -54,6 +56,28 @@ def test_ase_teacher_by_import_path_labels_like_the_calculator_itself() -> None:
     teacher._calculator.calculate = lambda *a, **k: (calls.append(1), original(*a, **k))
     calculator_speed(teacher, frames.subset([0]), 0.0)
     assert len(calls) == 2  # warm-up and one timed pass: never answered from ASE's cache
+
+
+def test_default_chgnet_teacher_labels_with_its_bundled_weights() -> None:
+    """The foundation-model teacher of the default `alloy_chgnet`, as configured: CHGNet's
+    own weights, energies in eV (not per atom) whose gradient is minus the forces."""
+    settings = load_files([DEFAULT_CONFIG]).forcefield("alloy_chgnet").teacher
+    teacher = load_teacher(settings)
+    assert not teacher.batched and teacher.name == "CHGNetCalculator"
+    frames = toy_frames(2, seed=6, noise=0.1)  # 8-atom Cu/Au cells
+    energy, forces = teacher.label(frames, QUIET)
+    assert np.all(energy / frames.n_atoms < -2.0)  # eV per atom of a metal, not total / N
+    for f in forces:
+        assert f.shape == (8, 3) and np.abs(f).max() > 0.05
+        np.testing.assert_allclose(f.sum(axis=0), 0.0, atol=2e-3)
+    # central difference of the energy along a random direction: -F . v
+    v = np.random.default_rng(0).standard_normal((8, 3))
+    h = 1e-3
+    shifted = frames.subset([0, 0])
+    shifted.positions = [frames.positions[0] + h * v, frames.positions[0] - h * v]
+    e_plus, e_minus = teacher.label(shifted, QUIET)[0]
+    assert (e_plus - e_minus) / (2 * h) == pytest.approx(-np.sum(forces[0] * v), rel=0.02,
+                                                         abs=2e-3)
 
 
 def test_bad_teacher_settings_fail_with_the_key_named() -> None:

@@ -107,6 +107,17 @@ def test_errors_name_the_key_and_what_is_allowed(config, edit, message):
         load(bad)
 
 
+def test_a_null_dataset_in_an_overlay_leaves_it_out(config):
+    config = copy.deepcopy(config)
+    config["datasets"]["alloy_chgnet"] = None
+    jsonschema.validate(config, json.loads(SCHEMA.read_text()))
+    resolved = load(config)
+    assert "alloy_chgnet" not in resolved.datasets and "md" in resolved.datasets
+    assert "alloy_chgnet" not in resolved.datasets_for("forcefield")
+    with pytest.raises(ConfigError, match="datasets"):
+        load({**config, "datasets": {name: None for name in config["datasets"]}})
+
+
 def test_partial_blocks_keep_the_defaults_they_leave_out(config):
     """A dataset's own block overrides only what it names; the teacher keeps its own epochs."""
     config = copy.deepcopy(config)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from distillery.base_settings import Settings
 from distillery.can.settings import ClassifierSettings, WindowSettings
@@ -56,6 +56,7 @@ class Config(Settings):
     results: str = "results"
     # which twin of envs/{forcefield,classifier}-*.yaml the rules name for `--sdm conda`
     conda: Literal["cpu", "cuda"] = "cpu"
+    # an entry set to null is left out: an overlay config (`--configfile`) can drop a dataset
     datasets: dict[str, DatasetSettings] = Field(min_length=1)
     report: ReportSettings = ReportSettings()
     forcefield: ForcefieldSettings = ForcefieldSettings()
@@ -66,6 +67,13 @@ class Config(Settings):
     sweeps: dict[str, SweepSettings] = Field(default_factory=dict)
     # hardware-aware planning of a force field's size and batch (`python -m distillery.plan`)
     plan: PlanSettings = PlanSettings()
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _drop_null_datasets(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {name: entry for name, entry in value.items() if entry is not None}
+        return value
 
 
 class Resolved:
@@ -321,6 +329,9 @@ def _dict_values(options: list[Any]) -> list[Any]:
 def json_schema() -> dict[str, Any]:
     """The JSON schema of a config file, generated from the settings classes."""
     schema = Config.model_json_schema()
+    entries = schema["properties"]["datasets"]
+    entries["additionalProperties"] = {"anyOf": [entries["additionalProperties"],
+                                                 {"type": "null"}]}  # null drops a dataset
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "distillery config"
     return schema
