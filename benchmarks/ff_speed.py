@@ -1,11 +1,16 @@
-"""Teacher vs student inference throughput (energy + forces) for the configured force fields.
+"""Teacher vs student inference throughput (energy + forces) for a configured force field.
 
 Prints one JSON object: per model frames/s, atoms/s, jit compile seconds and parameter count,
-and the student/teacher speed-up. Uses trained models from results/<dataset>/forcefield when
-present (speed does not depend on the weights, so fresh ones are used otherwise) and the
-dataset's test frames, or a generated 108-atom fcc Cu/Au cell when the data is missing.
+and the student/teacher speed-up at the batch size `ff_evaluate` compares them at (the
+evaluation batch for a trained teacher, one structure per call for an ASE or export teacher).
+Uses trained models from results/<dataset>/forcefield when present (speed does not depend on
+the weights, so fresh ones are used otherwise) and the dataset's frames, or a few frames of
+the generated system (the 108-atom Cu/Au cell, the molecule) when the data is missing.
+`--padded-edges N` also times the student with every frame's edges padded to N slots, as
+fixed 256-edge padding laid a small molecule out: the same model beside it, in the same run.
 
     .venv/bin/python benchmarks/ff_speed.py [--config config/config.yaml] [--dataset md]
+    .venv/bin/python benchmarks/ff_speed.py --dataset mol --padded-edges 256
 """
 
 from __future__ import annotations
@@ -14,33 +19,19 @@ import argparse
 import json
 from pathlib import Path
 
-import numpy as np
-from ase.build import bulk
-
 from distillery.data.frames import FrameSet, read_frames
+from distillery.forcefield.evaluation import calculator_speed
 from distillery.forcefield.settings import RoleSettings
+from distillery.forcefield.teachers import load_teacher
 from distillery.io import read_yaml
 from distillery.metrics.record import Goal
 from distillery.models.inference import throughput
 from distillery.models.model import ForceField, fit_stats, load_model
+from distillery.plan.data import synthetic_frames
 from distillery.settings import load as load_settings
 from distillery.train.device import describe_jax_device
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def synthetic_frames(n_frames: int, seed: int = 0) -> FrameSet:
-    """Jittered 3x3x3 conventional fcc Cu cells with a quarter of the atoms Au (108 atoms)."""
-    rng = np.random.default_rng(seed)
-    atoms = bulk("Cu", "fcc", a=3.7, cubic=True).repeat(3)
-    numbers = atoms.numbers.copy()
-    numbers[rng.permutation(len(numbers))[: len(numbers) // 4]] = 79
-    positions = [atoms.positions + rng.normal(scale=0.05, size=atoms.positions.shape)
-                 for _ in range(n_frames)]
-    return FrameSet(numbers=[numbers] * n_frames, positions=positions,
-                    energy=np.zeros(n_frames), forces=[np.ones_like(p) for p in positions],
-                    cell=np.repeat(np.asarray(atoms.cell)[None], n_frames, 0),
-                    pbc=np.ones((n_frames, 3), bool))
 
 
 def model_and_params(role: str, section: RoleSettings, results: Path, frames: FrameSet):
@@ -58,25 +49,47 @@ def main() -> None:
     parser.add_argument("--dataset", default="md")
     parser.add_argument("--frames", type=int, default=32, help="frames timed per pass")
     parser.add_argument("--seconds", type=float, default=5.0, help="minimum timing per model")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--padded-edges", type=int, default=0,
+                        help="also time the student with edges padded to this many slots")
     args = parser.parse_args()
     resolved = load_settings(read_yaml(args.config))
     ff = resolved.forcefield(args.dataset)
     results = ROOT / resolved.config.results / args.dataset
     data = results / "data" / "frames.parquet"
-    frames = (read_frames(data) if data.exists() else synthetic_frames(args.frames))
+    if data.exists():
+        frames, source = read_frames(data), args.dataset
+    else:
+        frames = synthetic_frames(resolved.dataset(args.dataset), args.dataset,
+                                  resolved.seed(args.dataset), data)[0]
+        source = f"{len(frames)} generated frames of {args.dataset}'s system"
     frames = frames.subset(range(min(args.frames, len(frames))))
-    out = {"dataset": args.dataset if data.exists() else "synthetic fcc Cu/Au, 108 atoms",
-           "n_frames": len(frames), "atoms_per_frame": float(frames.n_atoms.mean()),
-           "device": describe_jax_device()}
-    for role, section in (("teacher", ff.teacher), ("student", ff.student)):
-        model, params, source = model_and_params(role, section, results / "forcefield", frames)
-        speed = throughput(model, params, frames, args.batch_size, args.seconds)
-        out[role] = {"kind": model.kind, "weights": source, "cutoff": model.cutoff, **speed}
+    out = {"dataset": source, "n_frames": len(frames),
+           "atoms_per_frame": float(frames.n_atoms.mean()), "device": describe_jax_device()}
+    if ff.teacher.source == "train":
+        batch_size = ff.evaluate.batch_size
+        model, params, weights = model_and_params("teacher", ff.teacher, results / "forcefield",
+                                                  frames)
+        out["teacher"] = {"kind": model.kind, "weights": weights,
+                          **throughput(model, params, frames, batch_size, args.seconds)}
+    else:
+        batch_size = 1  # a calculator takes one structure per call
+        teacher = load_teacher(ff.teacher, results / "forcefield" / "teacher" / "model.npz")
+        out["teacher"] = {"kind": teacher.name, "weights": ff.teacher.source,
+                          **calculator_speed(teacher, frames, args.seconds)}
+    model, params, weights = model_and_params("student", ff.student, results / "forcefield",
+                                              frames)
+    out["student"] = {"kind": model.kind, "weights": weights, "cutoff": model.cutoff,
+                      **throughput(model, params, frames, batch_size, args.seconds)}
     out["speedup_student_vs_teacher"] = (out["student"]["frames_per_s"]
                                          / out["teacher"]["frames_per_s"])
     out["goal"] = Goal.check("speedup", out["speedup_student_vs_teacher"],
                              ff.goals.min_speedup, ">=").model_dump()
+    if args.padded_edges:
+        padded = throughput(model, params, frames, batch_size, args.seconds,
+                            min_edges=args.padded_edges)
+        out[f"student_edges_padded_to_{args.padded_edges}"] = padded
+        out["speedup_of_tight_edge_padding"] = (out["student"]["frames_per_s"]
+                                                / padded["frames_per_s"])
     print(json.dumps(out, indent=2))
 
 

@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from distillery.settings import load_files
 from distillery.train.device import CACHE_VARIABLE
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
 TINY_CONFIG = ROOT / "tests" / "configs" / "tiny.yaml"
+# the datasets of the tiny run, in the default config's order
+TINY_DATASETS = list(load_files([DEFAULT_CONFIG, TINY_CONFIG]).datasets)
 
 
 def run_snakemake(

@@ -14,7 +14,6 @@ import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from distillery.db import rebuild
 from distillery.db.sync import read_manifest
@@ -22,12 +21,12 @@ from distillery.io import read_json
 from distillery.metrics.record import json_schema, read_metrics
 from distillery.report.browser import find_chromium, walk_report
 from distillery.report.leaderboard import build_leaderboard
-from tests.conftest import DEFAULT_CONFIG, copy_run, run_snakemake
+from tests.conftest import TINY_DATASETS, copy_run, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
 # every dataset of the default config runs on the tiny overrides
-DATASETS = list(yaml.safe_load(DEFAULT_CONFIG.read_text())["datasets"])
+DATASETS = TINY_DATASETS
 _JOB = re.compile(r"^(?:local)?rule (\w+):\n((?:    .*\n)*)", re.M)
 
 

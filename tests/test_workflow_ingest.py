@@ -12,7 +12,7 @@ import yaml
 from distillery.data.can import read_can_frames
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
-from tests.conftest import DEFAULT_CONFIG, TINY_CONFIG, run_snakemake
+from tests.conftest import TINY_CONFIG, TINY_DATASETS, run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -40,9 +40,8 @@ def test_ingest_writes_validated_parquet_and_splits(ingested):
     splits = read_splits(ingested / "results/can/data/splits.json")
     assert sum(len(v) for v in splits.values()) == len(can)
     summary = pd.read_csv(ingested / "results/data_summary.csv")
-    names = list(yaml.safe_load(DEFAULT_CONFIG.read_text())["datasets"])
-    assert summary["dataset"].tolist() == names
-    for name in names:
+    assert summary["dataset"].tolist() == TINY_DATASETS
+    for name in TINY_DATASETS:
         assert (ingested / f"results/{name}/benchmarks/ingest.tsv").exists()
         assert "done in" in (ingested / f"results/{name}/logs/ingest.log").read_text()
         provenance = json.loads(

@@ -44,12 +44,13 @@ def evaluate(model: ForceField, params: Params, frames: FrameSet, batch_size: in
 
 
 def throughput(model: ForceField, params: Params, frames: FrameSet, batch_size: int = 16,
-               min_seconds: float = 2.0) -> dict[str, Any]:
+               min_seconds: float = 2.0, min_edges: int = 0) -> dict[str, Any]:
     """Energy+force inference speed over `frames` (repeated for at least `min_seconds`);
-    neighbour lists are built beforehand and jit compilation is timed separately."""
+    neighbour lists are built beforehand and jit compilation is timed separately.
+    `min_edges`: pad every frame to at least this many edges (to compare paddings)."""
     fn = jax.jit(model.predict_batch)
-    batches = [jax.device_put(b) for _, _, b in
-               _batches(build_buckets(frames, model.cutoff), batch_size)]
+    buckets = build_buckets(frames, model.cutoff, min_edges=min_edges)
+    batches = [jax.device_put(b) for _, _, b in _batches(buckets, batch_size)]
     start = time.perf_counter()
     for batch in batches:
         jax.block_until_ready(fn(params, batch))
