@@ -49,19 +49,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(CACHE_VARIABLE), True))
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Groups for `pytest -n 2 --dist loadgroup` (what `make test` runs): the tests of the
-    shared tiny workdir run on one worker, first (the longest group); every other module
-    stays on one worker, so its module-scoped runs and servers start once."""
-    for item in items:
-        shared = {"tiny_run", "tiny_workdir"} & set(getattr(item, "fixturenames", ()))
-        group = "tiny_workdir" if shared else item.nodeid.split("::", 1)[0]
-        item.add_marker(pytest.mark.xdist_group(group))
-    items.sort(key=lambda item: item.get_closest_marker("xdist_group").args[0]
-               != "tiny_workdir")
-
-
 @pytest.fixture(scope="session")
 def tiny_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A scratch directory in which tests run the workflow on the tiny config."""
