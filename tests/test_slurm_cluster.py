@@ -66,14 +66,6 @@ def slurm_run(cluster: LocalSlurm, tmp_path_factory: pytest.TempPathFactory):
     return workdir, run_id
 
 
-@pytest.fixture(scope="module")
-def local_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # a workdir of its own: other modules run more of the DAG in the shared one
-    workdir = tmp_path_factory.mktemp("local_run")
-    run_snakemake(workdir, *TARGETS)
-    return workdir
-
-
 def planned_jobs(workdir: Path) -> Counter:
     """Jobs per rule of the whole DAG for TARGETS, from a forced dry run."""
     out = run_snakemake(workdir, *TARGETS, "--dry-run", "--forceall").stdout
@@ -81,12 +73,12 @@ def planned_jobs(workdir: Path) -> Counter:
     return Counter({m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)})
 
 
-def test_every_job_went_through_the_scheduler(cluster, slurm_run, local_run):
-    _, run_id = slurm_run
+def test_every_job_went_through_the_scheduler(cluster, slurm_run):
+    workdir, run_id = slurm_run
     jobs = [job for job in cluster.jobs() if job["name"] == run_id]
     per_rule = Counter(re.match(r"rule_(\w+?)(_wildcards_|$)", job["comment"])[1]
                        for job in jobs)
-    assert per_rule == planned_jobs(local_run)
+    assert per_rule == planned_jobs(workdir)
     assert {job["state"] for job in jobs} == {"COMPLETED"}
     assert {job["partition"] for job in jobs} == {cluster.partition}
     # the profile's per-rule resources reached sbatch
@@ -99,11 +91,11 @@ def test_every_job_went_through_the_scheduler(cluster, slurm_run, local_run):
     assert ids <= set(re.findall(r"Launching batch job (\d+)", slurmd_log))
 
 
-def test_job_logs_land_where_documented(slurm_run, local_run):
+def test_job_logs_land_where_documented(slurm_run):
     workdir, _ = slurm_run
     slurm_logs = sorted((workdir / "logs" / "slurm").rglob("*.log"))
     per_rule = Counter(p.relative_to(workdir / "logs" / "slurm").parts[0] for p in slurm_logs)
-    assert per_rule == {f"rule_{rule}": n for rule, n in planned_jobs(local_run).items()}
+    assert per_rule == {f"rule_{rule}": n for rule, n in planned_jobs(workdir).items()}
     ingest_md = next((workdir / "logs/slurm/rule_ingest/md").glob("*.log")).read_text()
     assert "rule ingest" in ingest_md
     assert "done in" in (workdir / "results/md/logs/ingest.log").read_text()
@@ -118,13 +110,16 @@ def data_files(root: Path) -> list[Path]:
                   and not p.name.startswith("project.db"))
 
 
-def test_outputs_equal_the_local_run(slurm_run, local_run):
+def test_outputs_equal_the_local_run(slurm_run, tiny_run):
+    """The shared tiny run built the same DAG locally (and more): every file the cluster
+    wrote is there, with the same content."""
     workdir, _ = slurm_run
-    files = data_files(local_run)
-    assert files == data_files(workdir)
+    files = data_files(workdir)
+    assert set(files) <= set(data_files(tiny_run))
     assert {p.suffix for p in files} == {".csv", ".json", ".npz", ".parquet"}
+    assert {p.parts[1] for p in files if p.parts[0] == "results"} == {"md", "cg", "can"}
     for rel in files:
-        ours, theirs = workdir / rel, local_run / rel
+        ours, theirs = workdir / rel, tiny_run / rel
         if rel.suffix == ".parquet":
             assert pq.read_table(ours).equals(pq.read_table(theirs), check_metadata=True), rel
         elif rel.suffix == ".npz":  # zip member timestamps differ; the arrays must not
