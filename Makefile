@@ -5,9 +5,6 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
-# pytest workers (pytest-xdist); tests/conftest.py keeps each module, and the tests of the
-# shared tiny workflow run, on one worker
-TEST_WORKERS ?= 2
 
 .PHONY: run test lint report clean venv
 
@@ -29,7 +26,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
-	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

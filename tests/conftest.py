@@ -42,8 +42,8 @@ def run_snakemake(
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """One JAX compilation cache for every workflow run of the session (and of its xdist
-    workers, which inherit the variable): the same programs are not compiled run after run."""
+    """One JAX compilation cache for every workflow run of the session (the jobs inherit the
+    variable): the same programs are not compiled run after run."""
     if CACHE_VARIABLE not in os.environ:
         os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="distillery-jax-cache-")
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(CACHE_VARIABLE), True))
