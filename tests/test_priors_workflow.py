@@ -11,7 +11,6 @@ import yaml
 from distillery.cg.delta import MODES
 from distillery.cg.serialise import load_priors, priors_to_dict
 from distillery.metrics.record import read_metrics
-from tests.conftest import run_snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -19,10 +18,8 @@ PRIORS = "results/cg/priors"
 
 
 @pytest.fixture(scope="module")
-def cg_run(tiny_workdir):
-    run_snakemake(tiny_workdir, f"{PRIORS}/metrics.json", f"{PRIORS}/simulation.json",
-                  f"{PRIORS}/fit_summary.json")
-    return tiny_workdir / PRIORS
+def cg_run(tiny_run):
+    return tiny_run / PRIORS
 
 
 def test_priors_are_fitted_saved_and_plotted(cg_run):

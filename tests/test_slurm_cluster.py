@@ -30,7 +30,7 @@ SLURM_ARGS = ("--profile", str(ROOT / "profiles" / "slurm"), "--slurm-status-com
               "--slurm-init-seconds-before-status-checks", "2")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory):
     install = subprocess.run(["bash", str(ROOT / "tests" / "slurm" / "install.sh")],
                              capture_output=True, text=True)
@@ -59,7 +59,7 @@ def submit(cluster: LocalSlurm, run: Callable[[], subprocess.CompletedProcess]) 
     return re.search(r"SLURM run ID: (\S+)", result.stderr).group(1)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def slurm_run(cluster: LocalSlurm, tmp_path_factory: pytest.TempPathFactory):
     workdir = tmp_path_factory.mktemp("slurm_run")
     run_id = submit(cluster, lambda: run_snakemake(workdir, *TARGETS, *SLURM_ARGS, check=False))

@@ -18,9 +18,8 @@ pytestmark = pytest.mark.workflow
 
 
 @pytest.fixture(scope="module")
-def ingested(tiny_workdir):
-    run_snakemake(tiny_workdir, "results/data_summary.csv")
-    return tiny_workdir
+def ingested(tiny_run):
+    return tiny_run
 
 
 def test_ingest_writes_validated_parquet_and_splits(ingested):

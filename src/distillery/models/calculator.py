@@ -9,6 +9,7 @@ import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
 from distillery.data.frames import FrameSet
+from distillery.models.inference import bound_predictor
 from distillery.models.model import ForceField, Params
 from distillery.models.neighbours import build_buckets, take_batch
 
@@ -26,7 +27,7 @@ class JaxCalculator(Calculator):
         self.model = model
         self.params = params
         self.edge_multiple = edge_multiple
-        self._predict = jax.jit(model.predict_batch)
+        self._predict = bound_predictor(model, params)
         self.n_edges = 0  # padded edge count of the shapes compiled so far
 
     def calculate(self, atoms: Any = None, properties: Any = ("energy",),
@@ -41,6 +42,6 @@ class JaxCalculator(Calculator):
                                min_edges=self.n_edges)[0]
         self.n_edges = bucket.n_edges
         energy, forces = jax.device_get(
-            self._predict(self.params, take_batch(bucket, np.arange(1), 1)))
+            self._predict(take_batch(bucket, np.arange(1), 1)))
         self.results = {"energy": float(energy[0]),
                         "forces": np.asarray(forces[0, :len(self.atoms)], np.float64)}
