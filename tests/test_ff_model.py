@@ -13,6 +13,7 @@ from distillery.data.frames import FrameSet
 from distillery.errors import InputError
 from distillery.forcefield.teachers import frame_atoms
 from distillery.models.calculator import JaxCalculator
+from distillery.models.inference import bound_predictor
 from distillery.models.model import ForceField, fit_stats, load_model, save_model
 from distillery.models.neighbours import build_buckets, neighbour_list, padded_edges, take_batch
 from tests.ff_toy import morse, toy_frames
@@ -146,6 +147,19 @@ def test_padding_does_not_change_predictions() -> None:
         np.testing.assert_allclose(forces[k, :8], f, atol=1e-5)
     np.testing.assert_array_equal(forces[:, 8:], 0.0)
     np.testing.assert_array_equal(energy[3:], 0.0)
+
+
+def test_bound_predictor_predicts_as_the_model_with_its_parameters_passed() -> None:
+    frames = toy_frames(3, seed=5)
+    model = ForceField(ARCHS[1])
+    params = {"net": model.init(1), "stats": fit_stats(frames, frames.energy, frames.forces,
+                                                      model.max_z)}
+    batch = take_batch(build_buckets(frames, model.cutoff)[0], np.arange(3), 4)
+    energy, forces = bound_predictor(model, params)(batch)
+    expected_energy, expected_forces = jax.jit(model.predict_batch)(params, batch)
+    np.testing.assert_allclose(energy, expected_energy, rtol=1e-6)
+    np.testing.assert_allclose(forces, expected_forces, rtol=1e-5, atol=1e-6)
+    assert np.abs(np.asarray(forces)[:3]).max() > 1e-3  # real forces, not padding
 
 
 @pytest.mark.parametrize(("n", "multiple", "padded"), [
