@@ -149,7 +149,7 @@ def test_padding_does_not_change_predictions() -> None:
     np.testing.assert_array_equal(energy[3:], 0.0)
 
 
-def test_bound_predictor_predicts_as_the_model_with_its_parameters_passed() -> None:
+def test_bound_predictor_and_batches_of_one_predict_as_the_batched_model() -> None:
     frames = toy_frames(3, seed=5)
     model = ForceField(ARCHS[1])
     params = {"net": model.init(1), "stats": fit_stats(frames, frames.energy, frames.forces,
@@ -160,6 +160,11 @@ def test_bound_predictor_predicts_as_the_model_with_its_parameters_passed() -> N
     np.testing.assert_allclose(energy, expected_energy, rtol=1e-6)
     np.testing.assert_allclose(forces, expected_forces, rtol=1e-5, atol=1e-6)
     assert np.abs(np.asarray(forces)[:3]).max() > 1e-3  # real forces, not padding
+    # a batch of one structure takes the path without vmap: the same numbers
+    one_energy, one_forces = bound_predictor(model, params)(take_batch(
+        build_buckets(frames, model.cutoff)[0], np.arange(1), 1))
+    np.testing.assert_allclose(one_energy, energy[:1], rtol=1e-6)
+    np.testing.assert_allclose(one_forces, forces[:1], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize(("n", "multiple", "padded"), [

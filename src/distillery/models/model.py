@@ -113,9 +113,14 @@ class ForceField:
             return self.energy_and_forces(params, positions, numbers, cell,
                                           Neighbours(senders, receivers, shifts, edge_mask))
 
-        return jax.vmap(one)(batch["positions"], batch["numbers"], batch["cell"],
-                             batch["senders"], batch["receivers"], batch["shifts"],
-                             batch["edge_mask"])
+        arrays = tuple(batch[k] for k in ("positions", "numbers", "cell", "senders",
+                                          "receivers", "shifts", "edge_mask"))
+        if arrays[0].shape[0] == 1:
+            # one structure (MD, latency at batch 1): vmap's batched gathers and scatters cost
+            # more than a small model itself
+            energy, forces = one(*(a[0] for a in arrays))
+            return energy[None], forces[None]
+        return jax.vmap(one)(*arrays)
 
 
 class CGnetForceField(ForceField):
