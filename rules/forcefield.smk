@@ -115,6 +115,8 @@ rule ff_evaluate:
         evaluate=lambda wc: ff(wc).evaluate,
         goals=lambda wc: ff(wc).goals,
         cache_dir=JAX_CACHE,
+    # speeds and speed-ups are only comparable when no other job shares the machine
+    threads: workflow.cores
     log:
         log_path("ff_evaluate"),
     benchmark:

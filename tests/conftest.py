@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -57,57 +59,113 @@ def pytest_configure(config: pytest.Config) -> None:
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(CACHE_VARIABLE), True))
 
 
+@dataclass
 class BackgroundRun:
-    """The tiny workflow run as a low-priority process started at collection: it takes the
-    cycles the other tests leave idle, and the tests that read it wait for it."""
+    """A workflow run that starts at collection, in the background at the lowest CPU priority:
+    it takes the cycles the other tests leave idle, and the tests that read it wait for it."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.log = workdir.with_name(workdir.name + ".log")
+    workdir: Path
+    args: tuple[str, ...] = ()
+    configfiles: tuple[Path, ...] = (DEFAULT_CONFIG, TINY_CONFIG)
+    process: subprocess.Popen | None = field(default=None, init=False)
+    started: threading.Event = field(default_factory=threading.Event, init=False)
+
+    @property
+    def log(self) -> Path:
+        return self.workdir.with_name(self.workdir.name + ".log")
+
+    def start(self) -> None:
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                ["nice", "-n", "19", *snakemake_command(workdir)], stdout=log,
-                stderr=subprocess.STDOUT, env=snakemake_env(), cwd=workdir,
+                ["nice", "-n", "19", *snakemake_command(self.workdir, *self.args,
+                                                        configfiles=self.configfiles)],
+                stdout=log, stderr=subprocess.STDOUT, env=snakemake_env(), cwd=self.workdir,
                 start_new_session=True)
+        self.started.set()
 
-    def wait(self) -> Path:
-        if self.process.wait() != 0:
-            raise AssertionError(f"the tiny workflow run failed:\n{self.log.read_text()[-6000:]}")
-        return self.workdir
+    def wait(self) -> BackgroundRun:
+        self.started.wait()
+        if self.process is None or self.process.wait() != 0:
+            raise AssertionError(f"the background workflow run in {self.workdir} failed:\n"
+                                 f"{self.log.read_text()[-6000:]}")
+        return self
 
     def stop(self) -> None:
-        if self.process.poll() is None:  # interrupted session: stop Snakemake and its jobs
-            os.killpg(self.process.pid, signal.SIGTERM)
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)  # Snakemake and its jobs
             self.process.wait()
 
 
-_TINY_RUN: list[BackgroundRun] = []
+class BackgroundRuns:
+    """Background runs, one after another in a thread (together they would fight for the
+    cores): the runs test modules declare first, the shared tiny run, which the last tests
+    read, after them."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, BackgroundRun] = {}
+        self.stopped = False
+        self.lock = threading.Lock()
+
+    def start(self) -> None:
+        threading.Thread(target=self._work, daemon=True).start()
+
+    def _work(self) -> None:
+        for run in self.runs.values():
+            with self.lock:  # no run starts once the session has stopped them
+                if self.stopped:
+                    break
+                run.start()
+            run.process.wait()
+        for run in self.runs.values():
+            run.started.set()  # a stopped session: waiting tests fail instead of hanging
+
+    def wait(self, name: str) -> BackgroundRun:
+        if name not in self.runs:
+            raise AssertionError(f"no background run {name!r} was started at collection")
+        return self.runs[name].wait()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+        for run in self.runs.values():
+            run.stop()
+
+
+BACKGROUND = BackgroundRuns()
 
 
 def _reads_tiny_run(item: pytest.Item) -> bool:
     return "tiny_run" in getattr(item, "fixturenames", ())
 
 
-@pytest.hookimpl(trylast=True)  # after -k/-m deselection: start the run only if it is read
+@pytest.hookimpl(trylast=True)  # after -k/-m deselection: start only the runs that are read
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The tests that read the shared tiny run go last, and the run starts now."""
-    readers = [item for item in items if _reads_tiny_run(item)]
-    if not readers or config.option.collectonly:
+    """Start the background runs: those of the selected modules that declare
+    `background_runs(scratch) -> {name: BackgroundRun}`, then the shared tiny run if a test
+    reads it; its readers go last."""
+    if config.option.collectonly or not items:
         return
-    items[:] = [item for item in items if not _reads_tiny_run(item)] + readers
-    scratch = Path(tempfile.mkdtemp(prefix="distillery-tiny-run-"))
-    (scratch / "workflow").mkdir()
-    run = BackgroundRun(scratch / "workflow")
-    _TINY_RUN.append(run)
+    scratch = Path(tempfile.mkdtemp(prefix="distillery-background-"))
     config.add_cleanup(lambda: shutil.rmtree(scratch, True))
-    config.add_cleanup(run.stop)
+    modules = dict.fromkeys(item.module for item in items if hasattr(item, "module"))
+    for module in modules:
+        if hasattr(module, "background_runs"):
+            BACKGROUND.runs.update(module.background_runs(scratch))
+    readers = [item for item in items if _reads_tiny_run(item)]
+    if readers:
+        items[:] = [item for item in items if not _reads_tiny_run(item)] + readers
+        (scratch / "tiny").mkdir()
+        BACKGROUND.runs["tiny"] = BackgroundRun(scratch / "tiny")
+    if BACKGROUND.runs:
+        BACKGROUND.start()
+        config.add_cleanup(BACKGROUND.stop)
 
 
 @pytest.fixture(scope="session")
 def tiny_run() -> Path:
     """The whole workflow on the tiny config, run once per session (as `make run` does) and
     shared by every test that reads its results; tests that change files work on a copy."""
-    return _TINY_RUN[0].wait()
+    return BACKGROUND.wait("tiny").workdir
 
 
 def copy_run(run: Path, target: Path) -> Path:

@@ -21,7 +21,15 @@ import pytest
 import yaml
 from safetensors.torch import load_file
 
-from tests.conftest import DEFAULT_CONFIG, ROOT, SNAKEMAKE, TINY_CONFIG, run_snakemake
+from tests.conftest import (
+    BACKGROUND,
+    DEFAULT_CONFIG,
+    ROOT,
+    SNAKEMAKE,
+    TINY_CONFIG,
+    BackgroundRun,
+    run_snakemake,
+)
 
 pytestmark = pytest.mark.workflow
 EPOCHS = 12
@@ -96,13 +104,22 @@ def _kill_after_second_epoch(workdir: Path, case: dict, configs: tuple[Path, ...
                    check=True, capture_output=True, cwd=workdir)
 
 
+def background_runs(scratch: Path) -> dict[str, BackgroundRun]:
+    """The uninterrupted reference runs, started at collection (tests/conftest.py)."""
+    runs = {}
+    for name in sorted(CASES):  # the order the tests take them
+        case = CASES[name]
+        workdir = scratch / f"uninterrupted_{name}"
+        workdir.mkdir()
+        runs[f"uninterrupted_{name}"] = BackgroundRun(
+            workdir, (case["target"],), _configs(workdir, case["config"]))
+    return runs
+
+
 @pytest.fixture(scope="module", params=sorted(CASES))
-def uninterrupted(request, tmp_path_factory):
-    case = CASES[request.param]
-    workdir = tmp_path_factory.mktemp(f"uninterrupted_{request.param}")
-    configs = _configs(workdir, case["config"])
-    run_snakemake(workdir, case["target"], configfiles=configs)
-    return case, workdir, configs
+def uninterrupted(request):
+    run = BACKGROUND.wait(f"uninterrupted_{request.param}")
+    return CASES[request.param], run.workdir, run.configfiles
 
 
 # each signal once and each framework once (neither loop handles a signal: both resume from
