@@ -24,11 +24,11 @@ from safetensors.torch import load_file
 from tests.conftest import (
     BACKGROUND,
     DEFAULT_CONFIG,
-    ROOT,
-    SNAKEMAKE,
     TINY_CONFIG,
     BackgroundRun,
     run_snakemake,
+    snakemake_command,
+    snakemake_env,
 )
 
 pytestmark = pytest.mark.workflow
@@ -84,13 +84,11 @@ def _configs(tmp_path: Path, overrides: dict) -> tuple[Path, ...]:
 def _kill_after_second_epoch(workdir: Path, case: dict, configs: tuple[Path, ...],
                              sig: signal.Signals) -> None:
     """Start the target's DAG, wait for the epoch-2 checkpoint, signal the process group."""
-    command = [str(SNAKEMAKE), case["target"], "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-               "--cores", "2", "--configfile", *map(str, configs)]
+    command = snakemake_command(workdir, case["target"], configfiles=configs)
     marker = workdir / case["checkpoints"] / "epoch_0002.json"
     with open(workdir / "killed_run.log", "w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=workdir,
-                                   start_new_session=True,
-                                   env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                   start_new_session=True, env=snakemake_env())
         deadline = time.monotonic() + 600
         while not marker.exists():
             assert process.poll() is None, (workdir / "killed_run.log").read_text()[-3000:]
@@ -99,9 +97,7 @@ def _kill_after_second_epoch(workdir: Path, case: dict, configs: tuple[Path, ...
         os.killpg(process.pid, sig)
         process.wait(timeout=120)
     # what a user does after a hard kill: release Snakemake's lock on the directory
-    subprocess.run([str(SNAKEMAKE), "--unlock", "-s", str(ROOT / "Snakefile"), "-d",
-                    str(workdir), "--configfile", *map(str, configs)],
-                   check=True, capture_output=True, cwd=workdir)
+    run_snakemake(workdir, "--unlock", configfiles=configs)
 
 
 def background_runs(scratch: Path) -> dict[str, BackgroundRun]:
