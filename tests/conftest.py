@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from distillery.settings import load_files
 from distillery.train.device import CACHE_VARIABLE
+from tests.mlflow_server import SERVER
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -57,6 +59,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if CACHE_VARIABLE not in os.environ:
         os.environ[CACHE_VARIABLE] = tempfile.mkdtemp(prefix="distillery-jax-cache-")
         config.add_cleanup(lambda: shutil.rmtree(os.environ.pop(CACHE_VARIABLE), True))
+    config.add_cleanup(SERVER.stop)
 
 
 @dataclass
@@ -67,7 +70,12 @@ class BackgroundRun:
     workdir: Path
     args: tuple[str, ...] = ()
     configfiles: tuple[Path, ...] = (DEFAULT_CONFIG, TINY_CONFIG)
+    # starts from the tiny run's files: queued after it
+    after_tiny: bool = False
+    # called just before the run starts (copy files in, start a server, add a config)
+    prepare: Callable[[BackgroundRun], None] | None = None
     process: subprocess.Popen | None = field(default=None, init=False)
+    error: str = field(default="", init=False)
     started: threading.Event = field(default_factory=threading.Event, init=False)
 
     @property
@@ -85,6 +93,9 @@ class BackgroundRun:
 
     def wait(self) -> BackgroundRun:
         self.started.wait()
+        if self.error:
+            raise AssertionError(f"the background workflow run in {self.workdir} could not "
+                                 f"start: {self.error}")
         if self.process is None or self.process.wait() != 0:
             raise AssertionError(f"the background workflow run in {self.workdir} failed:\n"
                                  f"{self.log.read_text()[-6000:]}")
@@ -98,8 +109,8 @@ class BackgroundRun:
 
 class BackgroundRuns:
     """Background runs, one after another in a thread (together they would fight for the
-    cores): the runs test modules declare first, the shared tiny run, which the last tests
-    read, after them."""
+    cores): the runs test modules declare first, then the shared tiny run, which the last
+    tests read, then the declared runs that start from its files."""
 
     def __init__(self) -> None:
         self.runs: dict[str, BackgroundRun] = {}
@@ -110,11 +121,22 @@ class BackgroundRuns:
         threading.Thread(target=self._work, daemon=True).start()
 
     def _work(self) -> None:
-        for run in self.runs.values():
+        queue = sorted(self.runs.values(), key=lambda run: run.after_tiny)  # a stable sort
+        for run in queue:
+            tiny = self.runs["tiny"].process if run.after_tiny else None
+            if run.after_tiny and (tiny is None or tiny.returncode != 0):
+                run.error = "the tiny run it starts from failed"
+                continue
             with self.lock:  # no run starts once the session has stopped them
                 if self.stopped:
                     break
-                run.start()
+                try:
+                    if run.prepare is not None:
+                        run.prepare(run)
+                    run.start()
+                except Exception as error:  # the tests that wait on it fail with it
+                    run.error = f"{type(error).__name__}: {error}"
+                    continue
             run.process.wait()
         for run in self.runs.values():
             run.started.set()  # a stopped session: waiting tests fail instead of hanging
@@ -141,19 +163,26 @@ def _reads_tiny_run(item: pytest.Item) -> bool:
 @pytest.hookimpl(trylast=True)  # after -k/-m deselection: start only the runs that are read
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Start the background runs: those of the selected modules that declare
-    `background_runs(scratch) -> {name: BackgroundRun}`, then the shared tiny run if a test
-    reads it; its readers go last."""
+    `background_runs(scratch) -> {name: BackgroundRun}`, and the shared tiny run if a test
+    reads it or a declared run starts from it. The tests that read the tiny run go last, and
+    the modules whose runs start from it after them."""
     if config.option.collectonly or not items:
         return
     scratch = Path(tempfile.mkdtemp(prefix="distillery-background-"))
     config.add_cleanup(lambda: shutil.rmtree(scratch, True))
-    modules = dict.fromkeys(item.module for item in items if hasattr(item, "module"))
-    for module in modules:
+    after_tiny = set()
+    for module in dict.fromkeys(item.module for item in items if hasattr(item, "module")):
         if hasattr(module, "background_runs"):
-            BACKGROUND.runs.update(module.background_runs(scratch))
-    readers = [item for item in items if _reads_tiny_run(item)]
-    if readers:
-        items[:] = [item for item in items if not _reads_tiny_run(item)] + readers
+            runs = module.background_runs(scratch)
+            BACKGROUND.runs.update(runs)
+            if any(run.after_tiny for run in runs.values()):
+                after_tiny.add(module)
+
+    def order(item: pytest.Item) -> int:
+        return 2 if getattr(item, "module", None) in after_tiny else int(_reads_tiny_run(item))
+
+    items.sort(key=order)  # stable: the order within each group stays
+    if after_tiny or any(map(_reads_tiny_run, items)):
         (scratch / "tiny").mkdir()
         BACKGROUND.runs["tiny"] = BackgroundRun(scratch / "tiny")
     if BACKGROUND.runs:

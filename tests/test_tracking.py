@@ -4,16 +4,11 @@ and its replay, strict mode, and a disabled tracker that never imports mlflow.""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,52 +22,15 @@ from distillery.tracking.cli import main as tracking_cli
 from distillery.tracking.flatten import clean_key, param_values, record_metrics
 from distillery.tracking.pending import list_pending, read_pending
 from distillery.tracking.sync import sync
+from tests.mlflow_server import MLFLOW, SERVER, free_port
 
-MLFLOW = Path(sys.executable).with_name("mlflow")
 pytestmark = pytest.mark.skipif(not MLFLOW.exists(), reason="mlflow CLI not installed")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A live MLflow tracking server on 127.0.0.1 for the whole module."""
-    root = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [str(MLFLOW), "server", "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
-         "--default-artifact-root", str(root / "art"), "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow server did not start:\n"
-                                   f"{(root / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.25)
-        yield url
-    finally:
-        # the server runs uvicorn and a job runner as children: end its whole session
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
+@pytest.fixture(scope="session")
+def server() -> str:
+    """The session's live MLflow tracking server on 127.0.0.1."""
+    return SERVER.start()
 
 
 @pytest.fixture
@@ -252,7 +210,7 @@ def test_parallel_jobs_share_a_new_local_store(tmp_path: Path) -> None:
 
 
 def _closed_uri() -> str:
-    return f"http://127.0.0.1:{_free_port()}"  # nobody listens there
+    return f"http://127.0.0.1:{free_port()}"  # nobody listens there
 
 
 def test_unreachable_store_queues_run_and_sync_replays_it(

@@ -20,8 +20,9 @@ import pytest
 from distillery.io import read_json
 from distillery.report.leaderboard import build_leaderboard
 from distillery.tracking.pending import list_pending
-from tests.conftest import DEFAULT_CONFIG, ROOT, TINY_CONFIG, run_snakemake
-from tests.test_tracking import MLFLOW, _client, server  # noqa: F401 - the server fixture
+from tests.conftest import BACKGROUND, DEFAULT_CONFIG, ROOT, TINY_CONFIG, BackgroundRun
+from tests.mlflow_server import MLFLOW, SERVER
+from tests.test_tracking import _client
 
 pytestmark = pytest.mark.skipif(not MLFLOW.exists(), reason="mlflow CLI not installed")
 
@@ -42,17 +43,33 @@ _RESULT_FILES = ("metrics.json", "fit_summary.json", "simulation.json", "md_stab
                  "check.json")
 
 
-@pytest.fixture(scope="module")
-def run(server: str, tiny_run: Path, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
-        ) -> Path:
-    workdir = tmp_path_factory.mktemp("tracked_workflow")
+def _prepare(run: BackgroundRun) -> None:
     # the generated raw data is compared byte for byte in test_slurm_cluster; start from it
-    shutil.copytree(tiny_run / "data", workdir / "data")
-    overlay = workdir / "server.yaml"
-    overlay.write_text(json.dumps({"tracking": {"uri": server}}))
-    run_snakemake(workdir, *TARGETS,
-                  configfiles=(DEFAULT_CONFIG, TINY_CONFIG, SWEEP_CONFIG, overlay))
-    return workdir
+    shutil.copytree(BACKGROUND.runs["tiny"].workdir / "data", run.workdir / "data")
+    overlay = run.workdir / "server.yaml"
+    overlay.write_text(json.dumps({"tracking": {"uri": SERVER.start()}}))
+    run.configfiles = (*run.configfiles, overlay)
+
+
+def background_runs(scratch: Path) -> dict[str, BackgroundRun]:
+    """The tracked run, in the background once the tiny run is done (tests/conftest.py)."""
+    if not MLFLOW.exists():
+        return {}
+    workdir = scratch / "tracked"
+    workdir.mkdir()
+    return {"tracked": BackgroundRun(workdir, TARGETS, (DEFAULT_CONFIG, TINY_CONFIG, SWEEP_CONFIG),
+                                     after_tiny=True, prepare=_prepare)}
+
+
+@pytest.fixture(scope="module")
+def run() -> Path:
+    return BACKGROUND.wait("tracked").workdir
+
+
+@pytest.fixture(scope="module")
+def server(run: Path) -> str:
+    """The live server the tracked run logged to."""
+    return json.loads((run / "server.yaml").read_text())["tracking"]["uri"]
 
 
 def _without_timings(value):
@@ -85,7 +102,7 @@ def _jobs(results: Path) -> set[tuple[str, str]]:
     return jobs
 
 
-def test_one_mlflow_run_per_training_and_evaluation_job(run: Path, server: str) -> None:  # noqa: F811
+def test_one_mlflow_run_per_training_and_evaluation_job(run: Path, server: str) -> None:
     client = _client(server)
     runs = [r for name in ("md", "cg")
             for r in client.search_runs([client.get_experiment_by_name(name).experiment_id])]
@@ -104,7 +121,7 @@ def test_one_mlflow_run_per_training_and_evaluation_job(run: Path, server: str) 
 
 
 def test_training_runs_log_every_epoch_and_evaluation_runs_the_record(
-        run: Path, server: str) -> None:  # noqa: F811
+        run: Path, server: str) -> None:
     client = _client(server)
     md = client.get_experiment_by_name("md").experiment_id
     student = client.search_runs(
