@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +77,8 @@ class BackgroundRun:
     prepare: Callable[[BackgroundRun], None] | None = None
     process: subprocess.Popen | None = field(default=None, init=False)
     error: str = field(default="", init=False)
+    # seconds since the session's background work began, for the summary
+    span: tuple[float, float] | None = field(default=None, init=False)
     started: threading.Event = field(default_factory=threading.Event, init=False)
 
     @property
@@ -114,10 +117,12 @@ class BackgroundRuns:
 
     def __init__(self) -> None:
         self.runs: dict[str, BackgroundRun] = {}
+        self.began = 0.0
         self.stopped = False
         self.lock = threading.Lock()
 
     def start(self) -> None:
+        self.began = time.monotonic()
         threading.Thread(target=self._work, daemon=True).start()
 
     def _work(self) -> None:
@@ -127,6 +132,7 @@ class BackgroundRuns:
             if run.after_tiny and (tiny is None or tiny.returncode != 0):
                 run.error = "the tiny run it starts from failed"
                 continue
+            start = time.monotonic() - self.began
             with self.lock:  # no run starts once the session has stopped them
                 if self.stopped:
                     break
@@ -138,6 +144,7 @@ class BackgroundRuns:
                     run.error = f"{type(error).__name__}: {error}"
                     continue
             run.process.wait()
+            run.span = (start, time.monotonic() - self.began)
         for run in self.runs.values():
             run.started.set()  # a stopped session: waiting tests fail instead of hanging
 
@@ -188,6 +195,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if BACKGROUND.runs:
         BACKGROUND.start()
         config.add_cleanup(BACKGROUND.stop)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """When each background run started and ended: the runs should end before the tests
+    that read them begin, or those tests wait."""
+    spans = [f"{name} {run.span[0]:.0f}-{run.span[1]:.0f}"
+             for name, run in BACKGROUND.runs.items() if run.span is not None]
+    if spans:
+        terminalreporter.write_line("background runs (s after collection): " + ", ".join(spans))
 
 
 @pytest.fixture(scope="session")
