@@ -291,6 +291,7 @@ def test_strict_mode_raises_one_line_and_queues_nothing(tmp_path: Path) -> None:
         pytest.fail("the job must not start when strict tracking cannot reach its store")
     message = str(info.value)
     assert "\n" not in message and down in message and "strict" in message
+    assert "Connection refused" in message  # the cause, from the end of the client's error
     assert not (tmp_path / "tracking_pending").exists()
 
 

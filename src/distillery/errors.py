@@ -10,9 +10,14 @@ class DistilleryError(Exception):
 
 
 def reason(exc: BaseException, limit: int = 160) -> str:
-    """A low-level exception as a short single line (parsers often raise multi-line text)."""
+    """A low-level exception as a short single line (parsers often raise multi-line text).
+    A long one keeps its start and its end: wrapping exceptions (HTTP clients, for one) put
+    the cause last."""
     text = " ".join(f"{type(exc).__name__}: {exc}".split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 class InputError(DistilleryError):

@@ -24,9 +24,10 @@ class TrackingSettings(BaseModel):
     # one experiment per dataset, named `<prefix><dataset>`; a prefix keeps projects apart
     # on a shared server
     experiment_prefix: str = ""
-    # a tracking server that does not answer must not hold up training: fail fast, queue
+    # a tracking server that does not answer must not hold up training: fail fast, queue;
+    # one immediate retry rides out a dropped connection to a live server
     http_timeout_s: float = Field(5.0, gt=0)
-    http_retries: int = Field(0, ge=0, le=10)
+    http_retries: int = Field(1, ge=0, le=10)
     # outputs larger than this are not copied into the artifact store (trajectories, caches)
     max_artifact_mb: float = Field(50.0, ge=0)
 
