@@ -94,6 +94,11 @@ class BackgroundRun:
                 start_new_session=True)
         self.started.set()
 
+    @property
+    def succeeded(self) -> bool:
+        """Started and ended with exit status 0 (False while it runs)."""
+        return self.process is not None and self.process.poll() == 0
+
     def wait(self) -> BackgroundRun:
         self.started.wait()
         if self.error:
@@ -128,8 +133,7 @@ class BackgroundRuns:
     def _work(self) -> None:
         queue = sorted(self.runs.values(), key=lambda run: run.after_tiny)  # a stable sort
         for run in queue:
-            tiny = self.runs["tiny"].process if run.after_tiny else None
-            if run.after_tiny and (tiny is None or tiny.returncode != 0):
+            if run.after_tiny and not self.runs["tiny"].succeeded:
                 run.error = "the tiny run it starts from failed"
                 continue
             start = time.monotonic() - self.began
@@ -204,6 +208,12 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
              for name, run in BACKGROUND.runs.items() if run.span is not None]
     if spans:
         terminalreporter.write_line("background runs (s after collection): " + ", ".join(spans))
+
+
+@pytest.fixture(scope="session")
+def server() -> str:
+    """The session's live MLflow tracking server on 127.0.0.1 (tests/mlflow_server.py)."""
+    return SERVER.start()
 
 
 @pytest.fixture(scope="session")

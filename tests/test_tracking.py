@@ -22,15 +22,9 @@ from distillery.tracking.cli import main as tracking_cli
 from distillery.tracking.flatten import clean_key, param_values, record_metrics
 from distillery.tracking.pending import list_pending, read_pending
 from distillery.tracking.sync import sync
-from tests.mlflow_server import MLFLOW, SERVER, free_port
+from tests.mlflow_server import MLFLOW, free_port
 
 pytestmark = pytest.mark.skipif(not MLFLOW.exists(), reason="mlflow CLI not installed")
-
-
-@pytest.fixture(scope="session")
-def server() -> str:
-    """The session's live MLflow tracking server on 127.0.0.1."""
-    return SERVER.start()
 
 
 @pytest.fixture

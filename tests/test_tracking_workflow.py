@@ -66,12 +66,6 @@ def run() -> Path:
     return BACKGROUND.wait("tracked").workdir
 
 
-@pytest.fixture(scope="module")
-def server(run: Path) -> str:
-    """The live server the tracked run logged to."""
-    return json.loads((run / "server.yaml").read_text())["tracking"]["uri"]
-
-
 def _without_timings(value):
     if isinstance(value, dict):
         # a goal on a timing (e.g. the speed-up) keeps its name and threshold only
