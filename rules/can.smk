@@ -15,7 +15,7 @@ rule can_graphs:
         windows=f"{CAN_DIR}/graphs/windows.parquet",
         meta=f"{CAN_DIR}/graphs/meta.json",
     params:
-        windows=lambda wc: dataset_cfg(wc.dataset).windows,
+        **settings_params(windows=lambda wc: dataset_cfg(wc.dataset).windows),
     log:
         log_path("can_graphs"),
     benchmark:
@@ -38,12 +38,14 @@ rule can_train:
         model=r"teacher|[A-Za-z0-9]+(_?[A-Za-z0-9]+)*_(kd|scratch)",
     params:
         name=lambda wc: wc.model,
-        arch=can_arch,
-        train=lambda wc: can(wc).train,
-        kd=lambda wc: can(wc).kd if wc.model.endswith("_kd") else None,
-        held_out=lambda wc: can(wc).held_out,
-        curriculum=lambda wc: can(wc).curriculum,
-        device=lambda wc: can(wc).device,
+        **settings_params(
+            arch=can_arch,
+            train=lambda wc: can(wc).train,
+            kd=lambda wc: can(wc).kd if wc.model.endswith("_kd") else None,
+            held_out=lambda wc: can(wc).held_out,
+            curriculum=lambda wc: can(wc).curriculum,
+            device=lambda wc: can(wc).device,
+        ),
         checkpoints=f"{CHECKPOINTS}/classifier/{{model}}",
     threads: 1
     log:
@@ -67,9 +69,12 @@ rule can_train_vgae:
     wildcard_constraints:
         anomaly="vgae|vgae_student",
     params:
-        arch=lambda wc: can(wc).anomaly if wc.anomaly == "vgae" else can(wc).anomaly_student,
-        train=lambda wc: can(wc).train,
-        device=lambda wc: can(wc).device,
+        **settings_params(
+            arch=lambda wc: (can(wc).anomaly if wc.anomaly == "vgae"
+                             else can(wc).anomaly_student),
+            train=lambda wc: can(wc).train,
+            device=lambda wc: can(wc).device,
+        ),
         checkpoints=f"{CHECKPOINTS}/classifier/{{anomaly}}",
     threads: 1
     log:
@@ -96,10 +101,12 @@ rule can_scores:
         fusion=f"{CAN_DIR}/models/fusion.safetensors",
     params:
         models=can_scored_models,
-        held_out=lambda wc: can(wc).held_out,
-        fusion=lambda wc: can(wc).fusion,
+        **settings_params(
+            held_out=lambda wc: can(wc).held_out,
+            fusion=lambda wc: can(wc).fusion,
+            device=lambda wc: can(wc).device,
+        ),
         batch_size=lambda wc: can(wc).evaluate.batch_size,
-        device=lambda wc: can(wc).device,
     threads: 1
     log:
         log_path("can_scores"),
@@ -154,12 +161,14 @@ rule can_evaluate:
         ),
     params:
         models=can_models,
-        held_out=lambda wc: can(wc).held_out,
-        ids=lambda wc: can(wc).ids,
+        **settings_params(
+            held_out=lambda wc: can(wc).held_out,
+            ids=lambda wc: can(wc).ids,
+            goals=lambda wc: can(wc).goals,
+            evaluate=lambda wc: can(wc).evaluate,
+            device=lambda wc: can(wc).device,
+        ),
         primary_student=lambda wc: f"{can(wc).primary_student}_kd",
-        goals=lambda wc: can(wc).goals,
-        evaluate=lambda wc: can(wc).evaluate,
-        device=lambda wc: can(wc).device,
     threads: 1
     log:
         log_path("can_evaluate"),
@@ -240,9 +249,11 @@ rule can_cross:
         source="|".join(DATASETS) or "NONE",
     params:
         models=can_source_models,
-        ids=lambda wc: can(wc).ids,
+        **settings_params(
+            ids=lambda wc: can(wc).ids,
+            device=lambda wc: can(wc).device,
+        ),
         batch_size=lambda wc: can(wc).evaluate.batch_size,
-        device=lambda wc: can(wc).device,
     threads: 1
     log:
         log_path("can_cross_{source}"),

@@ -12,7 +12,7 @@ rule cg_map:
         frames=CG_FRAMES,
         beads=CG_BEADS,
     params:
-        cg=lambda wc: cg(wc).mapping,
+        **settings_params(cg=lambda wc: cg(wc).mapping),
         constrained_hydrogens=cg_constrained_hydrogens,
     log:
         log_path("cg_map"),
@@ -41,7 +41,7 @@ rule cg_fit_priors:
                                      term=term, figure="prior fit")
            for term in PRIOR_TERMS},
     params:
-        cg=lambda wc: cg(wc).fitting(),
+        **settings_params(cg=lambda wc: cg(wc).fitting()),
         temperature=lambda wc: dataset_cfg(wc.dataset).temperature,
     log:
         log_path("cg_fit_priors"),
@@ -67,7 +67,7 @@ rule cg_train_delta:
         history_parquet=f"{CG_DIR}/delta/history.parquet",
         info=f"{CG_DIR}/delta/train_info.json",
     params:
-        delta=lambda wc: cg(wc).delta,
+        **settings_params(delta=lambda wc: cg(wc).delta),
         checkpoints=f"{CHECKPOINTS}/delta",
         cache_dir=JAX_CACHE,
     log:
@@ -124,7 +124,7 @@ rule cg_simulate:
         fes=cg_report(f"{CG_DIR}/plots/sim_fes.svg", "cg_fes.rst",
                       figure="free-energy surfaces"),
     params:
-        simulate=lambda wc: cg(wc).simulate,
+        **settings_params(simulate=lambda wc: cg(wc).simulate),
         cache_dir=JAX_CACHE,
     log:
         log_path("cg_simulate"),

@@ -5,6 +5,7 @@ from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
+from distillery.base_settings import fingerprint
 from distillery.data.generate import shipped_file
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import model_role
@@ -106,6 +107,17 @@ def generator_inputs(wildcards):
 def base_data(path):
     """Input function: a data file (FRAMES, SPLITS) of the dataset a sweep variant shares."""
     return lambda wc: path.format(dataset=SETTINGS.base_dataset(wc.dataset))
+
+
+def settings_params(**params):
+    """`params:` of a rule that reads settings: each as given (a value, or a function of the
+    wildcards), plus `fingerprint`, a plain hash of them all. Snakemake's params trigger
+    records plain values only, so the hash is what makes a changed setting rerun exactly the
+    jobs that read it (and, through their outputs, their dependents)."""
+    def fingerprint_of(wc):
+        return fingerprint({k: p(wc) if callable(p) else p for k, p in params.items()})
+
+    return {**params, "fingerprint": fingerprint_of}
 
 
 def log_path(rule_name):

@@ -11,9 +11,11 @@ rule generate_frames:
         npz="data/raw/{dataset}.npz",
         truth="data/raw/{dataset}_truth.json",
     params:
-        generate=lambda wc: dataset_cfg(wc.dataset).generate,
-        temperature=lambda wc: dataset_cfg(wc.dataset).temperature,
-        seed=lambda wc: dataset_seed(wc.dataset),
+        **settings_params(
+            generate=lambda wc: dataset_cfg(wc.dataset).generate,
+            temperature=lambda wc: dataset_cfg(wc.dataset).temperature,
+            seed=lambda wc: dataset_seed(wc.dataset),
+        ),
         cache_dir=JAX_CACHE,
     log:
         log_path("generate_frames"),
@@ -30,8 +32,10 @@ rule generate_can_capture:
     output:
         "data/raw/{dataset}/{capture}.csv",
     params:
-        generate=lambda wc: dataset_cfg(wc.dataset).generate,
-        seed=lambda wc: dataset_seed(wc.dataset),
+        **settings_params(
+            generate=lambda wc: dataset_cfg(wc.dataset).generate,
+            seed=lambda wc: dataset_seed(wc.dataset),
+        ),
     log:
         log_path("generate_can_capture_{capture}"),
     benchmark:
@@ -50,7 +54,7 @@ rule ingest:
         frames=FRAMES,
         summary=DATA_SUMMARY,
     params:
-        data=lambda wc: dataset_cfg(wc.dataset),
+        **settings_params(data=lambda wc: dataset_cfg(wc.dataset).data()),
     threads: 2  # CAN captures are parsed by two threads
     log:
         log_path("ingest"),
@@ -69,7 +73,7 @@ rule split:
     output:
         SPLITS,
     params:
-        split=lambda wc: dataset_cfg(wc.dataset).split,
+        **settings_params(split=lambda wc: dataset_cfg(wc.dataset).split),
         seed=lambda wc: dataset_seed(wc.dataset),
         track=lambda wc: dataset_cfg(wc.dataset).track,
     log:

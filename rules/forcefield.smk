@@ -16,7 +16,7 @@ rule ff_train:
     wildcard_constraints:
         model=one_of(FF_MODELS),
     params:
-        role=ff_role,
+        **settings_params(role=ff_role),
         teacher_weight=lambda wc: (ff(wc).distill.teacher_weight
                                    if model_role(wc.model) == "student" else None),
         checkpoints=f"{CHECKPOINTS}/{{model}}",
@@ -40,9 +40,11 @@ rule ff_distill_sample:
     output:
         frames=f"{FF_DIR}/distill/frames.parquet",
     params:
-        teacher=lambda wc: ff(wc).teacher,
-        distill=lambda wc: ff(wc).distill,
-        seed=lambda wc: dataset_seed(wc.dataset),
+        **settings_params(
+            teacher=lambda wc: ff(wc).teacher,
+            distill=lambda wc: ff(wc).distill,
+            seed=lambda wc: dataset_seed(wc.dataset),
+        ),
         cache_dir=JAX_CACHE,
     log:
         log_path("ff_distill_sample"),
@@ -64,9 +66,11 @@ rule ff_distill_label:
     wildcard_constraints:
         chunk=r"\d+",
     params:
-        teacher=lambda wc: ff(wc).teacher,
-        distill=lambda wc: ff(wc).distill,
-        seed=lambda wc: dataset_seed(wc.dataset),
+        **settings_params(
+            teacher=lambda wc: ff(wc).teacher,
+            distill=lambda wc: ff(wc).distill,
+            seed=lambda wc: dataset_seed(wc.dataset),
+        ),
         cache_dir=JAX_CACHE,
     log:
         log_path("ff_distill_label_{chunk}"),
@@ -111,9 +115,11 @@ rule ff_evaluate:
         pareto=ff_figure("pareto"),
     params:
         models=lambda wc: ff(wc).models(),
-        teacher=lambda wc: ff(wc).teacher,
-        evaluate=lambda wc: ff(wc).evaluate,
-        goals=lambda wc: ff(wc).goals,
+        **settings_params(
+            teacher=lambda wc: ff(wc).teacher,
+            evaluate=lambda wc: ff(wc).evaluate,
+            goals=lambda wc: ff(wc).goals,
+        ),
         cache_dir=JAX_CACHE,
     # speeds and speed-ups are only comparable when no other job shares the machine
     threads: workflow.cores
@@ -168,7 +174,7 @@ rule ff_export:
     wildcard_constraints:
         model=one_of(FF_MODELS),
     params:
-        export=lambda wc: ff(wc).export,
+        **settings_params(export=lambda wc: ff(wc).export),
     log:
         log_path("ff_export_{model}"),
     benchmark:
@@ -192,9 +198,11 @@ rule ff_md_run:
     wildcard_constraints:
         model=one_of(FF_MODELS),
     params:
-        teacher=lambda wc: ff(wc).teacher,
-        md=lambda wc: ff(wc).md_stability,
-        seed=lambda wc: dataset_seed(wc.dataset),
+        **settings_params(
+            teacher=lambda wc: ff(wc).teacher,
+            md=lambda wc: ff(wc).md_stability,
+            seed=lambda wc: dataset_seed(wc.dataset),
+        ),
     log:
         log_path("ff_md_run_{model}"),
     benchmark:
@@ -225,7 +233,7 @@ rule ff_md_report:
         ),
         summary=f"{MD_DIR}/md_stability.json",
     params:
-        md=lambda wc: ff(wc).md_stability,
+        **settings_params(md=lambda wc: ff(wc).md_stability),
     log:
         log_path("ff_md_report"),
     benchmark:

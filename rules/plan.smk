@@ -23,10 +23,12 @@ rule plan_dataset:
             labels={"table": "measured step times per mode"},
         ),
     params:
-        plan=SETTINGS.config.plan,
-        dataset=lambda wc: dataset_cfg(wc.dataset),
-        forcefield=ff,
-        seed=lambda wc: dataset_seed(wc.dataset),
+        **settings_params(
+            plan=SETTINGS.config.plan,
+            dataset=lambda wc: dataset_cfg(wc.dataset),
+            forcefield=ff,
+            seed=lambda wc: dataset_seed(wc.dataset),
+        ),
         # <results>/<dataset>/plan/plan.json: the results directory the package writes under
         results=lambda wc, output: str(Path(output.plan).parents[2]),
         cache_dir=JAX_CACHE,

@@ -121,7 +121,7 @@ rule report_run_config:
     output:
         f"{REPORT_DIR}/run_config.yaml",
     params:
-        config=SETTINGS.config,
+        **settings_params(config=SETTINGS.config),
     log:
         f"{RESULTS}/logs/report_run_config.log",
     benchmark:

@@ -6,6 +6,8 @@ top-level `distillery.settings.Config` composes them and the JSON schema is gene
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +27,24 @@ class Settings(BaseModel):
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (for provenance, model files and tracking params)."""
         return self.model_dump(mode="json")
+
+
+def fingerprint(values: Any) -> str:
+    """A short hash of settings and plain values, stable across runs and processes.
+
+    Snakemake's params trigger records plain values only and skips settings objects, so rules
+    add this hash as a plain param: a changed setting then reruns the jobs that read it.
+    """
+    text = json.dumps(values, sort_keys=True, default=_plain)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"cannot fingerprint {type(value).__name__}")
 
 
 def validated(schema: type[BaseModel] | TypeAdapter, value: Any, where: str) -> Any:

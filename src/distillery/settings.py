@@ -48,6 +48,11 @@ class DatasetSettings(DataSettings):
     cg: CGSettings = CGSettings()  # coarse_grained datasets
     windows: WindowSettings = WindowSettings()  # classifier datasets
 
+    def data(self) -> DataSettings:
+        """The entry's data part alone (what ingest reads): track blocks left out, so changing
+        them does not re-ingest."""
+        return DataSettings(**{name: getattr(self, name) for name in DataSettings.model_fields})
+
 
 class Config(Settings):
     """The top level of a config file."""
