@@ -20,7 +20,8 @@ from distillery.plan.cli import main as plan_main
 from distillery.plan.data import PlanData, load_plan_data, plan_role
 from distillery.plan.measure import Candidate, Measurement
 from distillery.plan.search import ModeRule, Space, choose_from_all, search_mode
-from distillery.plan.settings import (
+from distillery.settings import deep_merge, load
+from distillery.train.plan_settings import (
     MODES,
     PlanSettings,
     ProductionSettings,
@@ -28,7 +29,6 @@ from distillery.plan.settings import (
     SpaceSettings,
     ValidationSettings,
 )
-from distillery.settings import deep_merge, load
 from tests.conftest import DEFAULT_CONFIG
 from tests.ff_toy import toy_frames
 

@@ -1,9 +1,9 @@
 """Plan a force-field dataset for this machine: measured steps, a config overlay per mode."""
 
 from distillery.plan.run import PlanTarget, run_plan
-from distillery.plan.settings import MODES
 from distillery.tracking import tracked_job
 from distillery.train.device import enable_compilation_cache
+from distillery.train.plan_settings import MODES
 from distillery.workflow import run_script
 
 

@@ -8,6 +8,8 @@ into one line that names the key. `config/schemas/config.schema.json` is generat
 
     python -m distillery.settings show [config.yaml ...]   # the resolved settings as YAML
     python -m distillery.settings schema                   # the JSON schema of config files
+    python -m distillery.settings diff md--lr0 md--lr1 [--configs config.yaml sweep.yaml]
+                                  # what differs between two datasets or sweep variants
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ from distillery.cg.settings import CGSettings
 from distillery.data.settings import DataSettings
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import ForcefieldSettings, RoleSettings
-from distillery.plan.settings import PlanSettings
 from distillery.report.settings import ReportSettings
 from distillery.sweeps import SEPARATOR, SweepSettings, nested, variant_dataset, variants
 from distillery.tracking.settings import TrackingSettings
+from distillery.train.plan_settings import PlanSettings
 
 DATASET_NAME = r"^[A-Za-z0-9_-]+$"
 R = TypeVar("R", bound=RoleSettings)
@@ -348,6 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     show = sub.add_parser("show", help="print the resolved settings of config files as YAML")
     show.add_argument("configs", nargs="*", default=["config/config.yaml"])
     sub.add_parser("schema", help="print the JSON schema of config files")
+    diff = sub.add_parser("diff", help="print what differs between the settings two datasets "
+                                       "or sweep variants run with")
+    diff.add_argument("before", help="a dataset or sweep variant (`<dataset>--<variant>`)")
+    diff.add_argument("after")
+    diff.add_argument("--configs", nargs="+", default=["config/config.yaml"])
     args = parser.parse_args(argv)
     if args.command == "schema":
         print(json.dumps(json_schema(), indent=2))
@@ -357,7 +364,22 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)
         return 1
+    if args.command == "diff":
+        return _print_diff(resolved, args.before, args.after, parser)
     yaml.safe_dump(resolved.config.as_dict(), sys.stdout, sort_keys=False)
+    return 0
+
+
+def _print_diff(resolved: Resolved, before: str, after: str,
+                parser: argparse.ArgumentParser) -> int:
+    from distillery.report.config_diff import config_diff  # pandas only for this command
+
+    for name in (before, after):
+        if name not in resolved.all_datasets:
+            parser.error(f"{name}: not a dataset or sweep variant; expected one of "
+                         f"{sorted(resolved.all_datasets)}")
+    table = config_diff(resolved.dataset_view(before), resolved.dataset_view(after))
+    print(table.to_string(index=False) if len(table) else "no differences")
     return 0
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from distillery.errors import DistilleryError
-from distillery.plan.settings import MODES, Mode
+from distillery.train.plan_settings import MODES, Mode
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,9 +19,9 @@ from distillery.forcefield.settings import RoleSettings
 from distillery.models.model import ForceField, count_parameters
 from distillery.models.neighbours import Bucket, take_batch
 from distillery.plan.memory import MB, MemoryProbe, program_bytes, tree_bytes
-from distillery.plan.settings import TimingSettings
 from distillery.train.batch_probe import is_oom_error
 from distillery.train.ff_loop import LossFunctions, batch_norms
+from distillery.train.plan_settings import TimingSettings
 from distillery.train.settings import run_seed
 
 

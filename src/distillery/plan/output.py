@@ -15,7 +15,7 @@ from distillery.forcefield.settings import RoleSettings
 from distillery.io import atomic_write
 from distillery.plan.measure import Measurement
 from distillery.plan.search import ModeResult
-from distillery.plan.settings import Mode
+from distillery.train.plan_settings import Mode
 
 TABLE_COLUMNS = ("mode", "features", "n_layers", "batch_size", "n_params", "step_ms",
                  "memory_mb", "cycle_s", "status", "new", "chosen")

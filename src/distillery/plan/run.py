@@ -25,10 +25,10 @@ from distillery.plan.output import (
     write_table,
 )
 from distillery.plan.search import ModeResult, ModeRule, Space, choose_from_all, search_mode
-from distillery.plan.settings import MODES, Mode, PlanSettings
 from distillery.settings import DatasetSettings, Resolved
 from distillery.tracking import NullRun
 from distillery.train.device import describe_jax_device, jax_device
+from distillery.train.plan_settings import MODES, Mode, PlanSettings
 
 PLAN_JSON, TABLE = "plan.json", "step_times.csv"
 

@@ -31,7 +31,7 @@ from optuna.distributions import IntDistribution
 
 from distillery.plan.data import PlanData
 from distillery.plan.measure import Candidate, Measurement
-from distillery.plan.settings import Mode, ModeSettings, SpaceSettings
+from distillery.train.plan_settings import Mode, ModeSettings, SpaceSettings
 
 Verdict = Literal["ok", "oom", "over-budget", "over-data"]
 DIMENSIONS = ("features", "n_layers", "batch_size")
