@@ -110,10 +110,10 @@ def base_data(path):
 
 
 def settings_params(**params):
-    """`params:` of a rule that reads settings: each as given (a value, or a function of the
-    wildcards), plus `fingerprint`, a plain hash of them all. Snakemake's params trigger
-    records plain values only, so the hash is what makes a changed setting rerun exactly the
-    jobs that read it (and, through their outputs, their dependents)."""
+    """Settings params as given (each a value, or a function of the wildcards), plus
+    `fingerprint`, a plain hash of them all. Snakemake's params trigger records plain values
+    only, so the hash is what makes a changed setting rerun exactly the jobs that read it
+    (and, through their outputs, their dependents)."""
     def fingerprint_of(wc):
         return fingerprint({k: p(wc) if callable(p) else p for k, p in params.items()})
 

@@ -1,23 +1,15 @@
-"""Sample the distillation frames (training frames, displaced copies, teacher MD), unlabelled."""
+"""Training frames, displaced copies and teacher-MD frames, not yet labelled."""
 
-from distillery.data.frames import read_frames, write_frames
-from distillery.data.splits import read_splits
-from distillery.forcefield.labelling import sample_distill_frames
-from distillery.forcefield.teachers import load_teacher
+from distillery.forcefield import steps
 from distillery.train.device import enable_compilation_cache
 from distillery.workflow import run_script
 
 
 def main(snakemake) -> None:
-    params = snakemake.params
+    inp, out, params = snakemake.input, snakemake.output, snakemake.params
     enable_compilation_cache(params.cache_dir)
-    frames = read_frames(snakemake.input.frames)
-    train = frames.subset(read_splits(snakemake.input.splits)["train"])
-    # the teacher only drives MD here; loading a foundation model costs seconds
-    teacher = (load_teacher(params.teacher, snakemake.input.get("teacher"))
-               if params.distill.md.starts > 0 else None)
-    write_frames(snakemake.output.frames,
-                 sample_distill_frames(train, teacher, params.distill, params.seed))
+    steps.sample_distill(params.teacher, inp.get("teacher"), params.distill, inp.frames,
+                         inp.splits, params.seed, out.frames)
 
 
 run_script(main, snakemake)
