@@ -5,6 +5,9 @@
 # instead of restarting.
 
 
+include: "forcefield_inputs.smk"
+
+
 rule ff_train:
     """Teacher on the reference labels, a student on the teacher's, or a baseline (its
     student's architecture on the reference labels alone): energy + force loss, EMA, early
