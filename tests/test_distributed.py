@@ -15,7 +15,6 @@ from distillery.train.distributed import (
     ProcessInfo,
     init_failure,
     process_info,
-    rank_log_path,
     rank_logger,
 )
 
@@ -42,19 +41,14 @@ def test_inconsistent_launcher_variables_are_fatal(env, message):
         process_info(env)
 
 
-def test_rank_logger_tags_lines_and_appends_to_rank_file(tmp_path):
-    info = ProcessInfo(1, 2, 1)
-    path = rank_log_path(tmp_path / "train_teacher.log", info)
-    assert path == tmp_path / "train_teacher.rank1.log"
-    assert rank_log_path(tmp_path / "train_teacher.log", ProcessInfo()) is None
+def test_rank_logger_tags_lines():
     stream = io.StringIO()
-    log = rank_logger(info, stream=stream, log_file=path)
+    log = rank_logger(ProcessInfo(1, 2, 1), stream=stream)
     log.info("epoch 1 loss 0.5")
     log.info("epoch 2 loss 0.25")
     lines = stream.getvalue().splitlines()
     assert [line.split(" ", 3)[-1] for line in lines] == ["epoch 1 loss 0.5", "epoch 2 loss 0.25"]
     assert all(line.startswith("[rank 1/2] ") for line in lines)
-    assert path.read_text().splitlines() == lines
 
 
 def test_rank_log_lines_arrive_while_the_process_still_runs():

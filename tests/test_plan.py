@@ -6,7 +6,7 @@ import copy
 import csv
 import itertools
 import json
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -43,11 +43,27 @@ def fake_data(frames: int = 64) -> PlanData:
     return PlanData("fake", None, {}, {16: frames}, n_labels=10_000)  # type: ignore[arg-type]
 
 
-def fake_measure(limit_mb: float, seconds: float = 0.0):
+class FakeClock:
+    """Seconds that pass only when a fake measurement takes them."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fake_measure(limit_mb: float, clock: FakeClock | None = None,
+                 durations: Sequence[float] = (0.0,)):
     """A made-up device: parameters grow with width^2 x depth, step time and memory with
-    width x depth x batch."""
+    width x depth x batch. The n-th measurement advances `clock` by `durations[n]` (the last
+    one repeats)."""
+    calls = itertools.count()
+
     def measure(c: Candidate) -> Measurement:
-        time.sleep(seconds)
+        seconds = durations[min(next(calls), len(durations) - 1)]
+        if clock is not None:
+            clock.now += seconds
         memory = 0.05 * c.features * c.n_layers * c.batch_size
         n_params = 10 * c.features**2 * c.n_layers
         if memory > limit_mb:
@@ -140,13 +156,23 @@ def test_tpe_search_is_seeded_shares_measurements_and_is_not_a_grid():
         assert results["production"].rule.verdict(above) != "ok"
 
 
-def test_search_starts_no_candidate_past_its_time_budget():
+# durations are binary fractions, so the clock's sums are exact
+@pytest.mark.parametrize(("durations", "trials", "seconds"), [
+    # the fourth trial starts at 0.75 s and ends on the budget; a fifth would pass it
+    ((0.25,), 4, 1.0),
+    # after a 0.5 s trial at 0.75 s, another one that long would pass the budget: none starts
+    ((0.125, 0.125, 0.5), 3, 0.75),
+    # only a trial slower than every one before it overruns the budget
+    ((0.125, 1.0), 2, 1.125),
+])
+def test_search_starts_no_candidate_past_its_time_budget(durations, trials, seconds):
     space = Space.from_settings(SpaceSettings(), n_train=64)
     mode_rule = rule("prototype", fake_data(), 20.0, search_s=1.0, trials=50)
-    result = search_mode(mode_rule, space, fake_measure(20.0, seconds=0.2), {}, seed=0,
-                         startup_trials=5, log=lambda _: None)
-    assert result.seconds <= 1.0 + 0.1  # only a trial slower than all before it overruns
-    assert 2 <= len(result.new) <= 5 and result.stopped == "search budget 1 s"
+    clock = FakeClock()
+    result = search_mode(mode_rule, space, fake_measure(20.0, clock, durations), {}, seed=0,
+                         startup_trials=5, log=lambda _: None, clock=clock)
+    assert (len(result.new), result.seconds) == (trials, seconds)
+    assert result.stopped == "search budget 1 s"
 
 
 def test_role_defaults_to_the_model_the_workflow_trains(config):

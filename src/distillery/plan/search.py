@@ -151,15 +151,17 @@ class ModeResult:
 
 def search_mode(rule: ModeRule, space: Space, measure: Callable[[Candidate], Measurement],
                 measured: dict[Candidate, Measurement], seed: int, startup_trials: int,
-                log: Callable[[str], None] = print) -> ModeResult:
+                log: Callable[[str], None] = print,
+                clock: Callable[[], float] = time.perf_counter) -> ModeResult:
     """Measure up to `trials` new candidates proposed by TPE within `search_s`, then choose.
 
     `measured` (candidate -> measurement, shared between modes) is read and extended. No
     trial starts once the time spent plus the longest trial so far would pass the search
-    budget, so only a trial slower than every one before it can overrun the budget.
+    budget, so only a trial slower than every one before it can overrun the budget. `clock`
+    (seconds) times the search against that budget.
     """
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    result, start, longest = ModeResult(rule), time.perf_counter(), 0.0
+    result, start, longest = ModeResult(rule), clock(), 0.0
     distributions = space.distributions()
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(
         seed=seed, n_startup_trials=startup_trials))
@@ -171,7 +173,7 @@ def search_mode(rule: ModeRule, space: Space, measure: Callable[[Candidate], Mea
                 value=rule.score(m, target)))
     budget, asked = rule.settings, 0
     while True:
-        elapsed = time.perf_counter() - start
+        elapsed = clock() - start
         if len(result.new) >= budget.trials:
             result.stopped = f"{budget.trials} new candidates measured"
             break
@@ -184,7 +186,7 @@ def search_mode(rule: ModeRule, space: Space, measure: Callable[[Candidate], Mea
         if asked >= 10 * budget.trials:  # TPE keeps proposing candidates already measured
             result.stopped = f"{asked} proposals"
             break
-        began = time.perf_counter()
+        began = clock()
         trial, asked = study.ask(distributions), asked + 1
         candidate = space.candidate(trial.params)
         if candidate not in measured:
@@ -192,17 +194,18 @@ def search_mode(rule: ModeRule, space: Space, measure: Callable[[Candidate], Mea
             result.new.append(candidate)
             log(progress(rule, measured[candidate], len(result.new), budget.trials))
         study.tell(trial, rule.score(measured[candidate], target))
-        longest = max(longest, time.perf_counter() - began)
+        longest = max(longest, clock() - began)
     if rule.mode == "production":
-        _largest_batch(rule, space, measure, measured, result, start, longest, log)
+        _largest_batch(rule, space, measure, measured, result, start, longest, log, clock)
     result.chosen = rule.choose([m for c, m in measured.items() if c in space])
-    result.seconds = time.perf_counter() - start
+    result.seconds = clock() - start
     return result
 
 
 def _largest_batch(rule: ModeRule, space: Space, measure: Callable[[Candidate], Measurement],
                    measured: dict[Candidate, Measurement], result: ModeResult, start: float,
-                   longest: float, log: Callable[[str], None]) -> None:
+                   longest: float, log: Callable[[str], None], clock: Callable[[], float]
+                   ) -> None:
     """For the largest model found, measure the batch sizes above its best one in turn until
     one does not fit (memory grows with the batch) or the search budget is spent."""
     best = rule.choose([m for c, m in measured.items() if c in space])
@@ -211,13 +214,13 @@ def _largest_batch(rule: ModeRule, space: Space, measure: Callable[[Candidate], 
     for size in (b for b in space.batch_size if b > best.candidate.batch_size):
         candidate = Candidate(best.candidate.features, best.candidate.n_layers, size)
         if candidate not in measured:
-            if time.perf_counter() - start + longest > rule.settings.search_s:
+            if clock() - start + longest > rule.settings.search_s:
                 result.stopped += f"; batch search stopped by the budget at {size}"
                 return
-            began = time.perf_counter()
+            began = clock()
             measured[candidate] = measure(candidate)
             result.new.append(candidate)
-            longest = max(longest, time.perf_counter() - began)
+            longest = max(longest, clock() - began)
             log(progress(rule, measured[candidate], len(result.new), None))
         if rule.verdict(measured[candidate]) != "ok":
             return

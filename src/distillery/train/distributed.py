@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 from distillery.errors import DistilleryError
@@ -78,35 +77,20 @@ def init_failure(backend: str, info: ProcessInfo, address: str, cause: BaseExcep
         "or run a single process (unset WORLD_SIZE) to train on one device")
 
 
-def rank_logger(info: ProcessInfo, name: str = "distillery.train", stream: TextIO | None = None,
-                log_file: str | Path | None = None) -> logging.Logger:
+def rank_logger(info: ProcessInfo, name: str = "distillery.train", stream: TextIO | None = None
+                ) -> logging.Logger:
     """A logger whose lines start with `[rank r/w]`, flushed line by line (StreamHandler does).
 
-    `log_file` (appended to) gives each rank its own file, e.g. `rank_log_path(log, info)`.
+    Every rank writes to its stdout, the rule's log: ranks keep no files of their own.
     """
     logger = logging.getLogger(f"{name}.rank{info.rank}")
     for handler in logger.handlers:
         handler.close()
     logger.handlers.clear()
-    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stdout if stream is None
-                                                             else stream)]
-    if log_file is not None:
-        handlers.append(logging.FileHandler(log_file, mode="a", encoding="utf-8"))
-    formatter = logging.Formatter(f"[{info.tag}] %(asctime)s %(message)s", datefmt="%H:%M:%S")
-    for handler in handlers:
-        handler.setFormatter(formatter)
-        logger.addHandler(handler)
+    handler = logging.StreamHandler(sys.stdout if stream is None else stream)
+    handler.setFormatter(logging.Formatter(f"[{info.tag}] %(asctime)s %(message)s",
+                                           datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     return logger
-
-
-def rank_log_path(log: str | Path, info: ProcessInfo) -> Path | None:
-    """`x.rank<r>.log` beside a rule's log for each rank of a distributed run; None when alone.
-
-    A single process already writes the rule's log through stdout, so it needs no extra file.
-    """
-    if info.world_size == 1:
-        return None
-    log = Path(log)
-    return log.with_name(f"{log.stem}.rank{info.rank}{log.suffix}")
