@@ -10,6 +10,7 @@ from distillery.data.generate import shipped_file
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import model_role
 from distillery.settings import load as load_settings
+from distillery.tracks import TRACKS
 
 try:
     SETTINGS = load_settings(config)
@@ -37,7 +38,7 @@ PROJECT_DB = f"{RESULTS}/project.db"
 DB_SYNC = f"{REPORT_DIR}/db_sync.json"
 JAX_CACHE = f"{RESULTS}/.jax_cache"
 
-_TRACK_TARGETS = {"forcefield": [], "coarse_grained": [], "classifier": []}
+_TRACK_TARGETS = {track: [] for track in TRACKS}
 _RUN_TARGETS = [f"{RESULTS}/data_summary.csv"]
 
 
@@ -249,7 +250,7 @@ LEARNING_CURVES = f"{DATASET_DIR}/report/learning_curves.svg"
 _AFTER_BENCHMARKS = ("report_benchmarks", "report_notebook")
 
 
-for _track in ("forcefield", "coarse_grained", "classifier"):
+for _track in TRACKS:
     register_targets(_track, LEARNING_CURVES)
 
 

@@ -12,8 +12,8 @@ from distillery.base_settings import Settings
 from distillery.data.can_layouts import LAYOUTS
 from distillery.data.generate.openmm_peptide import OpenmmPeptideSettings
 from distillery.data.generate.xtb_molecule import XtbMoleculeSettings
+from distillery.tracks import Track
 
-Track = Literal["forcefield", "coarse_grained", "classifier"]
 Format = Literal["npz", "extxyz", "can_csv"]
 
 

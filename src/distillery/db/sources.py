@@ -14,9 +14,9 @@ from distillery.errors import InputError
 from distillery.io import read_json, read_yaml
 from distillery.metrics.record import MetricsFile
 from distillery.tracking.flatten import model_metrics, numeric_leaves
+from distillery.tracks import TRACKS
 
 Row = dict[str, Any]
-TRACKS = ("forcefield", "coarse_grained", "classifier")
 SPLITS = ("train", "val", "test")
 # Snakemake's benchmark columns (snakemake.benchmark.BenchmarkRecord.get_header)
 BENCHMARK_COLUMNS = {"s": "s", "h:m:s": "h_m_s", "max_rss": "max_rss", "max_vms": "max_vms",

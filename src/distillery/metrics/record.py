@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from distillery.base_settings import read_validated
 from distillery.io import write_json
+from distillery.tracks import Track
 
 SCHEMA = "distillery.metrics/1"
-Track = Literal["forcefield", "coarse_grained", "classifier"]
 Direction = Literal["minimize", "maximize"]
 Comparison = Literal[">=", "<="]
 
