@@ -75,7 +75,6 @@ rule split:
     params:
         **settings_params(split=lambda wc: dataset_cfg(wc.dataset).split),
         seed=lambda wc: dataset_seed(wc.dataset),
-        track=lambda wc: dataset_cfg(wc.dataset).track,
     log:
         log_path("split"),
     benchmark:
