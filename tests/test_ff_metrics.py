@@ -78,3 +78,36 @@ def test_pareto_front_ties_zero_error_and_missing_values() -> None:
               "untimed": (None, 0.001)}
     assert pareto_front(points) == ["a", "b", "reference"]  # equal points dominate neither
     assert dominators(points, "untimed") == []  # compared with none, and never on the front
+
+
+def _figures(force_mae: float, frames_per_s: float) -> dict[str, float]:
+    return {"force_mae": force_mae, "frames_per_s": frames_per_s}
+
+
+@pytest.mark.parametrize("teacher_type", ["model", "reference", "foundation"])
+def test_the_teacher_type_decides_the_student_goals(teacher_type: str) -> None:
+    from distillery.forcefield.record import forcefield_metrics
+    from distillery.forcefield.settings import FFGoalSettings
+
+    # a reference or foundation teacher scores ~0 against the labels it wrote itself
+    teacher_mae = 0.05 if teacher_type == "model" else 2e-5
+    models = {"teacher": _figures(teacher_mae, 100.0), "student": _figures(0.06, 2000.0),
+              "baseline": _figures(0.08, 2000.0)}
+    record = forcefield_metrics("mol", models, FFGoalSettings(), "cpu", n_frames=10,
+                                teacher_type=teacher_type)
+    student = next(m for m in record.models if m.model == "student")
+    goals = {g.name: g for g in student.goals}
+    assert goals["speedup"].value == pytest.approx(20.0) and goals["speedup"].passed
+    assert goals["force_mae_ratio_vs_baseline"].value == pytest.approx(0.75)
+    assert record.summary["teacher_type"] == teacher_type
+    if teacher_type == "model":
+        assert goals["force_mae_ratio"].value == pytest.approx(1.2)
+        assert student.metrics["force_mae_ratio_vs_teacher"] == pytest.approx(1.2)
+    else:  # no 3000x ratio to a zero-error teacher
+        assert "force_mae_ratio" not in goals
+        assert student.metrics["force_mae_ratio_vs_teacher"] is None
+    if teacher_type == "foundation":
+        assert goals["force_mae_vs_foundation"].value == pytest.approx(0.06)
+        assert not goals["force_mae_vs_foundation"].passed  # goal <= 0.05 eV/Å
+    else:
+        assert "force_mae_vs_foundation" not in goals

@@ -22,6 +22,19 @@ BATCH_KEY = re.compile(r"^frames_per_s_batch(\d+)$")
 # goal name -> (what it judges, the teacher's figure its ratio is taken over)
 GOAL_TEXT = {"speedup": ("speed", "the teacher's frames/s"),
              "force_mae_ratio": ("accuracy", "the teacher's force MAE")}
+# goals on a figure itself, not on a ratio: (what it judges, the figure's unit and meaning)
+ABSOLUTE_GOAL_TEXT = {
+    "force_mae_vs_foundation": ("agreement", "eV/Å force MAE against the teacher")}
+# what the teacher is (the record's `teacher_type`), said once on every card
+TEACHER_TEXT = {
+    "model": "The teacher is a trained model: the student is scored against the reference "
+             "labels, beside its ratio to the teacher's error.",
+    "foundation": "The teacher is a foundation model whose labels are the reference here: "
+                  "every error on this card is against the teacher's labels.",
+    "reference": "The teacher is the reference method itself, so the student is a surrogate "
+                 "of it: it is scored against the reference, and no ratio to the teacher's "
+                 "error (zero up to numerics) is taken.",
+}
 
 
 def _num(value: Any, fmt: str = ".4g", scale: float = 1.0) -> str:
@@ -50,6 +63,10 @@ def _architecture(model: ModelRecord) -> str:
 
 def missed_goal(goal: Goal) -> str:
     """`misses the speed goal (3.1x the teacher's frames/s, goal >= 10x)`."""
+    if goal.name in ABSOLUTE_GOAL_TEXT:
+        kind, unit = ABSOLUTE_GOAL_TEXT[goal.name]
+        return (f"misses the {kind} goal ({_num(goal.value)} {unit}, goal {goal.comparison} "
+                f"{goal.threshold:g})")
     kind, of = GOAL_TEXT.get(goal.name, (goal.name, "its reference"))
     if goal.value is None:  # e.g. a teacher that is the reference method has zero error
         return f"cannot meet the {kind} goal: no ratio to {of} (zero or not measured)"
@@ -115,9 +132,17 @@ def _accuracy(record: MetricsFile, student: ModelRecord, teacher: ModelRecord) -
         rows.append(f"| {baseline.model} (same architecture, reference labels only) | "
                     f"reference | {_num(baseline.primary.value)} | "
                     f"{_num(baseline.metrics.get('energy_mae_per_atom'), '.4g', 1000)} |")
-    rows += ["", f"Force MAE {_times(figures.get('force_mae_ratio_vs_teacher'))} the teacher's"
-             + (f", {_times(figures.get('force_mae_ratio_vs_baseline'))} its baseline's."
-                if baseline is not None else "; no baseline was trained for this student.")]
+    kind = record.summary.get("teacher_type", "model")
+    rows += ["", TEACHER_TEXT.get(kind, TEACHER_TEXT["model"])]
+    versus = ([f"{_times(figures.get('force_mae_ratio_vs_teacher'))} the teacher's"]
+              if kind == "model" else [])
+    if baseline is not None:
+        versus.append(f"{_times(figures.get('force_mae_ratio_vs_baseline'))} its baseline's.")
+    else:
+        versus.append("no baseline was trained for this student.")
+    text = ", ".join(versus) if baseline is not None else "; ".join(versus)
+    rows.append(f"Force MAE {text}" if kind == "model" or baseline is not None
+                else text.capitalize())
     return rows
 
 

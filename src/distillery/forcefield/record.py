@@ -16,12 +16,16 @@ HEADLINE = Headline(primary="force_mae", direction="minimize", unit="eV/Å",
 
 def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                        goals: FFGoalSettings, device: str | Mapping[str, Any], n_frames: int,
-                       *, variant: str = "default", split: str = "test") -> MetricsFile:
+                       *, variant: str = "default", split: str = "test",
+                       teacher_type: str = "model") -> MetricsFile:
     """`models`: {model name: flat figures} as `ff_evaluate` collects them (`evaluate` +
     `throughput` figures, `n_params`, `size_bytes`, `config`), named `teacher`,
     `student[_<name>]` and `baseline[_<name>]`; the teacher and at least one student are
     required. Students and baselines get their speed-up and force-MAE ratio over the teacher,
-    a student with a baseline its force-MAE ratio over it; every student carries the goals."""
+    a student with a baseline its force-MAE ratio over it; every student carries the goals.
+    A `reference` teacher (the method that wrote the labels) makes the students surrogates and
+    a `foundation` teacher's labels are the reference: then there is no ratio to the teacher's
+    error, which is zero up to numerics; a foundation student's goal is its own force MAE."""
     try:
         roles = {name: model_role(name) for name in models}
     except ValueError as exc:
@@ -36,15 +40,22 @@ def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
         model_goals = []
         if role != "teacher":
             speedup = ratio(figures.get(HEADLINE.throughput), teacher.get(HEADLINE.throughput))
-            mae_ratio = ratio(figures.get(HEADLINE.primary), teacher.get(HEADLINE.primary))
+            # the teacher of a surrogate or of a foundation student is the reference itself:
+            # its error is zero up to numerics and a ratio to it means nothing
+            mae_ratio = (None if teacher_type != "model" else
+                         ratio(figures.get(HEADLINE.primary), teacher.get(HEADLINE.primary)))
             figures |= {"speedup_vs_teacher": speedup, "force_mae_ratio_vs_teacher": mae_ratio}
             summary[f"force_mae_ratio_{name}_vs_teacher"] = mae_ratio
         if role == "student":
             summary[f"speedup_{name}_vs_teacher"] = figures["speedup_vs_teacher"]
             model_goals = [
-                check("speedup", figures["speedup_vs_teacher"], goals.min_speedup, ">="),
-                check("force_mae_ratio", figures["force_mae_ratio_vs_teacher"],
-                      goals.max_force_mae_ratio, "<=")]
+                check("speedup", figures["speedup_vs_teacher"], goals.min_speedup, ">=")]
+            if teacher_type == "model":
+                model_goals.append(check("force_mae_ratio", mae_ratio,
+                                         goals.max_force_mae_ratio, "<="))
+            elif teacher_type == "foundation":
+                model_goals.append(check("force_mae_vs_foundation", figures.get(HEADLINE.primary),
+                                         goals.max_force_mae_vs_foundation, "<="))
             baseline = models.get(baseline_of(name))
             if baseline is not None:
                 figures["force_mae_ratio_vs_baseline"] = ratio(
@@ -56,4 +67,5 @@ def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                                     goals=model_goals))
     return MetricsFile(dataset=dataset, track="forcefield", variant=variant, split=split,
                        models=tuple(records),
-                       summary={"n_frames": n_frames, **summary, **environment(device)})
+                       summary={"n_frames": n_frames, "teacher_type": teacher_type, **summary,
+                                **environment(device)})

@@ -57,10 +57,21 @@ class TeacherSettings(RoleSettings):
     export directory (`export: path/to/export/teacher`). `model`/`train` only serve `train`."""
 
     source: Literal["train", "ase", "export"] = "train"
+    # what the teacher is, as the record, cards and goals treat it. `model`: a model trained
+    # here or exported (the distillation case: the student is scored against the reference,
+    # with its ratio to the teacher's error); `foundation`: a pretrained model whose labels
+    # are the only ones (the student is scored against the teacher's labels); `reference`:
+    # the method that wrote the reference labels itself (the student is a surrogate: no
+    # teacher-ratio goal). null: `foundation` for an ASE calculator, `model` otherwise.
+    type: Literal["model", "foundation", "reference"] | None = None
     calculator: str | None = None
     kwargs: dict[str, Any] = Field(default_factory=dict)
     export: str | None = None
     fd_step: PositiveFloat = 0.01  # Å: central differences of forces (HVPs of non-JAX teachers)
+
+    def teacher_type(self) -> Literal["model", "foundation", "reference"]:
+        """`type`, or what the source implies when it is left open."""
+        return self.type or ("foundation" if self.source == "ase" else "model")
 
     @model_validator(mode="after")
     def _source_complete(self) -> TeacherSettings:
@@ -147,6 +158,8 @@ class FFGoalSettings(Settings):
     # student force MAE over its baseline's (same architecture, reference labels alone): does
     # distillation pay? Checked for students that have a baseline.
     max_baseline_ratio: PositiveFloat = 0.85
+    # eV/Å: student force MAE against a foundation teacher, whose labels are its reference
+    max_force_mae_vs_foundation: PositiveFloat = 0.05
 
 
 class ForcefieldSettings(Settings):

@@ -145,7 +145,11 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
     # speed-ups compare equal batch sizes: calculator teachers take one structure per call
     batch_size = evaluate.batch_size if labeller.batched else 1
     t_energy, t_forces = labeller.label(test)
-    e_ref, f_ref = test.energy / test.n_atoms, np.concatenate(test.forces)
+    kind = teacher.teacher_type()
+    # a foundation teacher's labels are the reference its students are scored against
+    ref_energy, ref_forces = ((t_energy, t_forces) if kind == "foundation"
+                              else (test.energy, test.forces))
+    e_ref, f_ref = ref_energy / test.n_atoms, np.concatenate(ref_forces)
     records, predictions = {}, {}
     for name in models:
         if name == "teacher" and not isinstance(labeller, JaxTeacher):
@@ -164,7 +168,7 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
                                           evaluate.latency_seconds)}
             if name != "teacher":
                 figures |= agreement(energy, forces, t_energy, t_forces, test.n_atoms)
-        metrics = label_metrics(energy, forces, test.energy, test.forces, test.numbers)
+        metrics = label_metrics(energy, forces, ref_energy, ref_forces, test.numbers)
         records[name] = {**metrics, "device": device["platform"], **figures}
         predictions[name] = (energy / test.n_atoms, np.concatenate(forces))
         print(f"{name}: force MAE {metrics['force_mae']:.4f} eV/Å, energy MAE "
@@ -176,7 +180,7 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
                                     for n, m in records.items()}, batch_size)
     name, variant = split_variant(dataset)
     record = forcefield_metrics(name, records, goals, device, n_frames=len(test),
-                                variant=variant)
+                                variant=variant, teacher_type=kind)
     write_metrics(outputs["metrics"], record)
     for line in goal_lines(record):
         print(f"goal {line}")
