@@ -11,6 +11,7 @@ from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import chain
 from distillery.cg.truth import parameter_recovery, reference_terms
 from distillery.data.generate.cg_chain import ChainPotential, simulate_chain, truth
+from distillery.data.settings import CgChainGenerate
 
 TEMPERATURE = 300.0
 
@@ -19,8 +20,8 @@ TEMPERATURE = 300.0
 def chain_data():
     """A small run of the generator (many short replicas keep it to a few seconds)."""
     potential = ChainPotential()
-    arrays = simulate_chain(potential, n_frames=600, replicas=200, temperature=TEMPERATURE,
-                            equilibration=4000, seed=4)
+    settings = CgChainGenerate(kind="cg_chain", n_frames=600, replicas=200, equilibration=4000)
+    arrays = simulate_chain(settings, potential, TEMPERATURE, seed=4)
     return arrays["R"], truth(potential, TEMPERATURE)
 
 

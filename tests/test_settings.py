@@ -12,8 +12,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
+from distillery.data.settings import MdEmtGenerate, at_temperature
 from distillery.errors import ConfigError
-from distillery.settings import Config, json_schema, load, overlay
+from distillery.settings import Config, json_schema, load, main, overlay
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schemas" / "config.schema.json"
@@ -34,6 +35,33 @@ def _leaves(obj: Any, prefix: str = "") -> dict[str, Any]:
 def test_committed_schema_is_generated_from_the_settings():
     # regenerate with `python -m distillery.settings schema > config/schemas/config.schema.json`
     assert json.loads(SCHEMA.read_text()) == json_schema()
+
+
+def _undescribed(node: Any, where: str = "") -> list[str]:
+    """Dotted paths of the properties, anywhere in a JSON schema, that have no description."""
+    if isinstance(node, list):
+        return [p for i, item in enumerate(node) for p in _undescribed(item, f"{where}[{i}]")]
+    if not isinstance(node, dict):
+        return []
+    missing = [f"{where}.{key}" for key, prop in node.get("properties", {}).items()
+               if not str(prop.get("description", "")).strip()]
+    return missing + [p for key, value in node.items()
+                      for p in _undescribed(value, f"{where}.{key}")]
+
+
+def test_every_setting_has_a_description():
+    schema = json_schema()
+    assert len(schema["$defs"]) > 40  # the walk reaches every settings class
+    assert _undescribed(schema) == []
+    assert "fs" in schema["$defs"]["MDStabilitySettings"]["properties"]["timestep_fs"][
+        "description"]
+
+
+def test_shown_settings_validate_and_load_back(config, capsys):
+    assert main(["show", str(ROOT / "config" / "config.yaml")]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    jsonschema.validate(shown, json_schema())
+    assert load(shown).config == load(config).config
 
 
 def test_default_config_validates_against_the_schema_and_the_settings(config):
@@ -178,3 +206,18 @@ def test_overlay_replaces_a_block_of_another_kind():
     merged = overlay(ClassifierSettings(), {"teacher": {"hidden": 16}})
     assert merged["teacher"]["heads"] == ClassifierSettings().teacher.heads
     assert ClassifierSettings.model_validate(merged).teacher.hidden == 16
+
+
+def test_a_generator_runs_at_the_dataset_temperature_unless_its_block_sets_one():
+    def generator(block: dict[str, Any]) -> Any:
+        entry = load({"datasets": {"md": {"track": "forcefield", "format": "npz",
+                                          "temperature": 600, "generate": block}}}).dataset("md")
+        return at_temperature(entry.generate, entry.temperature)
+
+    assert generator({"kind": "md_emt"}).temperature == 600.0
+    assert generator({"kind": "md_emt", "temperature": 300}).temperature == 300.0
+    assert generator({"kind": "xtb_molecule"}).temperature == 600.0
+    chain = generator({"kind": "cg_chain", "stride": 5})  # no temperature of its own
+    assert chain.stride == 5 and "temperature" not in chain.as_dict()
+    default = MdEmtGenerate(kind="md_emt")
+    assert at_temperature(default, None) == default  # no dataset temperature: its own default

@@ -6,8 +6,8 @@ from distillery.workflow import run_script
 
 def main(snakemake) -> None:
     generate = snakemake.params.generate
-    options = {} if generate.duration is None else {"duration": generate.duration}
-    rows = simulate_capture(snakemake.wildcards.capture, seed=snakemake.params.seed, **options)
+    rows = simulate_capture(snakemake.wildcards.capture, generate.duration,
+                            seed=snakemake.params.seed)
     write_capture(snakemake.output[0], rows)
     print(f"wrote {len(rows)} frames to {snakemake.output[0]}")
 

@@ -2,6 +2,8 @@
 
 Each block of `config/config.yaml` is one subclass, defined beside the code that uses it; the
 top-level `distillery.settings.Config` composes them and the JSON schema is generated from it.
+Every field documents itself with a docstring right below it (meaning and units), which becomes
+its description in the schema.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ M = TypeVar("M", bound=BaseModel)
 class Settings(BaseModel):
     """A validated, immutable settings block."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True,
+                              use_attribute_docstrings=True)
 
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-able values (for provenance, model files and tracking params)."""

@@ -45,10 +45,14 @@ R = TypeVar("R", bound=RoleSettings)
 class DatasetSettings(DataSettings):
     """One entry under `datasets:`: its data, and overrides of the track blocks for it."""
 
-    forcefield: dict[str, Any] = Field(default_factory=dict)  # merged over `forcefield:`
-    classifier: dict[str, Any] = Field(default_factory=dict)  # merged over `classifier:`
-    cg: CGSettings = CGSettings()  # coarse_grained datasets
-    windows: WindowSettings = WindowSettings()  # classifier datasets
+    forcefield: dict[str, Any] = Field(default_factory=dict)
+    """This dataset's force-field settings, merged over the global `forcefield:` block."""
+    classifier: dict[str, Any] = Field(default_factory=dict)
+    """This dataset's classifier settings, merged over the global `classifier:` block."""
+    cg: CGSettings = CGSettings()
+    """Coarse-graining of a coarse_grained dataset: mapping, priors, delta model, simulation."""
+    windows: WindowSettings = WindowSettings()
+    """How a classifier dataset's captures become window graphs."""
 
     def data(self) -> DataSettings:
         """The entry's data part alone (what ingest reads): track blocks left out, so changing
@@ -60,20 +64,28 @@ class Config(Settings):
     """The top level of a config file."""
 
     seed: int = 0
+    """Seed of every random step; a dataset's own `seed` replaces it for that dataset."""
     results: str = "results"
-    # which twin of envs/{forcefield,classifier}-*.yaml the rules name for `--sdm conda`
+    """Folder of the workflow's outputs (models, metrics, reports)."""
     conda: Literal["cpu", "cuda"] = "cpu"
-    # an entry set to null is left out: an overlay config (`--configfile`) can drop a dataset
+    """Which twin of envs/{forcefield,classifier}-*.yaml the rules name for `--sdm conda`."""
     datasets: dict[str, DatasetSettings] = Field(min_length=1)
+    """The datasets by name. An entry set to null is left out: an overlay config
+    (`--configfile`) can drop a dataset."""
     report: ReportSettings = ReportSettings()
+    """The run-wide report: leaderboard, benchmarks table, analytics notebook."""
     forcefield: ForcefieldSettings = ForcefieldSettings()
+    """Force-field track defaults: teacher, students, distillation, evaluation, export, MD."""
     classifier: ClassifierSettings = ClassifierSettings()
-    # MLflow logging of training and evaluation jobs (local SQLite store by default)
+    """CAN intrusion-detection track defaults: architectures, KD, fusion, training, goals."""
     tracking: TrackingSettings = TrackingSettings()
-    # named variants of a dataset's settings, each built as the dataset `<dataset>--<variant>`
+    """MLflow logging of training and evaluation jobs (local SQLite store by default)."""
     sweeps: dict[str, SweepSettings] = Field(default_factory=dict)
-    # hardware-aware planning of a force field's size and batch (`python -m distillery.plan`)
+    """Named variants of a dataset's settings, each built as the dataset
+    `<dataset>--<variant>`."""
     plan: PlanSettings = PlanSettings()
+    """Hardware-aware planning of a force field's size and batch
+    (`python -m distillery.plan`)."""
 
     @field_validator("datasets", mode="before")
     @classmethod

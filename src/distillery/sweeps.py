@@ -36,10 +36,13 @@ class SweepSettings(Settings):
     """One entry under `sweeps:`."""
 
     dataset: str
-    # dotted key inside the dataset's entry -> the values to try; variants are the product
+    """The configured dataset whose entry the sweep varies."""
     grid: dict[str, list[Any]] = Field(default_factory=dict)
-    # each grid point once per seed (the dataset's `seed`); empty: once, with its own seed
+    """Dotted key inside the dataset's entry -> the values to try; variants are the
+    product."""
     seeds: list[int] = Field(default_factory=list)
+    """Each grid point once per seed (the dataset's `seed`); empty: once, with its own
+    seed."""
 
 
 def nested(dotted: str, value: Any) -> dict[str, Any]:

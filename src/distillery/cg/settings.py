@@ -18,14 +18,20 @@ class MappingSettings(Settings):
     joins the bead of the atom it is bonded to)."""
 
     kind: Literal["identity", "index", "groups", "selection"] = "identity"
+    """How atoms become beads: identity, index, groups or selection."""
     indices: tuple[int, ...] = ()
+    """Atom index of each bead (index mapping)."""
     groups: tuple[tuple[int, ...], ...] = ()
-    # bead position: centre of mass | centroid | the selected atom alone (selection only)
+    """Atom indices of each bead (groups mapping)."""
     weights: Literal["mass", "uniform", "selected"] = "mass"
+    """Bead position: centre of mass | centroid | the selected atom alone (selection only)."""
     selection: str = "backbone and not element H"
-    topology: str | None = None  # PDB of the all-atom molecule (selection mapping)
-    # bead types: element of the bead's main atom, its atom name (selection), or one per bead
+    """MDTraj selection of the bead atoms (selection mapping)."""
+    topology: str | None = None
+    """PDB of the all-atom molecule (selection mapping)."""
     types: Literal["element", "name"] | tuple[str, ...] = "element"
+    """Bead types: element of the bead's main atom, its atom name (selection), or one per
+    bead."""
 
 
 class TopologySettings(Settings):
@@ -33,38 +39,57 @@ class TopologySettings(Settings):
     beads whose atoms are bonded in the mapping's topology file)."""
 
     kind: Literal["chain", "list", "mapping"] = "chain"
+    """Where the bonds come from: chain, list or mapping."""
     bonds: tuple[tuple[int, int], ...] = ()
+    """Bead index pairs of the bonds (list topology)."""
 
 
 class BinSettings(Settings):
+    """Histogram bins of each interaction kind in Boltzmann inversion."""
+
     bond: int = Field(80, ge=10)
+    """Bins of bond lengths."""
     angle: int = Field(90, ge=10)
+    """Bins of angles."""
     dihedral: int = Field(72, ge=10)
+    """Bins of dihedrals."""
     pair: int = Field(80, ge=10)
+    """Bins of non-bonded pair distances."""
 
 
 class RepulsionSettings(Settings):
     """Excluded volume kT (σ/r)^exponent, σ = onset × the `quantile` of non-bonded distances."""
 
     exponent: PositiveInt = 12
+    """Power of the repulsion."""
     quantile: float = Field(0.001, ge=0, le=1)
+    """Quantile of the non-bonded distances that sets σ."""
     onset: PositiveFloat = 0.8
+    """σ as a fraction of that quantile."""
 
 
 class PriorFitSettings(Settings):
     """How the priors are fitted (the fitting keys of the `cg:` block)."""
 
     fit: Literal["parametric", "spline"] = "parametric"
-    # interaction kinds that get a prior, each fitted per class of bead types
+    """parametric: harmonic bonds and angles, Fourier dihedrals; spline: tabulated PMFs."""
     terms: tuple[Literal["bond", "angle", "dihedral", "pair"], ...] = (
         "bond", "angle", "dihedral", "pair")
+    """Interaction kinds that get a prior, each fitted per class of bead types."""
     bins: BinSettings = BinSettings()
-    min_count: PositiveInt = 5  # histogram bins with fewer samples are not fitted
-    dihedral_order: PositiveInt = 3  # Fourier terms cos(n phi), sin(n phi), n = 1..order
-    spline_smoothing: float = Field(1.0, ge=0)  # Gaussian smoothing of spline tables, in bins
+    """Histogram bins per interaction kind."""
+    min_count: PositiveInt = 5
+    """Histogram bins with fewer samples are not fitted."""
+    dihedral_order: PositiveInt = 3
+    """Fourier terms cos(n phi), sin(n phi), n = 1..order."""
+    spline_smoothing: float = Field(1.0, ge=0)
+    """Gaussian smoothing of spline tables, in bins."""
     repulsion: RepulsionSettings = RepulsionSettings()
+    """Excluded-volume repulsion of non-bonded pairs."""
     topology: TopologySettings = TopologySettings()
-    exclusion: int = Field(3, ge=2)  # non-bonded pairs are at least this many bonds apart
+    """The bonds between beads."""
+    exclusion: int = Field(3, ge=2)
+    """Non-bonded pairs are at least this many bonds apart."""
 
 
 class DeltaSettings(Settings):
@@ -72,27 +97,42 @@ class DeltaSettings(Settings):
     (`schnet`, `painn`) or a CGnet feature network of the molecule (`cgnet`)."""
 
     model: AnyModelSettings = ModelSettings(features=32, n_layers=2, n_rbf=16, cutoff=7.0)
+    """Architecture of the delta model, chosen by its `kind`."""
     train: FFTrainSettings = FFTrainSettings(
         epochs=20, batch_size=32, checkpoint_every=10,
         schedule=ScheduleSettings(lr=3.0e-3, warmup_steps=20, final_lr_ratio=0.05))
+    """Training of the delta model."""
 
 
 class SimulationSettings(Settings):
     """BAOAB Langevin of prior + ML from test frames, compared with the reference."""
 
     steps: PositiveInt = 20000
-    timestep: PositiveFloat = 0.005  # ps
-    friction: PositiveFloat = 10.0  # 1/ps
-    temperature: PositiveFloat | None = None  # K; null: the dataset's temperature
-    stride: PositiveInt = 100  # steps between recorded frames
-    starts: PositiveInt = 8  # test frames the replicas start from
-    bond_factor: float = Field(1.5, gt=1)  # unstable: a bond above this × the longest reference
-    seed: int | None = None  # null: the dataset's seed
-    # named collective variables: 2, 3 or 4 bead indices (distance, angle, IUPAC dihedral)
+    """Langevin steps of each replica."""
+    timestep: PositiveFloat = 0.005
+    """Time step in ps."""
+    friction: PositiveFloat = 10.0
+    """Langevin friction in 1/ps."""
+    temperature: PositiveFloat | None = None
+    """Temperature in K; null: the dataset's temperature."""
+    stride: PositiveInt = 100
+    """Steps between recorded frames."""
+    starts: PositiveInt = 8
+    """Test frames the replicas start from."""
+    bond_factor: float = Field(1.5, gt=1)
+    """Unstable: a bond above this × the longest reference bond."""
+    seed: int | None = None
+    """Seed of the Langevin noise; null: the dataset's seed."""
     variables: dict[str, tuple[int, ...]] = Field(default_factory=dict)
+    """Named collective variables: 2, 3 or 4 bead indices (distance, angle, IUPAC
+    dihedral)."""
     fes: tuple[str, str] = ("end_to_end", "radius_of_gyration")
+    """The two collective variables of the free-energy surface: named `variables`,
+    end_to_end, radius_of_gyration or bond_<i>, angle_<i>, dihedral_<i> of the topology."""
     bins: int = Field(25, ge=5)
-    prior_only: bool = True  # also simulate the prior alone, for the comparison
+    """Histogram bins per collective variable in the reference comparison."""
+    prior_only: bool = True
+    """Also simulate the prior alone, for the comparison."""
 
     @model_validator(mode="after")
     def _stride_fits(self) -> SimulationSettings:
@@ -105,8 +145,11 @@ class CGSettings(PriorFitSettings):
     """A dataset's `cg:` block."""
 
     mapping: MappingSettings = MappingSettings()
+    """How atoms become beads."""
     delta: DeltaSettings = DeltaSettings()
+    """The ML model of the difference between reference and prior."""
     simulate: SimulationSettings = SimulationSettings()
+    """Simulation of prior + ML and its comparison with the reference."""
 
     def fitting(self) -> PriorFitSettings:
         """The part that decides the prior fit (so other changes do not refit the priors)."""

@@ -4,9 +4,9 @@ and how it is split."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
-from pydantic import Field, PositiveFloat, model_validator
+from pydantic import BaseModel, Field, PositiveFloat, PositiveInt, model_validator
 
 from distillery.base_settings import Settings
 from distillery.data.can_layouts import LAYOUTS
@@ -25,27 +25,44 @@ class RawEntry(Settings):
     and the intervals (s from its first frame) inside which every frame is that attack."""
 
     path: str
+    """The file, relative to the working directory or absolute."""
     attack: str = "attack"
-    capture: str | None = None  # null: the file name without its suffix
-    layout: Layout | None = None  # null: the dataset's layout
+    """Label of the file's attack frames (CAN captures)."""
+    capture: str | None = None
+    """Name of the capture; null: the file name without its suffix."""
+    layout: Layout | None = None
+    """CAN layout of this file; null: the dataset's layout."""
     attack_intervals: tuple[tuple[float, float], ...] = ()
+    """Intervals [start, stop) in s from the file's first frame inside which every frame is
+    an attack frame."""
 
 
 class UnitSettings(Settings):
-    energy: str = "eV"  # eV, meV, kcal/mol, kJ/mol, Hartree, Ry
-    length: str = "angstrom"  # angstrom, Bohr, nm, pm
-    forces: str | None = None  # null: energy/length
-    stress: str | None = None  # null: energy/length^3; or GPa, kbar, bar, Pa
+    """Units of the raw files, converted to eV and Å at ingest."""
+
+    energy: str = "eV"
+    """Energy unit: eV, meV, kcal/mol, kJ/mol, Hartree or Ry."""
+    length: str = "angstrom"
+    """Length unit: angstrom, Bohr, nm or pm."""
+    forces: str | None = None
+    """Force unit; null: energy/length."""
+    stress: str | None = None
+    """Stress unit: GPa, kbar, bar or Pa; null: energy/length^3."""
 
 
 class SplitSettings(Settings):
     """random: shuffled frames; blocks: contiguous time blocks of each capture."""
 
     strategy: Literal["random", "blocks"] = "random"
+    """random: shuffled frames; blocks: contiguous time blocks of each capture."""
     train: float = Field(0.8, gt=0, le=1)
+    """Fraction of the frames in the training split (train + val + test = 1)."""
     val: float = Field(0.1, ge=0, le=1)
+    """Fraction of the frames in the validation split."""
     test: float = Field(0.1, ge=0, le=1)
+    """Fraction of the frames in the test split."""
     n_blocks: int = Field(10, ge=3)
+    """Contiguous blocks each capture is cut into (blocks strategy)."""
 
     @model_validator(mode="after")
     def _fractions(self) -> SplitSettings:
@@ -56,50 +73,100 @@ class SplitSettings(Settings):
 
 
 class MdEmtGenerate(Settings):
-    """Periodic fcc Cu/Au alloy, Langevin MD with ASE's EMT (null: the generator's default)."""
+    """Periodic fcc Cu/Au alloy, Langevin MD with ASE's EMT."""
 
     kind: Literal["md_emt"]
-    n_frames: int | None = Field(None, ge=10)
-    stride: int | None = Field(None, ge=1)  # MD steps between saved frames
-    equilibration: int | None = Field(None, ge=0)  # MD steps before the first frame
+    """Generator: EMT molecular dynamics of a Cu/Au alloy."""
+    n_frames: int = Field(300, ge=10)
+    """Saved frames."""
+    size: PositiveInt = 3
+    """fcc unit cells along each cell edge (4 atoms each: 108 atoms at 3)."""
+    gold_fraction: float = Field(0.25, ge=0, le=1)
+    """Fraction of the Cu atoms replaced by Au, at random sites."""
+    temperature: PositiveFloat = 800.0
+    """Temperature in K; the dataset's `temperature` replaces it unless this block sets it."""
+    timestep_fs: PositiveFloat = 2.0
+    """Time step in fs."""
+    stride: int = Field(10, ge=1)
+    """MD steps between saved frames."""
+    equilibration: int = Field(200, ge=0)
+    """MD steps before the first frame."""
 
 
 class CgChainGenerate(Settings):
-    """Bead chain under known bonded terms and repulsion (true parameters written beside it)."""
+    """Bead chain under known bonded terms and repulsion (true parameters written beside it),
+    at the dataset's temperature."""
 
     kind: Literal["cg_chain"]
-    n_frames: int | None = Field(None, ge=10)
-    stride: int | None = Field(None, ge=1)  # Langevin steps between saved frames
-    equilibration: int | None = Field(None, ge=0)  # Langevin steps before the first frame
+    """Generator: Langevin dynamics of a coarse-grained bead chain."""
+    n_frames: int = Field(2000, ge=10)
+    """Saved frames, taken in turn from the replicas."""
+    replicas: PositiveInt = 100
+    """Independent chains simulated side by side."""
+    mass: PositiveFloat = 12.0
+    """Bead mass in amu."""
+    timestep_ps: PositiveFloat = 0.005
+    """Time step in ps."""
+    friction: PositiveFloat = 10.0
+    """Langevin friction in 1/ps."""
+    stride: int = Field(250, ge=1)
+    """Langevin steps between saved frames."""
+    equilibration: int = Field(4000, ge=0)
+    """Langevin steps before the first frame."""
 
 
 class CanBusGenerate(Settings):
     """CAN captures in the Car-Hacking CSV layout with injected attack bursts."""
 
     kind: Literal["can_bus"]
+    """Generator: synthetic CAN-bus captures."""
     captures: tuple[str, ...] = Field(("dos", "fuzzy", "spoofing"), min_length=1)
-    duration: PositiveFloat | None = None  # s per capture; null: the generator's default
+    """One capture per attack: dos, fuzzy, spoofing, masquerade or replay."""
+    duration: PositiveFloat = 30.0
+    """Length of each capture in s."""
 
 
 GenerateSettings = Annotated[
     MdEmtGenerate | CgChainGenerate | CanBusGenerate | XtbMoleculeSettings
     | OpenmmPeptideSettings, Field(discriminator="kind")]
+G = TypeVar("G", bound=BaseModel)
+
+
+def at_temperature(generate: G, temperature: float | None) -> G:
+    """A generator block with the dataset's `temperature` (the system's), unless the block
+    sets its own or has none."""
+    if (temperature is None or "temperature" not in type(generate).model_fields
+            or "temperature" in generate.model_fields_set):
+        return generate
+    return generate.model_copy(update={"temperature": temperature})
 
 
 class DataSettings(Settings):
     """The data part of one dataset entry."""
 
     track: Track
+    """Which track the dataset runs through."""
     format: Format
+    """Format of the raw files."""
     raw: str | RawEntry | tuple[str | RawEntry, ...] | None = None
+    """The raw files: a path, an entry or a list of them (or `generate`)."""
     generate: GenerateSettings | None = None
+    """A generator of the data (or `raw`), chosen by its `kind`."""
     units: UnitSettings = UnitSettings()
-    fields: dict[str, str] = Field(default_factory=dict)  # internal field -> key in the file
+    """Units of the raw files."""
+    fields: dict[str, str] = Field(default_factory=dict)
+    """Canonical field name -> its key in the file (over the readers' aliases), e.g.
+    `energy: REF_energy`."""
     on_bad_rows: Literal["error", "skip"] = "error"
-    layout: Layout | None = None  # CAN capture layout; null or auto: detected from the file
-    temperature: PositiveFloat | None = None  # K: Boltzmann inversion, MD, generators
-    seed: int | None = None  # null: the run's seed
+    """Malformed CAN rows: stop with an error, or skip and count them."""
+    layout: Layout | None = None
+    """CAN capture layout; null or auto: detected from the file."""
+    temperature: PositiveFloat | None = None
+    """Temperature of the system in K: Boltzmann inversion, MD, generators."""
+    seed: int | None = None
+    """Seed of this dataset's random steps; null: the run's seed."""
     split: SplitSettings = SplitSettings()
+    """How the frames are split into train, validation and test."""
 
     @model_validator(mode="after")
     def _one_source(self) -> DataSettings:

@@ -40,7 +40,9 @@ class RoleSettings(Settings):
     """Architecture and training of one model role."""
 
     model: ModelSettings
+    """Architecture of the role's force field."""
     train: FFTrainSettings = FFTrainSettings()
+    """Training of the role's force field."""
 
 
 class StudentSettings(RoleSettings):
@@ -48,6 +50,7 @@ class StudentSettings(RoleSettings):
     alone (the like-for-like comparison that shows what the teacher adds)."""
 
     baseline: bool = True
+    """Also train the student's architecture on the reference labels alone."""
 
 
 class TeacherSettings(RoleSettings):
@@ -57,17 +60,22 @@ class TeacherSettings(RoleSettings):
     export directory (`export: path/to/export/teacher`). `model`/`train` only serve `train`."""
 
     source: Literal["train", "ase", "export"] = "train"
-    # what the teacher is, as the record, cards and goals treat it. `model`: a model trained
-    # here or exported (the distillation case: the student is scored against the reference,
-    # with its ratio to the teacher's error); `foundation`: a pretrained model whose labels
-    # are the only ones (the student is scored against the teacher's labels); `reference`:
-    # the method that wrote the reference labels itself (the student is a surrogate: no
-    # teacher-ratio goal). null: `foundation` for an ASE calculator, `model` otherwise.
+    """Where the teacher comes from: train, ase or export."""
     type: Literal["model", "foundation", "reference"] | None = None
+    """What the teacher is, as the record, cards and goals treat it. `model`: a model trained
+    here or exported (the distillation case: the student is scored against the reference,
+    beside its ratio to the teacher's error); `foundation`: a pretrained model whose labels are
+    the only ones (the student is scored against the teacher's labels); `reference`: the
+    method that wrote the reference labels itself (the student is a surrogate: no
+    teacher-ratio goal). null: `foundation` for an ASE calculator, `model` otherwise."""
     calculator: str | None = None
+    """ASE calculator as `package.module:Class` (source ase)."""
     kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments the calculator is built with (source ase)."""
     export: str | None = None
-    fd_step: PositiveFloat = 0.01  # Å: central differences of forces (HVPs of non-JAX teachers)
+    """A distillery export directory (source export)."""
+    fd_step: PositiveFloat = 0.01
+    """Step in Å of the central differences of forces (HVPs of non-JAX teachers)."""
 
     def teacher_type(self) -> Literal["model", "foundation", "reference"]:
         """`type`, or what the source implies when it is left open."""
@@ -83,100 +91,158 @@ class TeacherSettings(RoleSettings):
 
 
 class DisplaceSettings(Settings):
-    copies: int = Field(2, ge=0)  # randomly displaced copies of each training frame
-    sigma: PositiveFloat = 0.05  # Å, per Cartesian component
+    """Randomly displaced copies of the training frames, labelled by the teacher."""
+
+    copies: int = Field(2, ge=0)
+    """Randomly displaced copies of each training frame."""
+    sigma: PositiveFloat = 0.05
+    """Standard deviation of the displacements in Å, per Cartesian component."""
 
 
 class DistillMDSettings(Settings):
     """Teacher-driven Langevin MD from training frames; its frames join the distill set."""
 
     starts: int = Field(4, ge=0)
+    """Training frames the runs start from, one run each; 0: no teacher MD."""
     steps: PositiveInt = 100
+    """MD steps of each run."""
     every: PositiveInt = 10
-    temperature: PositiveFloat | None = None  # K; null: the dataset's temperature
+    """MD steps between frames kept for the distill set."""
+    temperature: PositiveFloat | None = None
+    """Temperature in K; null: the dataset's temperature."""
     timestep_fs: PositiveFloat = 2.0
+    """Time step in fs."""
 
 
 class DistillSettings(Settings):
-    teacher_weight: float = Field(1.0, ge=0, le=1)  # targets: w * teacher + (1 - w) * reference
+    """The distill set: training frames plus teacher-labelled displaced and MD frames."""
+
+    teacher_weight: float = Field(1.0, ge=0, le=1)
+    """w of the targets w * teacher + (1 - w) * reference."""
     displace: DisplaceSettings = DisplaceSettings()
+    """Randomly displaced copies of the training frames."""
     md: DistillMDSettings = DistillMDSettings()
-    hvp: bool = False  # Hessian-vector-product targets along random directions
-    chunks: PositiveInt = 2  # labelling jobs (ff_distill_label), each its own output
+    """Teacher-driven MD from training frames."""
+    hvp: bool = False
+    """Add Hessian-vector-product targets along random directions."""
+    chunks: PositiveInt = 2
+    """Labelling jobs (ff_distill_label), each its own output."""
     hvp_weight: float = Field(1.0, ge=0)
+    """Weight of the HVP loss of the students when `hvp` is on."""
 
 
 class EvaluateSettings(Settings):
+    """Test-set errors and speed of every model."""
+
     batch_size: PositiveInt = 16
-    speed_frames: PositiveInt = 32  # test frames timed for throughput
-    speed_seconds: PositiveFloat = 3.0  # minimum timing window per model
-    latency_batch_sizes: tuple[PositiveInt, ...] = (1, 8, 64)  # frames/s and ms per batch
-    latency_seconds: PositiveFloat = 0.5  # minimum timing window per batch size
+    """Frames per batch in evaluation and the throughput timing."""
+    speed_frames: PositiveInt = 32
+    """Test frames timed for throughput."""
+    speed_seconds: PositiveFloat = 3.0
+    """Minimum timing window per model in s."""
+    latency_batch_sizes: tuple[PositiveInt, ...] = (1, 8, 64)
+    """Batch sizes timed for frames/s and ms per batch."""
+    latency_seconds: PositiveFloat = 0.5
+    """Minimum timing window per batch size in s."""
 
 
 class ToleranceSettings(Settings):
-    energy_per_atom: PositiveFloat = 1.0e-5  # eV/atom
-    forces: PositiveFloat = 1.0e-4  # eV/Å
+    """Largest differences between an export and the in-process model."""
+
+    energy_per_atom: PositiveFloat = 1.0e-5
+    """Energy tolerance in eV/atom."""
+    forces: PositiveFloat = 1.0e-4
+    """Force tolerance in eV/Å."""
 
 
 class ExportSettings(Settings):
     """jax.export (StableHLO) + params.npz per model, runnable without the training code."""
 
-    n_atoms: PositiveInt | None = None  # null: symbolic atom count (any size)
-    float64: bool = False  # trace in double precision
-    check_frames: PositiveInt = 4  # test frames compared between export and in-process model
+    n_atoms: PositiveInt | None = None
+    """Atom count the export is traced for; null: symbolic atom count (any size)."""
+    float64: bool = False
+    """Trace in double precision."""
+    check_frames: PositiveInt = 4
+    """Test frames compared between export and in-process model."""
     tolerance: ToleranceSettings = ToleranceSettings()
+    """Largest differences allowed in that comparison."""
 
 
 class RDFSettings(Settings):
-    r_max: PositiveFloat = 5.0  # Å; below half the cell width for periodic data
+    """Radial distribution functions of the MD runs."""
+
+    r_max: PositiveFloat = 5.0
+    """Largest distance in Å; below half the cell width for periodic data."""
     bins: int = Field(100, ge=2)
+    """Histogram bins up to `r_max`."""
 
 
 class MDStabilitySettings(Settings):
     """NVE + Langevin runs of the exported models through the ASE calculator."""
 
-    # model names (`teacher`, `student`, `student_<name>`, `baseline...`) of this dataset
     models: tuple[str, ...] = Field(("student", "teacher"), min_length=1)
-    starts: PositiveInt = 1  # test-split start structures per model and ensemble
+    """Model names (`teacher`, `student`, `student_<name>`, `baseline...`) of this dataset."""
+    starts: PositiveInt = 1
+    """Test-split start structures per model and ensemble."""
     steps: PositiveInt = 500
+    """MD steps of each run."""
     timestep_fs: PositiveFloat = 2.0
-    temperature: PositiveFloat | None = None  # K; null: the dataset's temperature
+    """Time step in fs."""
+    temperature: PositiveFloat | None = None
+    """Temperature in K; null: the dataset's temperature."""
     friction_per_ps: PositiveFloat = 10.0
+    """Langevin friction in 1/ps."""
     sample_every: PositiveInt = 10
-    bond_factor: float = Field(1.5, gt=1)  # unstable: nearest neighbour this much further
-    collapse_factor: float = Field(0.5, gt=0, le=1)  # ... or closest pair this much closer
-    max_force: PositiveFloat = 50.0  # ... or any |F| above this (eV/Å)
+    """MD steps between recorded samples."""
+    bond_factor: float = Field(1.5, gt=1)
+    """Unstable: an atom's nearest neighbour this many times further than at the start."""
+    collapse_factor: float = Field(0.5, gt=0, le=1)
+    """Unstable: the closest pair closer than this fraction of the starting closest pair."""
+    max_force: PositiveFloat = 50.0
+    """Unstable: any |F| above this, in eV/Å."""
     rdf: RDFSettings = RDFSettings()
+    """Radial distribution functions of the runs."""
 
 
 class FFGoalSettings(Settings):
     """Targets of every distilled student, checked in metrics.json."""
 
-    min_speedup: PositiveFloat = 10.0  # student frames/s over the teacher's
-    max_force_mae_ratio: PositiveFloat = 1.25  # student force MAE over the teacher's
-    # student force MAE over its baseline's (same architecture, reference labels alone): does
-    # distillation pay? Checked for students that have a baseline.
+    min_speedup: PositiveFloat = 10.0
+    """Smallest student frames/s over the teacher's."""
+    max_force_mae_ratio: PositiveFloat = 1.25
+    """Largest student force MAE over the teacher's."""
     max_baseline_ratio: PositiveFloat = 0.85
-    # eV/Å: student force MAE against a foundation teacher, whose labels are its reference
+    """Largest student force MAE over its baseline's (same architecture, reference labels
+    alone): does distillation pay? Checked for students that have a baseline."""
     max_force_mae_vs_foundation: PositiveFloat = 0.05
+    """Largest student force MAE in eV/Å against a foundation teacher, whose labels are its
+    reference."""
 
 
 class ForcefieldSettings(Settings):
+    """The `forcefield:` block: teacher, students, distillation, evaluation, export, MD."""
+
     teacher: TeacherSettings = TeacherSettings(
         model=ModelSettings(kind="painn", features=48, n_layers=3, n_rbf=12, cutoff=4.0),
         train=FFTrainSettings(epochs=10))
+    """The teacher: its source, and architecture and training when it is trained here."""
     student: StudentSettings = StudentSettings(model=ModelSettings())
-    # further student sizes beside `student`, each the model `student_<name>`
+    """The student distilled from the teacher (the model `student`)."""
     students: dict[StudentName, StudentSettings] = Field(default_factory=dict)
-    # training of the baselines (a student's architecture on the reference labels); null: the
-    # student's training settings
+    """Further student sizes beside `student`, each the model `student_<name>`."""
     baseline_train: FFTrainSettings | None = None
+    """Training of the baselines (a student's architecture on the reference labels); null:
+    the student's training settings."""
     distill: DistillSettings = DistillSettings()
+    """The distill set the students learn from."""
     evaluate: EvaluateSettings = EvaluateSettings()
+    """Test-set errors and speed."""
     export: ExportSettings = ExportSettings()
+    """Export of every model with jax.export."""
     md_stability: MDStabilitySettings = MDStabilitySettings()
+    """MD runs of the exported models."""
     goals: FFGoalSettings = FFGoalSettings()
+    """Targets of every distilled student."""
 
     @model_validator(mode="after")
     def _md_models_exist(self) -> ForcefieldSettings:

@@ -12,17 +12,23 @@ from distillery.base_settings import Settings
 class NetworkSettings(Settings):
     """What every force-field network takes."""
 
-    max_z: PositiveInt = 100  # largest atomic number the per-element energy shifts cover
+    max_z: PositiveInt = 100
+    """Largest atomic number the per-element energy shifts cover."""
 
 
 class ModelSettings(NetworkSettings):
     """`kind` painn (equivariant) or schnet (invariant, cheaper); cutoff in Å."""
 
     kind: Literal["painn", "schnet"] = "schnet"
+    """Architecture: painn (equivariant) or schnet (invariant, cheaper)."""
     features: PositiveInt = 16
+    """Width of the atom features."""
     n_layers: PositiveInt = 2
+    """Message-passing layers."""
     n_rbf: PositiveInt = 8
+    """Radial basis functions of the distances."""
     cutoff: PositiveFloat = 3.2
+    """Neighbour cutoff in Å."""
 
 
 class CGnetSettings(NetworkSettings):
@@ -33,11 +39,17 @@ class CGnetSettings(NetworkSettings):
     taken from the fitted prior's topology when the delta model is trained."""
 
     kind: Literal["cgnet"] = "cgnet"
+    """Architecture: a CGnet feature network of one molecule."""
     width: PositiveInt = 64
+    """Units of each tanh layer."""
     depth: PositiveInt = 3
+    """Tanh layers."""
     n_beads: PositiveInt | None = None
+    """Beads of the molecule; null: from the fitted prior's topology."""
     angles: tuple[tuple[int, int, int], ...] | None = None
+    """Bead index triples of the angles; null: from the fitted prior's topology."""
     dihedrals: tuple[tuple[int, int, int, int], ...] | None = None
+    """Bead index quadruples of the dihedrals; null: from the fitted prior's topology."""
 
     @model_validator(mode="after")
     def _beads_exist(self) -> CGnetSettings:

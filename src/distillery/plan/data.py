@@ -18,6 +18,7 @@ import numpy as np
 from distillery.data.frames import FrameSet, read_frames
 from distillery.data.generate.md_emt import simulate_alloy
 from distillery.data.generate.xtb_molecule import load_molecule
+from distillery.data.settings import at_temperature
 from distillery.data.splits import random_split, read_splits
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import ForcefieldSettings, RoleSettings
@@ -108,10 +109,10 @@ def synthetic_frames(entry: DatasetSettings, dataset: str, seed: int, missing: P
     copies (labels do not change a step's cost)."""
     generate, n = entry.generate, SYNTHETIC_FRAMES
     if generate is not None and generate.kind == "md_emt":
-        arrays = simulate_alloy(n_frames=n, stride=1, equilibration=0, seed=seed,
-                                temperature=entry.temperature or 800.0)
-        total = generate.n_frames or inspect.signature(simulate_alloy).parameters[
-            "n_frames"].default
+        short = at_temperature(generate, entry.temperature).model_copy(
+            update={"n_frames": n, "stride": 1, "equilibration": 0})
+        arrays = simulate_alloy(short, seed)
+        total = generate.n_frames
         return FrameSet(numbers=[arrays["z"]] * n, positions=list(arrays["R"]),
                         energy=arrays["E"], forces=list(arrays["F"]),
                         cell=np.repeat(arrays["cell"][None], n, 0),

@@ -6,6 +6,9 @@ from distillery.base_settings import Settings
 
 
 class ReportSettings(Settings):
-    # a config YAML to diff this run against in the notebook; null: the shipped config
+    """The `report:` block."""
+
     compare_with: str | None = None
-    kernel: str = "distillery"  # Jupyter kernel (registered by `make`); else the running Python
+    """A config YAML to diff this run against in the notebook; null: the shipped config."""
+    kernel: str = "distillery"
+    """Jupyter kernel (registered by `make`); else the running Python."""

@@ -16,20 +16,26 @@ class TrackingSettings(BaseModel):
     `<results>/tracking_pending/` and `python -m distillery.tracking sync` replays it.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", use_attribute_docstrings=True)
 
     enabled: bool = True
+    """Log training and evaluation jobs to MLflow."""
     uri: str | None = None
+    """MLflow tracking URI; null: the local SQLite store `<results>/mlflow.db`."""
     strict: bool = False
-    # one experiment per dataset, named `<prefix><dataset>`; a prefix keeps projects apart
-    # on a shared server
+    """An unreachable store stops the job (instead of queueing the run)."""
     experiment_prefix: str = ""
-    # a tracking server that does not answer must not hold up training: fail fast, queue;
-    # one immediate retry rides out a dropped connection to a live server
+    """Prefix of the experiments, one per dataset named `<prefix><dataset>`; a prefix keeps
+    projects apart on a shared server."""
     http_timeout_s: float = Field(5.0, gt=0)
+    """Seconds to wait for the tracking server: one that does not answer must not hold up
+    training (fail fast, queue)."""
     http_retries: int = Field(1, ge=0, le=10)
-    # outputs larger than this are not copied into the artifact store (trajectories, caches)
+    """Immediate retries of a request; one rides out a dropped connection to a live
+    server."""
     max_artifact_mb: float = Field(50.0, ge=0)
+    """Outputs larger than this many MB are not copied into the artifact store (trajectories,
+    caches)."""
 
     def tracking_uri(self, results_dir: str | Path) -> str:
         """The store to log to: `uri`, or the local SQLite store under `results_dir`."""

@@ -107,10 +107,11 @@ def _replay(rows: list[tuple], target: dict, bursts: list[tuple[float, float]]) 
 
 
 def simulate_capture(
-    attack: str, duration: float = 30.0, n_ids: int = 20, n_bursts: int = 6,
+    attack: str, duration: float, n_ids: int = 20, n_bursts: int = 6,
     burst_length: float = 1.0, seed: int = 0, start_time: float = 1478198376.0,
 ) -> list[tuple]:
-    """Rows (timestamp, id, dlc, payload bytes, flag) of one capture, sorted by time."""
+    """Rows (timestamp, id, dlc, payload bytes, flag) of one capture of `duration` s, sorted by
+    time."""
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; expected one of {ATTACKS}")
     # the vehicle (normal IDs) is the same in every capture; the attacks differ

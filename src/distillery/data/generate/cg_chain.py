@@ -16,6 +16,8 @@ import jax.numpy as jnp
 import numpy as np
 from ase import units
 
+from distillery.data.settings import CgChainGenerate
+
 KCAL_PER_MOL_IN_EV = units.kcal / units.mol
 BOLTZMANN_KCAL = units.kB / KCAL_PER_MOL_IN_EV  # kcal/mol/K
 # acceleration of 1 kcal/mol/Å on 1 amu, in Å/ps²
@@ -71,24 +73,17 @@ def _initial_chain(p: ChainPotential) -> np.ndarray:
     return np.vstack([np.zeros(3), np.cumsum(p.r0 * steps, axis=0)])
 
 
-def simulate_chain(
-    potential: ChainPotential = ChainPotential(),
-    n_frames: int = 2000,
-    replicas: int = 100,
-    temperature: float = 300.0,
-    mass: float = 12.0,
-    timestep_ps: float = 0.005,
-    friction: float = 10.0,
-    stride: int = 250,
-    equilibration: int = 4000,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
-    """BAOAB Langevin of independent replicas; MD17-style arrays in kcal/mol and Å."""
+def simulate_chain(settings: CgChainGenerate, potential: ChainPotential, temperature: float,
+                   seed: int) -> dict[str, np.ndarray]:
+    """BAOAB Langevin of independent replicas at `temperature` (K); MD17-style arrays in
+    kcal/mol and Å."""
+    mass, timestep_ps, replicas = settings.mass, settings.timestep_ps, settings.replicas
+    n_frames = settings.n_frames
     kt = BOLTZMANN_KCAL * temperature
     # jitted: op-by-op dispatch would compile every primitive of the potential on its own
     energy_fn = jax.jit(jax.vmap(lambda x: chain_energy(potential, x)))
     force_fn = jax.jit(jax.vmap(jax.grad(lambda x: -chain_energy(potential, x))))
-    c1 = np.exp(-friction * timestep_ps)
+    c1 = np.exp(-settings.friction * timestep_ps)
     c2 = np.sqrt((1 - c1**2) * kt * ACCEL_UNIT / mass)
 
     def step(state, key):
@@ -113,11 +108,11 @@ def simulate_chain(
     v = jnp.zeros_like(x)
     state = (x, v, force_fn(x))
     key, sub = jax.random.split(key)
-    state = run(state, sub, equilibration)
+    state = run(state, sub, settings.equilibration)
     positions = []
     for k in range(per_replica):
         key, sub = jax.random.split(key)
-        state = run(state, sub, stride)
+        state = run(state, sub, settings.stride)
         positions.append(np.asarray(state[0]))
         if (k + 1) % 5 == 0:
             print(f"cg_chain: {(k + 1) * replicas}/{per_replica * replicas} frames", flush=True)

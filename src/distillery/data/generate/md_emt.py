@@ -11,35 +11,29 @@ from ase.lattice.cubic import FaceCenteredCubic
 from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
 
+from distillery.data.settings import MdEmtGenerate
 from distillery.io import atomic_write
 
 
-def simulate_alloy(
-    n_frames: int = 300,
-    size: int = 3,
-    gold_fraction: float = 0.25,
-    temperature: float = 800.0,
-    timestep_fs: float = 2.0,
-    stride: int = 10,
-    equilibration: int = 200,
-    seed: int = 0,
-) -> dict[str, np.ndarray]:
+def simulate_alloy(settings: MdEmtGenerate, seed: int) -> dict[str, np.ndarray]:
     """MD17-style arrays: R (n,N,3) Å, z (N,), E (n,) eV, F (n,N,3) eV/Å, cell, pbc."""
+    size, temperature = settings.size, settings.temperature
     rng = np.random.default_rng(seed)
     atoms = FaceCenteredCubic("Cu", size=(size, size, size), latticeconstant=3.7)
-    gold = rng.choice(len(atoms), int(round(gold_fraction * len(atoms))), replace=False)
+    gold = rng.choice(len(atoms), int(round(settings.gold_fraction * len(atoms))),
+                      replace=False)
     numbers = atoms.get_atomic_numbers()
     numbers[gold] = 79
     atoms.set_atomic_numbers(numbers)
     atoms.calc = EMT()
     MaxwellBoltzmannDistribution(atoms, temperature_K=temperature, rng=rng)
-    dyn = Langevin(atoms, timestep_fs * units.fs, temperature_K=temperature, friction=0.02,
-                   fixcm=False,
-                   rng=rng)
-    dyn.run(equilibration)
+    dyn = Langevin(atoms, settings.timestep_fs * units.fs, temperature_K=temperature,
+                   friction=0.02, fixcm=False, rng=rng)
+    dyn.run(settings.equilibration)
+    n_frames = settings.n_frames
     positions, energies, forces = [], [], []
     for frame in range(n_frames):
-        dyn.run(stride)
+        dyn.run(settings.stride)
         positions.append(atoms.get_positions(wrap=True))
         energies.append(atoms.get_potential_energy())
         forces.append(atoms.get_forces())

@@ -49,17 +49,29 @@ class OpenmmPeptideSettings(Settings):
     """`generate:` block of a dataset made by OpenMM molecular dynamics of a peptide."""
 
     kind: Literal["openmm_peptide"] = "openmm_peptide"
+    """Generator: OpenMM Langevin MD of a peptide."""
     topology: str = TOPOLOGY
+    """PDB of the peptide (relative to the working directory or the repository)."""
     forcefield: tuple[str, ...] = ("amber14-all.xml", "implicit/gbn2.xml")
-    temperature: float = Field(300.0, gt=0, description="K")
+    """OpenMM force-field files (the force field and its implicit solvent)."""
+    temperature: float = Field(300.0, gt=0)
+    """Temperature in K; the dataset's `temperature` replaces it unless this block sets it."""
     timestep_fs: float = Field(2.0, gt=0, le=4.0)
-    friction: float = Field(1.0, gt=0, description="Langevin friction in 1/ps")
+    """Time step in fs (at most 1 without constraints)."""
+    friction: float = Field(1.0, gt=0)
+    """Langevin friction in 1/ps."""
     constraints: Literal["HBonds", "none"] = "HBonds"
-    stride: int = Field(250, ge=1, description="MD steps between saved frames (0.5 ps)")
-    n_frames: int = Field(1000, ge=1, description="1000 x 0.5 ps = 500 ps")
-    equilibration: int = Field(10_000, ge=0, description="MD steps before the first frame")
+    """HBonds: bonds to hydrogen held at their length; none: unconstrained."""
+    stride: int = Field(250, ge=1)
+    """MD steps between saved frames (0.5 ps at 2 fs)."""
+    n_frames: int = Field(1000, ge=1)
+    """Saved frames (1000 x 0.5 ps = 500 ps)."""
+    equilibration: int = Field(10_000, ge=0)
+    """MD steps before the first frame."""
     platform: Literal["CPU", "Reference", "CUDA", "OpenCL"] = "CPU"
-    threads: int = Field(1, ge=1, description="CPU platform threads")
+    """OpenMM platform that runs the MD."""
+    threads: int = Field(1, ge=1)
+    """CPU platform threads."""
 
     @model_validator(mode="after")
     def _stable_step(self) -> OpenmmPeptideSettings:

@@ -52,16 +52,29 @@ class XtbMoleculeSettings(Settings):
     """`generate:` block of a dataset made by GFN-xTB molecular dynamics."""
 
     kind: Literal["xtb_molecule"] = "xtb_molecule"
+    """Generator: xTB-labelled Langevin MD of a molecule."""
     molecule: str = "ethanol"
+    """An ase.build.molecule (g2) or common name, a file in data/molecules/ or a structure
+    file."""
     method: Literal["GFN2-xTB", "GFN1-xTB", "IPEA1-xTB"] = "GFN2-xTB"
-    temperature: float = Field(500.0, gt=0, description="K, MD17's temperature")
-    timestep_fs: float = Field(0.5, gt=0, le=2.0, description="MD17 used 0.5 fs")
-    friction: float = Field(0.01, gt=0, description="Langevin friction in 1/fs")
-    stride: int = Field(10, ge=1, description="MD steps between saved frames")
+    """The tblite method that labels the frames."""
+    temperature: float = Field(500.0, gt=0)
+    """Temperature in K (MD17's); the dataset's `temperature` replaces it unless this block
+    sets it."""
+    timestep_fs: float = Field(0.5, gt=0, le=2.0)
+    """Time step in fs (MD17 used 0.5 fs)."""
+    friction: float = Field(0.01, gt=0)
+    """Langevin friction in 1/fs."""
+    stride: int = Field(10, ge=1)
+    """MD steps between saved frames."""
     n_frames: int = Field(1000, ge=1)
-    equilibration: int = Field(500, ge=0, description="MD steps before the first frame")
+    """Saved frames."""
+    equilibration: int = Field(500, ge=0)
+    """MD steps before the first frame."""
     layout: Literal["md17", "rmd17"] = "md17"
-    threads: int = Field(1, ge=1, description="OpenMP threads; one is fastest for ~10 atoms")
+    """Layout of the written NPZ: MD17 or revised MD17."""
+    threads: int = Field(1, ge=1)
+    """OpenMP threads; one is fastest for ~10 atoms."""
 
 
 def load_molecule(name: str) -> Atoms:
