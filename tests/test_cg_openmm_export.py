@@ -174,6 +174,10 @@ def test_bad_inputs_stop_with_one_line(tmp_path, data, capsys):
     with pytest.raises(InputError, match="one form for every class"):
         build_system(dataclasses.replace(priors, terms={**priors.terms, "bond": mixed}),
                      [12.0] * 7)
+    fewer = {k: v for k, v in priors.terms["angle"].items() if k != "A-B-A"}
+    with pytest.raises(InputError, match=r"no prior term for classes \['A-B-A'\]"):
+        build_system(dataclasses.replace(priors, terms={**priors.terms, "angle": fewer}),
+                     [12.0] * 7)
     save_priors(tmp_path / "priors.yaml", priors)
     write_frames(tmp_path / "cg.parquet", FrameSet(numbers=[NUMBERS[:6]],
                                                    positions=[data["x"][0, :6]],

@@ -1,15 +1,16 @@
 """The fitted prior as an OpenMM System, to simulate a coarse-grained model with OpenMM.
 
-Every term keeps the parameters of the prior file (eV, Å, radians); each energy expression
-converts its coordinate from OpenMM's nm to Å and its energy from eV to kJ/mol, so the
-numbers in the XML are those of priors.yaml. Parametric forms use CustomBondForce (bonds and
+Every term keeps the units of the prior file (eV, Å, radians); each energy expression converts
+its coordinate from OpenMM's nm to Å and its energy from eV to kJ/mol, so the parameters in the
+XML are the numbers of priors.yaml. Parametric forms use CustomBondForce (bonds and
 non-bonded pairs), CustomAngleForce and CustomTorsionForce; splines use CustomCompoundBondForce
 with the cubic of each grid segment as discrete tables, so the interpolation is the JAX prior's
 cubic Hermite exactly (OpenMM's own splines are natural cubic splines through the knots, which
 the fitted slopes do not follow). Non-bonded pairs are the prior's explicit pair list (beyond
 the bond exclusions, no cutoff, no periodic box), as in the JAX energy. Each interaction kind
-has its own force group (`FORCE_GROUPS`). Bead masses are those the JAX Langevin run uses: the
-atomic mass of each bead's element.
+has its own force group (`FORCE_GROUPS`). Angles are not clipped 5e-4 rad short of 0 and pi as
+the JAX energy clips them (to keep its gradient finite). Bead masses are those the JAX Langevin
+run uses: the atomic mass of each bead's element.
 
     python -m distillery.cg.openmm_export priors.npz cg_frames.parquet -o system.xml \
         --pdb start.pdb
@@ -65,7 +66,7 @@ class ExportMismatch(DistilleryError):
 class _Form:
     """Terms of one form on a kind: the energy (eV) as an expression of the coordinate X (Å or
     radians) with the intermediate values it uses, the parameters of each class, and tables
-    indexed (knot, class)."""
+    indexed (segment, class)."""
 
     expression: str
     parameters: tuple[str, ...]
