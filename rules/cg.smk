@@ -150,3 +150,32 @@ register_targets(
     f"{CG_DIR}/plots/sim_distributions.svg",
     f"{CG_DIR}/plots/sim_fes.svg",
 )
+
+
+rule cg_export_openmm:
+    """The fitted prior as an OpenMM System (bonds, angles, dihedrals and non-bonded pairs as
+    custom forces, one force group per kind; bead masses of their elements), a PDB of the first
+    CG frame to start from, and the System's agreement with the JAX prior on the first frames."""
+    input:
+        priors=CG_PRIORS,
+        frames=CG_FRAMES,
+    output:
+        system=f"{CG_DIR}/openmm/system.xml",
+        pdb=f"{CG_DIR}/openmm/start.pdb",
+        check=f"{CG_DIR}/openmm/check.json",
+    log:
+        log_path("cg_export_openmm"),
+    benchmark:
+        benchmark_path("cg_export_openmm")
+    conda:
+        conda_env("data")
+    script:
+        "../workflow_scripts/cg_export_openmm.py"
+
+
+register_targets(
+    "coarse_grained",
+    f"{CG_DIR}/openmm/system.xml",
+    f"{CG_DIR}/openmm/start.pdb",
+    f"{CG_DIR}/openmm/check.json",
+)

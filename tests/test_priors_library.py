@@ -178,6 +178,18 @@ def test_spline_is_continuous_at_grid_ends():
     assert bond.energy(np.array([hi + 1.0]))[0] > bond.energy(np.array([hi]))[0]
 
 
+def test_stacked_spline_gives_each_interaction_its_curve():
+    """The energy evaluates a kind's splines as tables stacked over interactions (n, knots):
+    each interaction follows its own table over the whole grid, not one cut at n knots."""
+    priors, frames = _toy_priors(spline=True)
+    for kind, coordinate in (("bond", geometry.bond_lengths), ("dihedral", geometry.dihedrals)):
+        values = coordinate(frames[:20], priors.topology.interactions(kind))
+        term = next(iter(priors.terms[kind].values()))
+        assert len(term.values) != values.shape[1]
+        np.testing.assert_allclose(priors.gathered(kind).energy(values), term.energy(values),
+                                   rtol=1e-12)
+
+
 @pytest.mark.parametrize("suffix,spline", [(".yaml", False), (".json", False), (".npz", True)])
 def test_priors_round_trip(tmp_path, suffix, spline):
     priors, frames = _toy_priors(spline)

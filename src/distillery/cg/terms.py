@@ -71,7 +71,7 @@ class SplineTerm:
     tail: HarmonicTerm | None = None
 
     def energy(self, x: Any, xp: Any = np) -> Any:
-        n = len(self.values)
+        n = np.shape(self.values)[-1]  # knots: stacked tables are (interactions, knots)
         t = (x - self.start) / self.step
         if self.periodic:
             # the grid spans one period: node n wraps onto node 0
