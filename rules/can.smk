@@ -181,10 +181,14 @@ rule can_evaluate:
 
 
 rule can_export:
-    """One distilled student in one format, checked against the in-process logits."""
+    """One distilled student in one format, checked against the in-process logits; the file
+    carries what `python -m distillery.can.detect` needs (windows, thresholds on normal
+    validation windows at the IDS false-positive rates)."""
     input:
         model=f"{CAN_DIR}/models/{{model}}.safetensors",
         graphs=f"{CAN_DIR}/graphs/test.npz",
+        val=f"{CAN_DIR}/graphs/val.npz",
+        meta=f"{CAN_DIR}/graphs/meta.json",
     output:
         model=f"{EXPORT_DIR}/classifier/{{model}}/model.{{format}}",
         check=f"{EXPORT_DIR}/classifier/{{model}}/check_{{format}}.json",
@@ -195,6 +199,8 @@ rule can_export:
         format=lambda wc: wc.format,
         check_graphs=64,
         tolerance=1e-4,  # logits, float32
+        fprs=lambda wc: can(wc).ids.fprs,
+        batch_size=lambda wc: can(wc).evaluate.batch_size,
     log:
         log_path("can_export_{model}_{format}"),
     benchmark:

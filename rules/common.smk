@@ -214,14 +214,13 @@ def can_vgae_inputs(wildcards):
 
 
 def can_exports(wildcards):
-    """Every distilled student as TorchScript; the graph-free MLPs also as ONNX (GATConv cannot
-    be exported to ONNX, see distillery.can.export)."""
+    """Every distilled student as TorchScript and as ONNX."""
     settings = can(wildcards)
     return [
         f"{EXPORT_DIR}/classifier/{s}_kd/check_{fmt}.json".format(
             dataset=wildcards.dataset)
-        for s, arch in settings.students.items()
-        for fmt in (("torchscript", "onnx") if arch.kind == "mlp" else ("torchscript",))
+        for s in settings.students
+        for fmt in ("torchscript", "onnx")
     ]
 
 

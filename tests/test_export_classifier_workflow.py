@@ -1,5 +1,6 @@
-"""The classifier export rule in the shared tiny run: TorchScript for every distilled student,
-ONNX for the MLP, each checked against the in-process logits, and the files run alone."""
+"""The classifier export rule in the shared tiny run: TorchScript and ONNX for every distilled
+student, each checked against the in-process logits, and the files run alone with their
+detector metadata."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import torch
 
 from distillery.can.dataset import load_graphs
 from distillery.can.export import graph_tensors, onnx_logits, torchscript_logits
+from distillery.can.exported import ExportedClassifier
 from distillery.can.models.build import load_classifier
 from distillery.io import read_json
 from distillery.settings import load_files
@@ -18,9 +20,8 @@ pytestmark = pytest.mark.workflow
 
 def test_classifier_export_rule(tiny_run):
     students = load_files((DEFAULT_CONFIG, TINY_CONFIG)).classifier("can").students
-    exported = {(f"{s}_kd", "torchscript") for s in students}
-    exported |= {(f"{s}_kd", "onnx") for s, arch in students.items() if arch.kind == "mlp"}
-    assert any(fmt == "onnx" for _, fmt in exported)
+    exported = {(f"{s}_kd", fmt) for s in students for fmt in ("torchscript", "onnx")}
+    assert any(arch.kind == "gat" for arch in students.values())
     can = tiny_run / "results/can/classifier"
     graphs = load_graphs(can / "graphs/test.npz")
     meta = read_json(can / "graphs/meta.json")
@@ -35,3 +36,6 @@ def test_classifier_export_rule(tiny_run):
         with torch.no_grad():
             reference = model(graphs[0]).numpy()
         assert abs(logits - reference).max() < 1e-4
+        detector = ExportedClassifier(directory / f"model.{fmt}").meta
+        assert detector["model"] == model_name and detector["windows"] == meta["windows"]
+        assert set(detector["thresholds"]) == {"0.01", "0.001"}

@@ -1,19 +1,20 @@
-"""Export one trained graph classifier (TorchScript or ONNX) and check the exported logits
+"""Export one trained graph classifier (TorchScript or ONNX) with its detector metadata
+(window settings, alarm thresholds on normal validation windows) and check the exported logits
 against the in-process model on test-split graphs."""
 
 from distillery.can.dataset import load_graphs
 from distillery.can.export import (
+    detector_metadata,
     export_onnx,
     export_torchscript,
     graph_tensors,
     max_logit_difference,
     onnx_logits,
-    onnx_supported,
     torchscript_logits,
 )
 from distillery.can.models.build import load_classifier
 from distillery.errors import DistilleryError
-from distillery.io import write_json
+from distillery.io import read_json, write_json
 from distillery.workflow import run_script
 
 FORMATS = {"torchscript": (export_torchscript, torchscript_logits),
@@ -25,11 +26,10 @@ def main(snakemake) -> None:
     name = snakemake.wildcards.model
     export, run = FORMATS[params.format]
     model, _ = load_classifier(snakemake.input.model)
-    if params.format == "onnx" and not onnx_supported(model):
-        raise DistilleryError(f"{snakemake.input.model}: graph attention layers cannot be "
-                              "exported to ONNX (data-dependent edge count); use TorchScript")
+    metadata = detector_metadata(model, name, read_json(snakemake.input.meta),
+                                 load_graphs(snakemake.input.val), params.fprs, params.batch_size)
     graphs = [graph_tensors(g) for g in load_graphs(snakemake.input.graphs)[:params.check_graphs]]
-    export(model, graphs[0], out.model)
+    export(model, graphs[0], out.model, metadata)
     diff = max_logit_difference(model, graphs, run, out.model)
     passed = diff <= params.tolerance
     write_json(out.check, {"model": name, "format": params.format, "n_graphs": len(graphs),

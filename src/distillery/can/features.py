@@ -29,25 +29,29 @@ def _group_mean_std(values: np.ndarray, groups: np.ndarray, n: int) -> tuple[np.
 
 
 def node_features(
-    node: np.ndarray, n_nodes: int, can_ids: np.ndarray, timestamp: np.ndarray,
-    dlc: np.ndarray, payload: np.ndarray,
+    node: np.ndarray, node_window: np.ndarray, can_ids: np.ndarray, timestamp: np.ndarray,
+    dlc: np.ndarray, payload: np.ndarray, size: int,
 ) -> np.ndarray:
-    """Features (n_nodes, len(FEATURE_NAMES)) float32 of the window's frames.
+    """Features (n_nodes, len(FEATURE_NAMES)) float32 of the nodes of one or more windows.
 
-    `node[i]` is the node (index into the sorted unique IDs `can_ids`) of frame i; frames are in
-    time order. Gaps are the times between consecutive frames of the same ID within the window;
-    an ID seen once gets the window's time span as its mean gap and 0 as its spread. Bytes are
-    scaled to [0, 1] (bytes beyond the DLC are 0).
+    Frames come window after window, `size` per window, in time order within each; `node[i]`
+    is the node of frame i, numbered across all windows so that a window's nodes are
+    consecutive, and `node_window`/`can_ids` give every node's window and ID. Every node's
+    statistics are sums over its own frames in frame order, so a window gets the same features
+    alone or in a batch. Gaps are the times between consecutive frames of the same ID within
+    the window; an ID seen once gets the window's time span as its mean gap and 0 as its
+    spread. Bytes are scaled to [0, 1] (bytes beyond the DLC are 0).
     """
-    size = len(node)
+    n_nodes = len(can_ids)
     order = np.argsort(node, kind="stable")
     sorted_node, sorted_time = node[order], timestamp[order]
     same = sorted_node[1:] == sorted_node[:-1]
     gaps_ms = np.diff(sorted_time)[same] * 1e3
     gap_mean, gap_std, n_gaps = _group_mean_std(gaps_ms, sorted_node[1:][same], n_nodes)
-    span_ms = (timestamp[-1] - timestamp[0]) * 1e3
+    stamps = timestamp.reshape(-1, size)
+    span_ms = ((stamps[:, -1] - stamps[:, 0]) * 1e3)[node_window]
     seen_once = n_gaps == 0
-    gap_mean[seen_once, 0] = span_ms
+    gap_mean[seen_once, 0] = span_ms[seen_once]
     gap_std[seen_once, 0] = 0.0
 
     byte_mean, byte_std, counts = _group_mean_std(payload / 255.0, node, n_nodes)

@@ -8,11 +8,12 @@ files, tests). Layouts and their detection are described in `distillery.data.can
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -20,7 +21,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from distillery.data.can_layouts import LAYOUTS, NORMAL, Frames, Layout, detect_layout, make_layout
-from distillery.data.can_text import BLOCK_BYTES, BadRow, RowChecker, block_fields, read_blocks
+from distillery.data.can_text import (
+    BLOCK_BYTES,
+    SKIP_HINT,
+    BadRow,
+    RowChecker,
+    block_fields,
+    read_blocks,
+)
 from distillery.data.schemas import CAN_BYTES, validate_can
 from distillery.errors import ConfigError, InputError
 from distillery.io import atomic_path
@@ -61,13 +69,17 @@ class CaptureReader:
     """Iterates over the frames of one capture, a block of lines at a time.
 
     Blocks are parsed by `threads` worker threads (numpy and Arrow release the GIL) and come
-    out in file order. Bad rows raise InputError naming the file, the data row and its line,
-    unless on_bad_rows="skip": then they are dropped and counted in `skipped`. After
-    iteration, `layout` is the layout that was read and `rows` the number of data rows.
+    out in file order; with `threads=0` each block is parsed as soon as it is read and comes
+    out at once (a live stream). With `stream`, lines are read from it as they arrive and
+    `capture.path` only names it. Bad rows raise InputError naming the file, the data row and
+    its line, with `skip_hint` in the fix, unless on_bad_rows="skip": then they are dropped and
+    counted in `skipped`. After iteration, `layout` is the layout that was read and `rows` the
+    number of data rows.
     """
 
     def __init__(self, capture: Capture, on_bad_rows: str = "error", layout: str = "auto",
-                 block_bytes: int = BLOCK_BYTES, threads: int = 2) -> None:
+                 block_bytes: int = BLOCK_BYTES, threads: int = 2,
+                 stream: BinaryIO | None = None, skip_hint: str = SKIP_HINT) -> None:
         chosen = capture.layout or layout
         if chosen != "auto" and chosen not in LAYOUTS:
             raise ConfigError(f"layout: found {chosen!r}, expected auto or one of {list(LAYOUTS)}")
@@ -75,6 +87,7 @@ class CaptureReader:
             raise ConfigError(f"on_bad_rows: found {on_bad_rows!r}, expected error or skip")
         self.capture, self.on_bad_rows, self.chosen = capture, on_bad_rows, chosen
         self.block_bytes, self.threads = block_bytes, threads
+        self.stream, self.skip_hint = stream, skip_hint
         self.layout: str | None = None
         self.rows = self.skipped = 0
         self._last_time, self._first_time = -np.inf, np.nan
@@ -82,14 +95,20 @@ class CaptureReader:
     def __iter__(self) -> Iterator[Frames]:
         self.rows = self.skipped = 0
         self._last_time, self._first_time = -np.inf, np.nan
-        with ThreadPoolExecutor(self.threads) as pool:
-            pending: deque[Future] = deque()
+        if self.threads == 0:
             for block in self._blocks():
-                pending.append(pool.submit(_parse_block, *block, self.on_bad_rows))
-                if len(pending) > self.threads:
+                yield from self._finish(partial(_parse_block, *block, self.on_bad_rows,
+                                                self.skip_hint))
+        else:
+            with ThreadPoolExecutor(self.threads) as pool:
+                pending: deque[Callable[[], tuple[Frames, RowChecker]]] = deque()
+                for block in self._blocks():
+                    pending.append(pool.submit(_parse_block, *block, self.on_bad_rows,
+                                               self.skip_hint).result)
+                    if len(pending) > self.threads:
+                        yield from self._finish(pending.popleft())
+                while pending:
                     yield from self._finish(pending.popleft())
-            while pending:
-                yield from self._finish(pending.popleft())
         source = self.capture.path
         if not self.rows:
             raise InputError(source, "file", "no rows", "at least one CAN frame")
@@ -103,7 +122,7 @@ class CaptureReader:
         first line, and whether they hold the header line."""
         layout: Layout | None = None
         lines_before = 0
-        for block in read_blocks(self.capture.path, self.block_bytes):
+        for block in read_blocks(self.capture.path, self.block_bytes, self.stream):
             header = False
             if layout is None and (first_line := _first_line(block)) is not None:
                 if not all(c.isprintable() or c == "\t" for c in first_line.strip()):
@@ -116,10 +135,11 @@ class CaptureReader:
                 yield block, layout, lines_before + 1, header
             lines_before += block.count(b"\n")
 
-    def _finish(self, parsed: Future) -> Iterator[Frames]:
-        """The good frames of a parsed block, checked for time order against the block before."""
+    def _finish(self, parsed: Callable[[], tuple[Frames, RowChecker]]) -> Iterator[Frames]:
+        """The good frames of a block (`parsed()` parses it, or waits for the worker that
+        does), checked for time order against the block before."""
         try:
-            frames, rows = parsed.result()
+            frames, rows = parsed()
             if not len(rows.bad):
                 return
             kept = np.flatnonzero(~rows.bad)
@@ -146,14 +166,15 @@ class CaptureReader:
 
 
 def _parse_block(block: bytes, layout: Layout, first_line: int, header: bool,
-                 on_bad_rows: str) -> tuple[Frames, RowChecker]:
+                 on_bad_rows: str, skip_hint: str) -> tuple[Frames, RowChecker]:
     """Frames of every data row of a block, and the checker that marked the bad ones."""
     fields, non_ascii = block_fields(block, layout.separator)
     keep = ~fields.blank
     if header:
         keep[np.argmax(keep)] = False
     fields.select(keep)
-    rows = RowChecker(fields, first_line + np.flatnonzero(keep), on_bad_rows, layout.name)
+    rows = RowChecker(fields, first_line + np.flatnonzero(keep), on_bad_rows, layout.name,
+                      skip_hint)
     rows.check("text", non_ascii[keep], "ASCII text")
     return layout.parse(fields, rows), rows
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -37,24 +38,43 @@ _LOWER[list(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")] = list(b"abcdefghijklmnopqrstuvwxyz"
 _FLOAT = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 
 
-def read_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES) -> Iterator[bytes]:
-    """The file as blocks of whole lines of about `block_bytes`; every block ends in a newline."""
+def read_blocks(path: str | Path, block_bytes: int = BLOCK_BYTES,
+                stream: BinaryIO | None = None) -> Iterator[bytes]:
+    """The file as blocks of whole lines of about `block_bytes`; every block ends in a newline.
+
+    With `stream` (stdin, a pipe), lines are read from it as they arrive, `path` only naming it
+    in messages: a block is what one read returned (at most `block_bytes`), so each line is
+    passed on as soon as it is complete rather than when a full block has arrived.
+    """
     try:
+        if stream is not None:
+            yield from _line_blocks(stream, block_bytes)
+            return
         with open(path, "rb") as handle:
-            carry = handle.read(len(_BOM))
-            carry = b"" if carry == _BOM else carry
-            while block := handle.read(block_bytes):
-                data = carry + block
-                cut = data.rfind(b"\n") + 1
-                # a block without any newline is part of one long line: keep reading
-                carry = data[cut:]
-                if cut:
-                    yield data[:cut]
-            if carry:
-                yield carry + b"\n"
+            yield from _line_blocks(handle, block_bytes)
     except OSError as exc:
         raise InputError(path, "file", f"unreadable ({reason(exc)})", "a readable CAN capture",
                          fix="check the path in the dataset's raw: entry") from None
+
+
+def _line_blocks(handle: BinaryIO, block_bytes: int) -> Iterator[bytes]:
+    # read1: whatever is available, up to block_bytes (a whole block from a file)
+    read = getattr(handle, "read1", handle.read)
+    carry, start = b"", True
+    while chunk := read(block_bytes):
+        data = carry + chunk
+        if start:
+            if len(data) < len(_BOM) and _BOM.startswith(data):
+                carry = data  # the rest of a byte-order mark may follow
+                continue
+            data, start = data.removeprefix(_BOM), False
+        cut = data.rfind(b"\n") + 1
+        # a block without any newline is part of one long line: keep reading
+        carry = data[cut:]
+        if cut:
+            yield data[:cut]
+    if carry and not (start and _BOM.startswith(carry)):
+        yield carry + b"\n"
 
 
 @dataclass(frozen=True)
@@ -299,13 +319,17 @@ class BadRow(Exception):
                           f"{text!r} on line {self.line}", self.expected, fix=self.fix)
 
 
+# how a bad row can be skipped instead, in a fix message (the detector has its own option)
+SKIP_HINT = "set on_bad_rows: skip for this dataset"
+
+
 class RowChecker:
     """Bad rows of a block: stop at the first bad field, or mark them with on_bad_rows=skip."""
 
-    def __init__(self, fields: Fields, numbers: np.ndarray, on_bad_rows: str, layout: str
-                 ) -> None:
+    def __init__(self, fields: Fields, numbers: np.ndarray, on_bad_rows: str, layout: str,
+                 skip_hint: str = SKIP_HINT) -> None:
         self.fields, self.numbers = fields, numbers
-        self.on_bad_rows, self.layout = on_bad_rows, layout
+        self.on_bad_rows, self.layout, self.skip_hint = on_bad_rows, layout, skip_hint
         self.bad = np.zeros(len(fields), dtype=bool)
 
     def check(self, field: str, mask: np.ndarray, expected: str) -> None:
@@ -315,8 +339,7 @@ class RowChecker:
             self.bad |= mask
             return
         self.fail(field, int(np.argmax(mask)), expected,
-                  fix=f"repair the rows or set on_bad_rows: skip for this dataset "
-                      f"(read as layout {self.layout!r})")
+                  fix=f"repair the rows or {self.skip_hint} (read as layout {self.layout!r})")
 
     def fail(self, field: str, i: int, expected: str, fix: str) -> None:
         """Stop at row i of the block, quoting its line."""

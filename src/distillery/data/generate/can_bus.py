@@ -132,9 +132,16 @@ def simulate_capture(
     return [(start_time + t, *rest) for t, *rest in rows]
 
 
-def write_capture(path: str | Path, rows: list[tuple]) -> None:
-    """Write in the Car-Hacking layout: ts,hex id,dlc,bytes...,flag (no header)."""
+def write_capture(path: str | Path, rows: list[tuple], layout: str = "car_hacking") -> None:
+    """Write in the Car-Hacking layout, ts,hex id,dlc,bytes...,flag (no header), or with
+    layout "candump" as `candump -L` lines, (ts) vcan0 ID#DATA (no labels: a live bus)."""
+    if layout not in ("car_hacking", "candump"):
+        raise ValueError(f"layout: found {layout!r}, expected car_hacking or candump")
     with atomic_write(path, "w") as handle:
         for t, can_id, dlc, data, flag in rows:
-            payload = "".join(f"{int(b):02x}," for b in data[:dlc])
-            handle.write(f"{t:.6f},{can_id:04x},{dlc},{payload}{flag}\n")
+            if layout == "candump":
+                payload = "".join(f"{int(b):02X}" for b in data[:dlc])
+                handle.write(f"({t:.6f}) vcan0 {can_id:03X}#{payload}\n")
+            else:
+                payload = "".join(f"{int(b):02x}," for b in data[:dlc])
+                handle.write(f"{t:.6f},{can_id:04x},{dlc},{payload}{flag}\n")
