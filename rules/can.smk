@@ -1,6 +1,73 @@
 # CAN-bus track: window graphs per split -> GAT teacher -> students (KD and from scratch) ->
 # test metrics, latency and speed-up -> TorchScript/ONNX export of the distilled students.
 # Checkpoints live outside the declared outputs so that a rerun resumes an interrupted training.
+# Model names and roles come from the classifier settings (`ClassifierSettings.models`,
+# `role`, `anomaly_models`, `exports`); no rule parses a name.
+
+# every classifier, anomaly model and exported model of every classifier dataset: the
+# `{model}` and `{anomaly}` wildcards take these values only
+_CAN_SETTINGS = [SETTINGS.classifier(name) for name in datasets_for("classifier")]
+CAN_MODELS = sorted({m for s in _CAN_SETTINGS for m in s.models()})
+CAN_ANOMALY_MODELS = sorted({m for s in _CAN_SETTINGS for m in s.anomaly_models()})
+CAN_EXPORTED = sorted({m for s in _CAN_SETTINGS for m, _ in s.exports()})
+
+
+def can(wildcards):
+    """The dataset's classifier settings (the global block with its own block merged in)."""
+    return SETTINGS.classifier(wildcards.dataset)
+
+
+def can_role(wildcards):
+    """Role, architecture and KD settings (None unless distilled) of the `{model}` classifier."""
+    return can(wildcards).role(wildcards.model)
+
+
+def can_model_files(dataset, models):
+    return [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=dataset) for m in models]
+
+
+def can_models(wildcards):
+    return list(can(wildcards).models())
+
+
+def can_scored_models(wildcards):
+    return list(can(wildcards).scored_models())
+
+
+def can_source_models(wildcards):
+    """The scored models of dataset `{source}`, for the cross-dataset evaluation."""
+    return list(SETTINGS.classifier(wildcards.source).scored_models())
+
+
+def can_train_inputs(wildcards):
+    role = can_role(wildcards)
+    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
+    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
+    if role.distilled:
+        inputs["teacher"] = f"{CAN_DIR}/models/teacher.safetensors"
+    curriculum = can(wildcards).curriculum
+    if curriculum.enabled and curriculum.measure(role.distilled) == "label_margin":
+        inputs["windows"] = f"{CAN_DIR}/graphs/windows.parquet"  # attack share per window
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
+
+
+def can_anomaly_role(wildcards):
+    return can(wildcards).anomaly_role(wildcards.anomaly)
+
+
+def can_vgae_inputs(wildcards):
+    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
+    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
+    teacher = can_anomaly_role(wildcards).teacher
+    if teacher is not None:
+        inputs["teacher"] = f"{CAN_DIR}/models/{teacher}.safetensors"
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
+
+
+def can_export_files(wildcards):
+    """The check file of every export of the dataset (`ClassifierSettings.exports`)."""
+    return [f"{EXPORT_DIR}/classifier/{m}/check_{fmt}.json".format(dataset=wildcards.dataset)
+            for m, fmt in can(wildcards).exports()]
 
 
 rule can_graphs:
@@ -35,13 +102,13 @@ rule can_train:
         model=f"{CAN_DIR}/models/{{model}}.safetensors",
         history=f"{CAN_DIR}/history/{{model}}.csv",
     wildcard_constraints:
-        model=r"teacher|[A-Za-z0-9]+(_?[A-Za-z0-9]+)*_(kd|scratch)",
+        model=one_of(CAN_MODELS),
     params:
-        name=lambda wc: wc.model,
         **settings_params(
-            arch=can_arch,
+            # name, role, architecture and `kd`: the KD settings of a distilled student, None
+            # for the teacher and the scratch students (a KD change reruns the KD ones only)
+            model=can_role,
             train=lambda wc: can(wc).train,
-            kd=lambda wc: can(wc).kd if wc.model.endswith("_kd") else None,
             held_out=lambda wc: can(wc).held_out,
             curriculum=lambda wc: can(wc).curriculum,
             device=lambda wc: can(wc).device,
@@ -67,11 +134,10 @@ rule can_train_vgae:
         model=f"{CAN_DIR}/models/{{anomaly}}.safetensors",
         history=f"{CAN_DIR}/history/{{anomaly}}.csv",
     wildcard_constraints:
-        anomaly="vgae|vgae_student",
+        anomaly=one_of(CAN_ANOMALY_MODELS),
     params:
         **settings_params(
-            arch=lambda wc: (can(wc).anomaly if wc.anomaly == "vgae"
-                             else can(wc).anomaly_student),
+            model=can_anomaly_role,
             train=lambda wc: can(wc).train,
             device=lambda wc: can(wc).device,
         ),
@@ -94,8 +160,7 @@ rule can_scores:
         val=f"{CAN_DIR}/graphs/val.npz",
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",
-        models=lambda wc: [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=wc.dataset)
-                           for m in can_scored_models(wc)],
+        models=lambda wc: can_model_files(wc.dataset, can_scored_models(wc)),
     output:
         scores=f"{CAN_DIR}/scores.parquet",
         fusion=f"{CAN_DIR}/models/fusion.safetensors",
@@ -127,8 +192,7 @@ rule can_evaluate:
         meta=f"{CAN_DIR}/graphs/meta.json",
         scores=f"{CAN_DIR}/scores.parquet",
         windows=f"{CAN_DIR}/graphs/windows.parquet",
-        models=lambda wc: [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=wc.dataset)
-                           for m in can_models(wc)],
+        models=lambda wc: can_model_files(wc.dataset, can_models(wc)),
     output:
         metrics=f"{CAN_DIR}/metrics.json",
         table=report(
@@ -162,13 +226,13 @@ rule can_evaluate:
     params:
         models=can_models,
         **settings_params(
+            lineup=lambda wc: can(wc).lineup(),
             held_out=lambda wc: can(wc).held_out,
             ids=lambda wc: can(wc).ids,
             goals=lambda wc: can(wc).goals,
             evaluate=lambda wc: can(wc).evaluate,
             device=lambda wc: can(wc).device,
         ),
-        primary_student=lambda wc: f"{can(wc).primary_student}_kd",
     threads: 1
     log:
         log_path("can_evaluate"),
@@ -180,7 +244,7 @@ rule can_evaluate:
         "../workflow_scripts/can_evaluate.py"
 
 
-rule can_export:
+rule can_export_model:
     """One distilled student in one format, checked against the in-process logits."""
     input:
         model=f"{CAN_DIR}/models/{{model}}.safetensors",
@@ -189,36 +253,36 @@ rule can_export:
         model=f"{EXPORT_DIR}/classifier/{{model}}/model.{{format}}",
         check=f"{EXPORT_DIR}/classifier/{{model}}/check_{{format}}.json",
     wildcard_constraints:
-        model=r"[A-Za-z0-9]+(_?[A-Za-z0-9]+)*_kd",
+        model=one_of(CAN_EXPORTED),
         format="torchscript|onnx",
     params:
-        format=lambda wc: wc.format,
         check_graphs=64,
         tolerance=1e-4,  # logits, float32
     log:
-        log_path("can_export_{model}_{format}"),
+        log_path("can_export_model_{model}_{format}"),
     benchmark:
-        benchmark_path("can_export_{model}_{format}")
+        benchmark_path("can_export_model_{model}_{format}")
     conda:
         conda_env("classifier")
     script:
-        "../workflow_scripts/can_export.py"
+        "../workflow_scripts/can_export_model.py"
 
 
-rule can_exports:
-    """Every export of a dataset's distilled students, checked (a target that names them)."""
+rule can_export_checks:
+    """The checks of every export of a dataset's distilled students in one file (the target
+    that names every export)."""
     input:
-        can_exports,
+        can_export_files,
     output:
         f"{EXPORT_DIR}/classifier/checks.json",
     log:
-        log_path("can_exports"),
+        log_path("can_export_checks"),
     benchmark:
-        benchmark_path("can_exports")
+        benchmark_path("can_export_checks")
     conda:
         conda_env("classifier")
     script:
-        "../workflow_scripts/can_exports.py"
+        "../workflow_scripts/can_export_checks.py"
 
 
 register_targets(
@@ -237,7 +301,7 @@ rule can_cross:
     test windows of `{dataset}` (thresholds from `{source}`'s normal validation windows),
     e.g. `snakemake results/B/classifier/cross/A.csv` for two classifier datasets A and B."""
     input:
-        models=can_source_model_files,
+        models=lambda wc: can_model_files(wc.source, can_source_models(wc)),
         source_val=f"{RESULTS}/{{source}}/classifier/graphs/val.npz",
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",

@@ -1,0 +1,15 @@
+"""Export one trained graph classifier (TorchScript or ONNX) and check the exported logits
+against the in-process model on test-split graphs."""
+
+from distillery.can.steps import export_model
+from distillery.workflow import run_script
+
+
+def main(snakemake) -> None:
+    p, inp, out = snakemake.params, snakemake.input, snakemake.output
+    export_model(snakemake.wildcards.model, snakemake.wildcards.format, inp.model, inp.graphs,
+                 check_graphs=p.check_graphs, tolerance=p.tolerance, output=out.model,
+                 check=out.check)
+
+
+run_script(main, snakemake)
