@@ -1,6 +1,10 @@
 # CAN-bus track: window graphs per split -> GAT teacher -> students (KD and from scratch) ->
 # test metrics, latency and speed-up -> TorchScript/ONNX export of the distilled students.
 # Checkpoints live outside the declared outputs so that a rerun resumes an interrupted training.
+# Model names and roles come from the classifier settings (`ClassifierSettings.models`,
+# `role`, `anomaly_models`, `exports`); no rule parses a name.
+
+include: "can_inputs.smk"
 
 
 rule can_graphs:
@@ -35,13 +39,13 @@ rule can_train:
         model=f"{CAN_DIR}/models/{{model}}.safetensors",
         history=f"{CAN_DIR}/history/{{model}}.csv",
     wildcard_constraints:
-        model=r"teacher|[A-Za-z0-9]+(_?[A-Za-z0-9]+)*_(kd|scratch)",
+        model=one_of(CAN_MODELS),
     params:
-        name=lambda wc: wc.model,
         **settings_params(
-            arch=can_arch,
+            # name, role, architecture and `kd`: the KD settings of a distilled student, None
+            # for the teacher and the scratch students (a KD change reruns the KD ones only)
+            model=can_role,
             train=lambda wc: can(wc).train,
-            kd=lambda wc: can(wc).kd if wc.model.endswith("_kd") else None,
             held_out=lambda wc: can(wc).held_out,
             curriculum=lambda wc: can(wc).curriculum,
             device=lambda wc: can(wc).device,
@@ -67,11 +71,10 @@ rule can_train_vgae:
         model=f"{CAN_DIR}/models/{{anomaly}}.safetensors",
         history=f"{CAN_DIR}/history/{{anomaly}}.csv",
     wildcard_constraints:
-        anomaly="vgae|vgae_student",
+        anomaly=one_of(CAN_ANOMALY_MODELS),
     params:
         **settings_params(
-            arch=lambda wc: (can(wc).anomaly if wc.anomaly == "vgae"
-                             else can(wc).anomaly_student),
+            model=can_anomaly_role,
             train=lambda wc: can(wc).train,
             device=lambda wc: can(wc).device,
         ),
@@ -94,8 +97,7 @@ rule can_scores:
         val=f"{CAN_DIR}/graphs/val.npz",
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",
-        models=lambda wc: [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=wc.dataset)
-                           for m in can_scored_models(wc)],
+        models=lambda wc: can_model_files(wc.dataset, can_scored_models(wc)),
     output:
         scores=f"{CAN_DIR}/scores.parquet",
         fusion=f"{CAN_DIR}/models/fusion.safetensors",
@@ -127,8 +129,7 @@ rule can_evaluate:
         meta=f"{CAN_DIR}/graphs/meta.json",
         scores=f"{CAN_DIR}/scores.parquet",
         windows=f"{CAN_DIR}/graphs/windows.parquet",
-        models=lambda wc: [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=wc.dataset)
-                           for m in can_models(wc)],
+        models=lambda wc: can_model_files(wc.dataset, can_models(wc)),
     output:
         metrics=f"{CAN_DIR}/metrics.json",
         table=report(
@@ -162,13 +163,13 @@ rule can_evaluate:
     params:
         models=can_models,
         **settings_params(
+            lineup=lambda wc: can(wc).lineup(),
             held_out=lambda wc: can(wc).held_out,
             ids=lambda wc: can(wc).ids,
             goals=lambda wc: can(wc).goals,
             evaluate=lambda wc: can(wc).evaluate,
             device=lambda wc: can(wc).device,
         ),
-        primary_student=lambda wc: f"{can(wc).primary_student}_kd",
     threads: 1
     log:
         log_path("can_evaluate"),
@@ -180,7 +181,7 @@ rule can_evaluate:
         "../workflow_scripts/can_evaluate.py"
 
 
-rule can_export:
+rule can_export_model:
     """One distilled student in one format, checked against the in-process logits; the file
     carries what `python -m distillery.can.detect` needs (windows, thresholds on normal
     validation windows at the IDS false-positive rates)."""
@@ -193,38 +194,38 @@ rule can_export:
         model=f"{EXPORT_DIR}/classifier/{{model}}/model.{{format}}",
         check=f"{EXPORT_DIR}/classifier/{{model}}/check_{{format}}.json",
     wildcard_constraints:
-        model=r"[A-Za-z0-9]+(_?[A-Za-z0-9]+)*_kd",
+        model=one_of(CAN_EXPORTED),
         format="torchscript|onnx",
     params:
-        format=lambda wc: wc.format,
         check_graphs=64,
         tolerance=1e-4,  # logits, float32
-        fprs=lambda wc: can(wc).ids.fprs,
+        **settings_params(fprs=lambda wc: can(wc).ids.fprs),
         batch_size=lambda wc: can(wc).evaluate.batch_size,
     log:
-        log_path("can_export_{model}_{format}"),
+        log_path("can_export_model_{model}_{format}"),
     benchmark:
-        benchmark_path("can_export_{model}_{format}")
+        benchmark_path("can_export_model_{model}_{format}")
     conda:
         conda_env("classifier")
     script:
-        "../workflow_scripts/can_export.py"
+        "../workflow_scripts/can_export_model.py"
 
 
-rule can_exports:
-    """Every export of a dataset's distilled students, checked (a target that names them)."""
+rule can_export_checks:
+    """The checks of every export of a dataset's distilled students in one file (the target
+    that names every export)."""
     input:
-        can_exports,
+        can_export_files,
     output:
         f"{EXPORT_DIR}/classifier/checks.json",
     log:
-        log_path("can_exports"),
+        log_path("can_export_checks"),
     benchmark:
-        benchmark_path("can_exports")
+        benchmark_path("can_export_checks")
     conda:
         conda_env("classifier")
     script:
-        "../workflow_scripts/can_exports.py"
+        "../workflow_scripts/can_export_checks.py"
 
 
 register_targets(
@@ -243,7 +244,7 @@ rule can_cross:
     test windows of `{dataset}` (thresholds from `{source}`'s normal validation windows),
     e.g. `snakemake results/B/classifier/cross/A.csv` for two classifier datasets A and B."""
     input:
-        models=can_source_model_files,
+        models=lambda wc: can_model_files(wc.source, can_source_models(wc)),
         source_val=f"{RESULTS}/{{source}}/classifier/graphs/val.npz",
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",

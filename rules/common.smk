@@ -1,7 +1,6 @@
 # Typed settings built once from the config, shared path patterns, and the registry of final
 # targets that `rule all` builds. Every other rule file depends on this one only.
 from pathlib import Path
-from types import SimpleNamespace
 
 from snakemake.exceptions import WorkflowError
 
@@ -172,75 +171,6 @@ def cg_constrained_hydrogens(wildcards):
 def cg_report(path, caption, **labels):
     return report(path, caption=f"../report/{caption}", category="Coarse-grained",
                   subcategory="{dataset}", labels=labels)
-
-
-# --- CAN track ---
-
-def can(wildcards):
-    """The dataset's classifier settings (the global block with its own block merged in)."""
-    return SETTINGS.classifier(wildcards.dataset)
-
-
-def can_models(wildcards):
-    """teacher, every `{student}_kd`, and `{student}_scratch` for the students in `scratch`."""
-    settings = can(wildcards)
-    return ["teacher", *(f"{s}_kd" for s in settings.students),
-            *(f"{s}_scratch" for s in settings.scratch)]
-
-
-def can_scored_models(wildcards):
-    """Every model that scores windows for the IDS evaluation: the classifiers, the VGAE and
-    its distilled student when `anomaly_student` is set."""
-    student = ["vgae_student"] if can(wildcards).anomaly_student is not None else []
-    return [*can_models(wildcards), "vgae", *student]
-
-
-def can_source_models(wildcards):
-    """The scored models of dataset `{source}`, for the cross-dataset evaluation."""
-    return can_scored_models(SimpleNamespace(dataset=wildcards.source))
-
-
-def can_source_model_files(wildcards):
-    return [f"{RESULTS}/{wildcards.source}/classifier/models/{m}.safetensors"
-            for m in can_source_models(wildcards)]
-
-
-def can_vgae_inputs(wildcards):
-    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
-    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
-    if wildcards.anomaly == "vgae_student":
-        inputs["teacher"] = f"{CAN_DIR}/models/vgae.safetensors"
-    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
-
-
-def can_exports(wildcards):
-    """Every distilled student as TorchScript and as ONNX."""
-    settings = can(wildcards)
-    return [
-        f"{EXPORT_DIR}/classifier/{s}_kd/check_{fmt}.json".format(
-            dataset=wildcards.dataset)
-        for s in settings.students
-        for fmt in ("torchscript", "onnx")
-    ]
-
-
-def can_arch(wildcards):
-    settings = can(wildcards)
-    if wildcards.model == "teacher":
-        return settings.teacher
-    return settings.students[wildcards.model.rsplit("_", 1)[0]]
-
-
-def can_train_inputs(wildcards):
-    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
-    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
-    distilled = wildcards.model.endswith("_kd")
-    if distilled:
-        inputs["teacher"] = f"{CAN_DIR}/models/teacher.safetensors"
-    curriculum = can(wildcards).curriculum
-    if curriculum.enabled and curriculum.measure(distilled) == "label_margin":
-        inputs["windows"] = f"{CAN_DIR}/graphs/windows.parquet"  # attack share per window
-    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
 
 
 # --- Run-wide report ---

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from distillery.can.record import classifier_metrics
-from distillery.can.settings import CANGoalSettings
+from distillery.can.settings import CANGoalSettings, ClassifierSettings
 from distillery.cg.record import cg_metrics
 from distillery.forcefield.record import forcefield_metrics
 from distillery.forcefield.settings import FFGoalSettings
@@ -59,6 +59,10 @@ def can_model(macro_f1: float, batch1_ms: float, batched_ms: float,
     }
 
 
+# the default classifiers (teacher, gat_small_kd, mlp_kd, mlp_scratch), mlp the primary student
+CAN_LINEUP = ClassifierSettings().lineup()
+
+
 def can_models() -> dict[str, dict[str, Any]]:
     # mlp_kd: F1 gap 0.015, 8x faster at batch 1 and 10x batched -> default goals pass
     return {"teacher": can_model(0.970, 4.0, 1.0, 50_000),
@@ -87,6 +91,6 @@ def write_track_records(root: Path) -> dict[str, Path]:
     write_metrics(paths["md"], forcefield_metrics("md", ff_models(), FFGoalSettings(),
                                                   JAX_CPU, n_frames=12))
     write_metrics(paths["can"], classifier_metrics(
-        "can", can_models(), CANGoalSettings(), "mlp", "cpu", CLASSES, n_windows=40))
+        "can", can_models(), CANGoalSettings(), CAN_LINEUP, "cpu", CLASSES, n_windows=40))
     write_metrics(paths["cg"], cg_metrics("cg", cg_modes(), JAX_CPU, n_frames=8))
     return paths

@@ -28,7 +28,7 @@ from distillery.report.leaderboard import (
 )
 from distillery.report.leaderboard_plot import plot_metric_vs_size
 from distillery.tracking.flatten import numeric_leaves
-from tests.metrics_inputs import CLASSES, can_models, write_track_records
+from tests.metrics_inputs import CAN_LINEUP, CLASSES, can_models, write_track_records
 
 # the records as the database names them: relative to results/
 SOURCES = ["md/forcefield/metrics.json", "can/classifier/metrics.json", "cg/priors/metrics.json"]
@@ -153,7 +153,7 @@ def test_only_the_listed_records_and_a_missing_one_is_an_error(results, db):
 def test_a_failed_goal_shows_in_the_counts(tmp_path):
     strict = CANGoalSettings(min_speedup=9.0)  # mlp_kd is 8x at batch 1
     path = tmp_path / "can.json"
-    write_metrics(path, classifier_metrics("can", can_models(), strict, "mlp", "cpu", CLASSES,
+    write_metrics(path, classifier_metrics("can", can_models(), strict, CAN_LINEUP, "cpu", CLASSES,
                                            40))
     sync_metrics(tmp_path / "p.db", tmp_path, [path])
     row = build_leaderboard(tmp_path / "p.db", ["can.json"]).set_index("model").loc["mlp_kd"]

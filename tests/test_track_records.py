@@ -8,13 +8,20 @@ import json
 import pytest
 
 from distillery.can.record import classifier_metrics
-from distillery.can.settings import CANGoalSettings
+from distillery.can.settings import CANGoalSettings, ClassifierSettings
 from distillery.cg.record import cg_metrics
-from distillery.errors import ConfigError
 from distillery.forcefield.record import forcefield_metrics
 from distillery.forcefield.settings import FFGoalSettings
 from distillery.metrics.record import read_metrics, write_metrics
-from tests.metrics_inputs import CLASSES, JAX_CPU, can_models, cg_modes, ff_model, ff_models
+from tests.metrics_inputs import (
+    CAN_LINEUP,
+    CLASSES,
+    JAX_CPU,
+    can_models,
+    cg_modes,
+    ff_model,
+    ff_models,
+)
 
 
 def _model(record, name):
@@ -132,7 +139,7 @@ def test_forcefield_every_student_has_goals_and_its_baseline_ratio():
 # --- classifier ------------------------------------------------------------------------------
 
 def test_classifier_record_roles_headline_and_speedups():
-    record = classifier_metrics("can", can_models(), CANGoalSettings(), "mlp", "cuda",
+    record = classifier_metrics("can", can_models(), CANGoalSettings(), CAN_LINEUP, "cuda",
                                 CLASSES, n_windows=40)
     assert record.track == "classifier"
     assert {m.model: m.role for m in record.models} == {
@@ -157,7 +164,7 @@ def test_classifier_record_roles_headline_and_speedups():
 
 
 def test_classifier_goals_pass_and_fail_against_the_settings():
-    record = classifier_metrics("can", can_models(), CANGoalSettings(), "mlp_kd", "cpu",
+    record = classifier_metrics("can", can_models(), CANGoalSettings(), CAN_LINEUP, "cpu",
                                 CLASSES, n_windows=40)
     assert [(m, g.name, g.threshold, g.passed) for m, g in record.goals()] == [
         ("teacher", "macro_f1", 0.95, True), ("mlp_kd", "f1_gap", 0.02, True),
@@ -166,12 +173,13 @@ def test_classifier_goals_pass_and_fail_against_the_settings():
 
     # 9x: met batched (10x) but not at batch 1 (8x): the goal must hold at both
     strict = CANGoalSettings(teacher_macro_f1=0.98, max_f1_gap=0.01, min_speedup=9.0)
-    record = classifier_metrics("can", can_models(), strict, "mlp", "cpu", CLASSES, 40)
+    record = classifier_metrics("can", can_models(), strict, CAN_LINEUP, "cpu", CLASSES, 40)
     assert [(m, g.name, g.threshold, g.passed) for m, g in record.goals()] == [
         ("teacher", "macro_f1", 0.98, False), ("mlp_kd", "f1_gap", 0.01, False),
         ("mlp_kd", "speedup", 9.0, False)]
     # the primary student decides which model carries the goals
-    record = classifier_metrics("can", can_models(), CANGoalSettings(), "gat_small", "cpu",
+    gat_small = ClassifierSettings(primary_student="gat_small").lineup()
+    record = classifier_metrics("can", can_models(), CANGoalSettings(), gat_small, "cpu",
                                 CLASSES, 40)
     assert {m for m, _ in record.goals()} == {"teacher", "gat_small_kd"}
 
@@ -180,18 +188,20 @@ def test_classifier_non_finite_and_unknown_inputs():
     models = can_models()
     models["teacher"]["macro_f1"] = float("nan")
     models["mlp_kd"]["latency_batched_ms"] = 0.0
-    record = classifier_metrics("can", models, CANGoalSettings(), "mlp", "cpu", CLASSES, 40)
+    record = classifier_metrics("can", models, CANGoalSettings(), CAN_LINEUP, "cpu", CLASSES, 40)
     assert _model(record, "teacher").primary.value is None
     assert {(m, g.name): (g.value, g.passed) for m, g in record.goals()} == {
         ("teacher", "macro_f1"): (None, False), ("mlp_kd", "f1_gap"): (None, False),
         ("mlp_kd", "speedup"): (None, False)}
     assert record.summary["f1_gap"] is None and record.summary["speedup_batched"] is None
-    with pytest.raises(ConfigError, match=r"primary_student: found 'lstm', expected one of "
-                                          r"\['gat_small', 'mlp'\]"):
-        classifier_metrics("can", can_models(), CANGoalSettings(), "lstm", "cpu", CLASSES, 40)
-    with pytest.raises(ValueError, match="'mlp_v2'"):
+    with pytest.raises(ValueError, match=r"found \['gat_small_kd', 'mlp_kd', 'mlp_scratch', "
+                                         r"'mlp_v2', 'teacher'\], expected 'teacher' and "
+                                         r"'mlp_kd' among"):
         classifier_metrics("can", {**can_models(), "mlp_v2": can_models()["mlp_kd"]},
-                           CANGoalSettings(), "mlp", "cpu", CLASSES, 40)
+                           CANGoalSettings(), CAN_LINEUP, "cpu", CLASSES, 40)
+    del models["mlp_kd"]  # the primary student's model is what the goals are about
+    with pytest.raises(ValueError, match="expected 'teacher' and 'mlp_kd'"):
+        classifier_metrics("can", models, CANGoalSettings(), CAN_LINEUP, "cpu", CLASSES, 40)
 
 
 # --- coarse-grained --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""A classifier written by the can_export rule, loaded for scoring windows one at a time:
+"""A classifier written by the can_export_model rule, loaded for scoring windows one at a time:
 TorchScript or ONNX (by the file's suffix), with the detector metadata the export carries.
 
 Needs torch (and onnxruntime for ONNX) but not PyTorch Geometric, so a detector starts fast.
@@ -19,8 +19,8 @@ from distillery.errors import InputError, reason
 METADATA_KEY = "distillery.json"
 METADATA_FORMAT = "distillery-can-detector"
 _REQUIRED = ("classes", "features", "feature_mean", "windows", "thresholds")
-_EXPECTED = "a classifier exported by the can_export rule (model.torchscript or model.onnx)"
-_FIX = "export it again with the can_export rule (older exports carry no detector metadata)"
+_EXPECTED = "a classifier exported by the can_export_model rule (model.torchscript or model.onnx)"
+_FIX = "export it again with the can_export_model rule (older exports carry no detector metadata)"
 
 
 def attack_score(logits: np.ndarray) -> np.ndarray:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from distillery.can.settings import CANGoalSettings
-from distillery.errors import ConfigError
+from distillery.can.settings import TEACHER, CANGoalSettings, ModelLineup
 from distillery.metrics.build import (
     Headline,
     check,
@@ -19,21 +18,8 @@ from distillery.metrics.build import (
 )
 from distillery.metrics.record import MetricsFile
 
-TEACHER = "teacher"
 HEADLINE = Headline(primary="macro_f1", direction="maximize", unit="",
                     throughput="windows_per_s", throughput_unit="windows/s", n_params="params")
-
-
-def role(name: str) -> str:
-    """teacher; `<student>_kd` distilled from it; `<student>_scratch` trained without it."""
-    if name == TEACHER:
-        return "teacher"
-    if name.endswith("_kd"):
-        return "student"
-    if name.endswith("_scratch"):
-        return "baseline"
-    raise ValueError(f"classifier model {name!r}: expected teacher, <student>_kd or "
-                     "<student>_scratch")
 
 
 SINGLE = ("teacher", "vgae")  # the detectors the fusions combine
@@ -65,25 +51,23 @@ def unseen_summary(ids: Mapping[str, Mapping[str, Any]], held_out: Sequence[str]
 
 
 def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
-                       goals: CANGoalSettings, primary_student: str,
+                       goals: CANGoalSettings, lineup: ModelLineup,
                        device: str | Mapping[str, Any], classes: Sequence[str],
                        n_windows: int, *, ids: Mapping[str, Mapping[str, Any]] | None = None,
                        held_out: Sequence[str] = (), fprs: Sequence[float] = (0.01,),
                        variant: str = "default", split: str = "test") -> MetricsFile:
     """`models`: {name: flat figures} as `can_evaluate` collects them (`evaluate_model`,
-    `best_epoch`, optionally `size_bytes`). `primary_student` is the student compared with the
-    teacher (`mlp` or `mlp_kd`: its KD model either way). Every model gets its speed-up over the
-    teacher at batch 1 and batched; the teacher carries the macro-F1 goal, the primary
-    student the F1-gap and speed-up goals. `ids` holds the IDS figures (`ids_figures`) of
+    `best_epoch`, optionally `size_bytes`). `lineup` (`ClassifierSettings.lineup`) gives each
+    model's role and the primary student compared with the teacher. Every model gets its
+    speed-up over the teacher at batch 1 and batched; the teacher carries the macro-F1 goal, the
+    primary student the F1-gap and speed-up goals. `ids` holds the IDS figures (`ids_figures`) of
     every scored model and fusion, kept in the summary with the unseen-attack comparison."""
-    if TEACHER not in models:
-        raise ValueError(f"classifier models: found {sorted(models)}, expected a teacher")
-    base = primary_student.removesuffix("_kd")
-    student = f"{base}_kd"
-    if student not in models:
-        distilled = sorted(m.removesuffix("_kd") for m in models if m.endswith("_kd"))
-        raise ConfigError(f"classifier.primary_student: found {base!r}, "
-                          f"expected one of {distilled}")
+    student = lineup.student
+    unknown = sorted(set(models) - set(lineup.roles))
+    missing = [m for m in (TEACHER, student) if m not in models]
+    if unknown or missing:
+        raise ValueError(f"classifier models: found {sorted(models)}, expected "
+                         f"{TEACHER!r} and {student!r} among {list(lineup.roles)}")
     teacher, kd = models[TEACHER], models[student]
     speedups = {name: {
         # latency ratios: batch 1 is the on-vehicle case, batched the offline one
@@ -103,10 +87,10 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                   check("speedup", slowest, goals.min_speedup, ">=")],
     }
     records = tuple(
-        model_record(name, role(name), {**figures, **speedups[name]}, HEADLINE, device=device,
-                     goals=model_goals.get(name, ()))
+        model_record(name, lineup.roles[name], {**figures, **speedups[name]}, HEADLINE,
+                     device=device, goals=model_goals.get(name, ()))
         for name, figures in models.items())
-    scratch = models.get(f"{base}_scratch")
+    scratch = models.get(lineup.scratch) if lineup.scratch is not None else None
     summary = {
         "student": student,
         "teacher_macro_f1": teacher_f1,

@@ -6,7 +6,7 @@ any part of it, and its `windows:` block sets how captures become graphs.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, PositiveFloat, PositiveInt, TypeAdapter, model_validator
 
@@ -206,6 +206,66 @@ class CANGoalSettings(Settings):
     """Smallest teacher latency over the primary student's, at batch 1 and batched."""
 
 
+TEACHER = "teacher"
+ModelRole = Literal["teacher", "kd", "scratch"]
+# the role's name in the metrics record, shared by every track
+RECORD_ROLES: dict[str, str] = {"teacher": "teacher", "kd": "student", "scratch": "baseline"}
+ExportFormat = Literal["torchscript", "onnx"]
+
+
+class ClassifierModel(Settings):
+    """One classifier of a dataset as the settings define it: the teacher, a student distilled
+    from it (role `kd`, model `<student>_kd`) or trained on labels alone (role `scratch`,
+    `<student>_scratch`). `kd` is the distillation loss of a `kd` model, else None."""
+
+    name: str
+    role: ModelRole
+    student: str | None  # the `students` entry; None: the teacher
+    arch: ArchSettings
+    kd: KDSettings | None = None
+
+    @model_validator(mode="after")
+    def _kd_with_role(self) -> ClassifierModel:
+        if (self.kd is not None) != self.distilled:
+            raise ValueError(f"classifier model {self.name!r} ({self.role}): KD settings are "
+                             "for `kd` models only, and every `kd` model needs them")
+        return self
+
+    @property
+    def distilled(self) -> bool:
+        """Trained on the teacher's softened logits (its inputs include the teacher)."""
+        return self.role == "kd"
+
+    @property
+    def record_role(self) -> str:
+        return RECORD_ROLES[self.role]
+
+    @property
+    def export_formats(self) -> tuple[ExportFormat, ...]:
+        """The distilled students are exported, each as TorchScript and as ONNX (the GAT
+        through `MaskedGATConv`, see distillery.can.export)."""
+        return get_args(ExportFormat) if self.distilled else ()
+
+
+class AnomalyModel(Settings):
+    """The VGAE anomaly detector (`vgae`), or the small VGAE distilled from its anomaly scores
+    (`vgae_student`, `teacher` names the VGAE it learns from)."""
+
+    name: str
+    arch: VGAESettings
+    teacher: str | None = None
+
+
+class ModelLineup(Settings):
+    """Who is who in the evaluation: each classifier's role in the metrics record, the primary
+    student's distilled model (compared with the teacher, carries the goals) and its twin
+    trained from scratch (None: not trained)."""
+
+    roles: dict[str, str]
+    student: str
+    scratch: str | None
+
+
 class ClassifierSettings(Settings):
     """The `classifier:` block: the CAN intrusion-detection models, their training and goals."""
 
@@ -257,3 +317,55 @@ class ClassifierSettings(Settings):
             raise ValueError(f"curriculum.epochs_to_full ({self.curriculum.epochs_to_full}) "
                              f"must be at most train.epochs ({self.train.epochs})")
         return self
+
+    def model_roles(self) -> dict[str, ClassifierModel]:
+        """Every classifier by model name: the teacher, `<student>_kd` for every student,
+        `<student>_scratch` for the students in `scratch`. The one place that names them."""
+        models = [ClassifierModel(name=TEACHER, role="teacher", student=None, arch=self.teacher),
+                  *(ClassifierModel(name=f"{s}_kd", role="kd", student=s, arch=arch, kd=self.kd)
+                    for s, arch in self.students.items()),
+                  *(ClassifierModel(name=f"{s}_scratch", role="scratch", student=s,
+                                    arch=self.students[s]) for s in self.scratch)]
+        return {m.name: m for m in models}
+
+    def models(self) -> tuple[str, ...]:
+        """Every classifier of the dataset (`model_roles` order)."""
+        return tuple(self.model_roles())
+
+    def role(self, model: str) -> ClassifierModel:
+        """Role, architecture and KD settings of the classifier `model`."""
+        roles = self.model_roles()
+        if model not in roles:
+            raise ValueError(f"classifier model {model!r}: expected one of {list(roles)}")
+        return roles[model]
+
+    def anomaly_models(self) -> dict[str, AnomalyModel]:
+        """The VGAE and, when `anomaly_student` is set, its distilled student."""
+        vgae = AnomalyModel(name="vgae", arch=self.anomaly)
+        student = ([] if self.anomaly_student is None else
+                   [AnomalyModel(name="vgae_student", arch=self.anomaly_student, teacher="vgae")])
+        return {m.name: m for m in (vgae, *student)}
+
+    def anomaly_role(self, model: str) -> AnomalyModel:
+        models = self.anomaly_models()
+        if model not in models:
+            raise ValueError(f"anomaly model {model!r}: expected one of {list(models)}")
+        return models[model]
+
+    def scored_models(self) -> tuple[str, ...]:
+        """Every model that scores windows for the IDS evaluation: the classifiers and the
+        anomaly models."""
+        return (*self.models(), *self.anomaly_models())
+
+    def exports(self) -> tuple[tuple[str, ExportFormat], ...]:
+        """(model, format) of every export (`ClassifierModel.export_formats`)."""
+        return tuple((m.name, fmt) for m in self.model_roles().values()
+                     for fmt in m.export_formats)
+
+    def lineup(self) -> ModelLineup:
+        roles = self.model_roles().values()
+        primary = [m for m in roles if m.student == self.primary_student]
+        return ModelLineup(
+            roles={m.name: m.record_role for m in roles},
+            student=next(m.name for m in primary if m.distilled),
+            scratch=next((m.name for m in primary if m.role == "scratch"), None))

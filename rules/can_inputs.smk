@@ -1,0 +1,66 @@
+# Input functions and model lists of the CAN track (rules/can.smk).
+
+# every classifier, anomaly model and exported model of every classifier dataset: the
+# `{model}` and `{anomaly}` wildcards take these values only
+_CAN_SETTINGS = [SETTINGS.classifier(name) for name in datasets_for("classifier")]
+CAN_MODELS = sorted({m for s in _CAN_SETTINGS for m in s.models()})
+CAN_ANOMALY_MODELS = sorted({m for s in _CAN_SETTINGS for m in s.anomaly_models()})
+CAN_EXPORTED = sorted({m for s in _CAN_SETTINGS for m, _ in s.exports()})
+
+
+def can(wildcards):
+    """The dataset's classifier settings (the global block with its own block merged in)."""
+    return SETTINGS.classifier(wildcards.dataset)
+
+
+def can_role(wildcards):
+    """Role, architecture and KD settings (None unless distilled) of the `{model}` classifier."""
+    return can(wildcards).role(wildcards.model)
+
+
+def can_model_files(dataset, models):
+    return [f"{CAN_DIR}/models/{m}.safetensors".format(dataset=dataset) for m in models]
+
+
+def can_models(wildcards):
+    return list(can(wildcards).models())
+
+
+def can_scored_models(wildcards):
+    return list(can(wildcards).scored_models())
+
+
+def can_source_models(wildcards):
+    """The scored models of dataset `{source}`, for the cross-dataset evaluation."""
+    return list(SETTINGS.classifier(wildcards.source).scored_models())
+
+
+def can_train_inputs(wildcards):
+    role = can_role(wildcards)
+    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
+    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
+    if role.distilled:
+        inputs["teacher"] = f"{CAN_DIR}/models/teacher.safetensors"
+    curriculum = can(wildcards).curriculum
+    if curriculum.enabled and curriculum.measure(role.distilled) == "label_margin":
+        inputs["windows"] = f"{CAN_DIR}/graphs/windows.parquet"  # attack share per window
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
+
+
+def can_anomaly_role(wildcards):
+    return can(wildcards).anomaly_role(wildcards.anomaly)
+
+
+def can_vgae_inputs(wildcards):
+    inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
+    inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
+    teacher = can_anomaly_role(wildcards).teacher
+    if teacher is not None:
+        inputs["teacher"] = f"{CAN_DIR}/models/{teacher}.safetensors"
+    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
+
+
+def can_export_files(wildcards):
+    """The check file of every export of the dataset (`ClassifierSettings.exports`)."""
+    return [f"{EXPORT_DIR}/classifier/{m}/check_{fmt}.json".format(dataset=wildcards.dataset)
+            for m, fmt in can(wildcards).exports()]

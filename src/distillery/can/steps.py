@@ -1,0 +1,327 @@
+"""The steps of the CAN track, one per rule of rules/can.smk: typed settings and file paths in,
+files out. The workflow scripts only read Snakemake's inputs, outputs and params and call
+these; each also runs without Snakemake."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from distillery.can.cross import cross_figures
+from distillery.can.curriculum import model_curriculum
+from distillery.can.dataset import SPLITS, build_all, load_graphs, save_graphs
+from distillery.can.evaluate import evaluate_model
+from distillery.can.export import (
+    detector_metadata,
+    export_onnx,
+    export_torchscript,
+    graph_tensors,
+    max_logit_difference,
+    onnx_logits,
+    torchscript_logits,
+)
+from distillery.can.fusion import ZScaler, dqn_scores, fit_dqn, fit_stacking, stacking_scores
+from distillery.can.ids import ids_figures, ids_table
+from distillery.can.models.build import count_parameters, load_classifier, save_classifier
+from distillery.can.plots import plot_confusion, plot_detection
+from distillery.can.record import SINGLE, classifier_metrics
+from distillery.can.scores import anomaly_scores
+from distillery.can.settings import (
+    AnomalyModel,
+    CANEvaluateSettings,
+    CANGoalSettings,
+    ClassifierModel,
+    CurriculumSettings,
+    ExportFormat,
+    FusionSettings,
+    IDSSettings,
+    ModelLineup,
+)
+from distillery.can.training import (
+    content_digest,
+    fit_classifier,
+    fit_vgae,
+    with_teacher,
+    without_classes,
+)
+from distillery.can.windows import WindowSettings
+from distillery.data.can import read_can_frames
+from distillery.data.splits import read_splits
+from distillery.errors import DistilleryError
+from distillery.io import atomic_path, read_json, write_json
+from distillery.metrics.build import goal_lines
+from distillery.metrics.record import write_metrics
+from distillery.sweeps import split_variant
+from distillery.train.distributed import process_info
+from distillery.train.settings import TorchTrainSettings, run_seed
+from distillery.train.tensor_files import save_tensors
+from distillery.train.torch_device import describe_torch_device, torch_device
+from distillery.train.torch_loop import predict_logits
+
+PathLike = str | Path
+EXPORTERS = {"torchscript": (export_torchscript, torchscript_logits),
+             "onnx": (export_onnx, onnx_logits)}
+
+
+def write_csv(path: PathLike, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def write_parquet(path: PathLike, table: pd.DataFrame) -> None:
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)
+
+
+def build_graphs(spec: WindowSettings, frames: PathLike, splits: PathLike,
+                 graphs: Mapping[str, PathLike], windows: PathLike, meta: PathLike) -> None:
+    """can_graphs: frames -> window graphs per split (`graphs[split]`), the windows table and
+    the graph metadata with the window count per split and label."""
+    built, table, info = build_all(read_can_frames(frames), read_splits(splits), spec,
+                                   str(frames))
+    for split in SPLITS:
+        save_graphs(graphs[split], built[split])
+    write_parquet(windows, table)
+    counts = table.groupby(["split", "label"]).size()
+    info["counts"] = {s: counts[s].to_dict() for s in SPLITS}
+    write_json(meta, info)
+    for split in SPLITS:
+        print(f"{split}: {info['counts'][split]}")
+
+
+def train_classifier(model: ClassifierModel, train: TorchTrainSettings,
+                     curriculum: CurriculumSettings, held_out: Sequence[str], device: str, *,
+                     graphs: Mapping[str, PathLike], meta: PathLike, checkpoints: PathLike,
+                     output: PathLike, history: PathLike, teacher: PathLike | None = None,
+                     windows: PathLike | None = None) -> None:
+    """can_train: the teacher, or a student with (`model.distilled`: on the `teacher` file's
+    softened logits) or without the teacher; `graphs` holds the train and val files. Resumes
+    from `checkpoints` when its inputs are the same; only the main rank writes `output`."""
+    if model.distilled and teacher is None:
+        raise ValueError(f"{model.name}: a distilled student needs the teacher's model file")
+    info = read_json(meta)
+    classes = info["classes"]
+    torch_dev = torch_device(device)
+    print(f"device: {describe_torch_device(torch_dev, train.amp)}")
+    # the inputs' content decides whether a checkpoint is resumed (rerun on other data: restart)
+    teacher_file = [teacher] if model.distilled else []
+    data_key = [content_digest(graphs["train"], graphs["val"], *teacher_file), sorted(held_out)]
+    # held-out attacks stay unseen: out of training and of the validation that picks epochs
+    train_set, val_set = (without_classes(load_graphs(graphs[s]), classes, held_out)
+                          for s in ("train", "val"))
+    if model.distilled:
+        net = load_classifier(teacher)[0].to(torch_dev)
+        train_set, val_set = (
+            with_teacher(gs, predict_logits(net, gs, train.batch_size, torch_dev))
+            for gs in (train_set, val_set))
+    order = None
+    if curriculum.enabled:
+        order = model_curriculum(
+            curriculum, train_set, classes, distilled=model.distilled, held_out=held_out,
+            seed=run_seed(train.seed), windows_path=windows,
+            label_threshold=info["windows"]["label_threshold"])
+        print(f"curriculum: on, the easiest windows of each class by "
+              f"{curriculum.measure(model.distilled)} first: {curriculum.start_fraction} of "
+              f"them at epoch 1, all from epoch {curriculum.epochs_to_full} "
+              f"({curriculum.pacing} pacing); each epoch's share of the training windows is "
+              f"its curriculum_fraction")
+    result = fit_classifier(model.arch, train, info, train_set, val_set, torch_dev, checkpoints,
+                            history, kd=model.kd, label=model.name, data_key=data_key,
+                            curriculum=order)
+    if not process_info().is_main:
+        return
+    record = {"classes": classes, "n_classes": len(classes),
+              "kd": model.kd and model.kd.as_dict(),
+              "curriculum": curriculum.as_dict() if curriculum.enabled else None,
+              "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+              "stopped_early": result.stopped_early, "params": count_parameters(result.model),
+              "device": describe_torch_device(torch_dev, train.amp),
+              "data_parallel_ranks": process_info().world_size}
+    save_classifier(output, result.model, model.arch.as_dict(), record)
+    print(f"saved {output}: {record['params']} parameters, best epoch {result.best_epoch}")
+
+
+def train_anomaly(model: AnomalyModel, train: TorchTrainSettings, device: str, *,
+                  graphs: Mapping[str, PathLike], meta: PathLike, checkpoints: PathLike,
+                  output: PathLike, history: PathLike, teacher: PathLike | None = None) -> None:
+    """can_train_vgae: the VGAE on the normal training windows, or (`model.teacher` set, its
+    file `teacher`) a small VGAE that matches its anomaly scores."""
+    if (model.teacher is None) != (teacher is None):
+        raise ValueError(f"{model.name}: the teacher file is for a distilled VGAE only, and "
+                         "a distilled VGAE needs it")
+    info = read_json(meta)
+    torch_dev = torch_device(device)
+    print(f"device: {describe_torch_device(torch_dev, train.amp)}")
+    teacher_file = [] if teacher is None else [teacher]
+    net = load_classifier(teacher)[0] if teacher is not None else None
+    result = fit_vgae(model.arch, train, info, load_graphs(graphs["train"]),
+                      load_graphs(graphs["val"]), torch_dev, checkpoints, history,
+                      label=model.name, teacher=net,
+                      data_key=content_digest(graphs["train"], graphs["val"], *teacher_file))
+    record = {"classes": info["classes"], "n_classes": len(info["classes"]),
+              "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
+              "stopped_early": result.stopped_early, "params": count_parameters(result.model),
+              "device": describe_torch_device(torch_dev, train.amp)}
+    save_classifier(output, result.model, model.arch.as_dict(), record)
+    print(f"saved {output}: {record['params']} parameters, best epoch {result.best_epoch}")
+
+
+def score_models(models: Mapping[str, PathLike], held_out: Sequence[str],
+                 fusion: FusionSettings, device: str, batch_size: int, *,
+                 graphs: Mapping[str, PathLike], meta: PathLike, scores: PathLike,
+                 fusion_model: PathLike) -> None:
+    """can_scores: anomaly scores of every model ({name: file}) on the val and test windows
+    (`graphs`), and the stacking and DQN fusions of the teacher's and the VGAE's scores,
+    fitted on the validation windows of the attacks seen in training."""
+    classes = read_json(meta)["classes"]
+    torch_dev = torch_device(device)
+    sets = {split: load_graphs(graphs[split]) for split in ("val", "test")}
+    labels = {split: np.array([int(g.y) for g in gs]) for split, gs in sets.items()}
+    values: dict[str, dict[str, np.ndarray]] = {split: {} for split in sets}
+    for name, path in models.items():
+        model, _ = load_classifier(path)
+        for split, gs in sets.items():
+            values[split][name] = anomaly_scores(model, gs, batch_size, torch_dev)
+    seen = ~np.isin(labels["val"], [classes.index(a) for a in held_out])
+    pair = {split: np.stack([values[split][m] for m in SINGLE], 1) for split in sets}
+    attack = labels["val"][seen] > 0
+    scaler = ZScaler.fit(pair["val"][seen], ~attack)
+    z = {split: scaler(pair[split]) for split in sets}
+    coef = fit_stacking(z["val"][seen], attack)
+    q = fit_dqn(z["val"][seen], attack, fusion)
+    for split in sets:
+        values[split]["stacking"] = stacking_scores(coef, z[split])
+        values[split]["dqn"], action = dqn_scores(q, z[split], fusion.actions)
+        share = np.bincount(action, minlength=fusion.actions) / len(action)
+        print(f"{split}: DQN actions (GAT weight 0 .. 1) {np.round(share, 3).tolist()}")
+    print(f"stacking: intercept {coef[0]:.3f}, weights {coef[1:].round(3).tolist()} ({SINGLE})")
+    save_tensors(fusion_model, q.state_dict(), {
+        "format": "distillery-can-fusion", "inputs": list(SINGLE),
+        "z_mean": scaler.mean.tolist(), "z_std": scaler.std.tolist(),
+        "stacking": coef.tolist(), "dqn": fusion.as_dict()})
+    write_parquet(scores, pd.concat([
+        pd.DataFrame({"split": split, "window": np.arange(len(labels[split])),
+                      "label": labels[split], "model": name, "score": score})
+        for split in sets for name, score in values[split].items()], ignore_index=True))
+
+
+def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: ModelLineup,
+                         held_out: Sequence[str], ids: IDSSettings, goals: CANGoalSettings,
+                         evaluate: CANEvaluateSettings, device: str, *, test: PathLike,
+                         meta: PathLike, scores: PathLike, windows: PathLike,
+                         metrics: PathLike, table: PathLike, confusion: PathLike,
+                         ids_csv: PathLike, detection: PathLike) -> None:
+    """can_evaluate: every classifier ({name: file}) on the test windows (metrics, latency,
+    speed-up), every scored model and fusion as an IDS (`scores`), the goals; the metrics
+    record of `dataset` (a dataset or a sweep variant), its tables and figures."""
+    info = read_json(meta)
+    classes = info["classes"]
+    graphs = load_graphs(test)
+    torch_dev = torch_device(device)
+    figures = {}
+    for name, path in models.items():
+        model, trained = load_classifier(path)
+        figures[name] = {"best_epoch": trained["best_epoch"],
+                         "size_bytes": Path(path).stat().st_size,
+                         **evaluate_model(model, graphs, classes, torch_dev, **evaluate.as_dict())}
+        print(f"{name}: macro F1 {figures[name]['macro_f1']:.4f}, "
+              f"{figures[name]['latency_batch1_ms']:.3f} ms/window at batch 1")
+    scored, test_windows = pd.read_parquet(scores), pd.read_parquet(windows)
+    test_windows = test_windows[test_windows["split"] == "test"]
+    detector = {}
+    for name, rows in scored.groupby("model", sort=False):
+        val, tst = rows[rows["split"] == "val"], rows[rows["split"] == "test"]
+        detector[name] = ids_figures(val["score"].to_numpy(), val["label"].to_numpy(),
+                                     tst["score"].to_numpy(), tst["label"].to_numpy(),
+                                     test_windows, classes, ids.fprs)
+    name, variant = split_variant(dataset)
+    record = classifier_metrics(name, figures, goals, lineup,
+                                describe_torch_device(torch_dev, amp=False), classes,
+                                n_windows=len(graphs), ids=detector, held_out=held_out,
+                                fprs=ids.fprs, variant=variant)
+    write_metrics(metrics, record)
+    models_table = pd.DataFrame([
+        {"model": m.model, "role": m.role, "params": m.n_params,
+         "accuracy": m.metrics["accuracy"], "macro_f1": m.primary.value,
+         "auroc_ovr_macro": m.metrics["auroc_ovr_macro"],
+         "latency_batch1_ms": m.metrics["latency_batch1_ms"],
+         "latency_batched_ms": m.metrics["latency_batched_ms"],
+         "speedup_vs_teacher": m.metrics["speedup_vs_teacher"]} for m in record.models])
+    write_csv(table, models_table)
+    plot_confusion(confusion, {m.model: m.metrics["confusion_matrix"] for m in record.models},
+                   classes)
+    rates = ids_table(detector, held_out)
+    write_csv(ids_csv, rates)
+    plot_detection(detection, rates, ids.fprs[0])
+    print(models_table.to_string(index=False))
+    print(rates.to_string(index=False))
+    _print_unseen(record.summary["unseen"])
+    for line in goal_lines(record):
+        print(f"goal {line}")
+
+
+def _print_unseen(unseen: Mapping[str, Mapping[str, Any]]) -> None:
+    for attack, figures in unseen.items():
+        if not figures["n"]:
+            print(f"unseen attack {attack}: no test window, so no detection figures")
+            continue
+        print(f"unseen attack {attack}: {figures['n']} test windows, detection at "
+              f"{figures['fpr']} FPR {figures['detection_rate']}; fusion beats the better "
+              f"single detector: {figures['fusion_beats_best_single']}")
+
+
+def export_model(name: str, fmt: ExportFormat, model_file: PathLike, graphs: PathLike, *,
+                 val: PathLike, meta: PathLike, fprs: Sequence[float], batch_size: int,
+                 check_graphs: int, tolerance: float, output: PathLike, check: PathLike
+                 ) -> dict[str, Any]:
+    """can_export_model: one classifier in one format with what the live detector needs
+    (window settings, alarm thresholds at `fprs` on the normal validation windows), its logits
+    on the first `check_graphs` test graphs compared with the in-process model's; a difference
+    above `tolerance` fails after the check is written."""
+    export, run = EXPORTERS[fmt]
+    model, _ = load_classifier(model_file)
+    metadata = detector_metadata(model, name, read_json(meta), load_graphs(val), fprs,
+                                 batch_size)
+    tensors = [graph_tensors(g) for g in load_graphs(graphs)[:check_graphs]]
+    export(model, tensors[0], output, metadata)
+    diff = max_logit_difference(model, tensors, run, output)
+    result = {"model": name, "format": fmt, "n_graphs": len(tensors), "max_logit_diff": diff,
+              "tolerance": tolerance, "passed": diff <= tolerance}
+    write_json(check, result)
+    print(f"{name} ({fmt}): max |exported - in-process| logit on {len(tensors)} test graphs: "
+          f"{diff:.2e}")
+    if not result["passed"]:
+        raise DistilleryError(f"exported {name} ({fmt}) logits differ by {diff:.2e}, more "
+                              f"than {tolerance}; see {check}")
+    return result
+
+
+def collect_export_checks(checks: Sequence[PathLike], output: PathLike) -> dict[str, Any]:
+    """can_export_checks: every export check of a dataset in one file."""
+    found = [read_json(path) for path in checks]
+    summary = {"checks": found, "passed": all(c["passed"] for c in found)}
+    write_json(output, summary)
+    print(f"{len(found)} exports checked")
+    return summary
+
+
+def cross_evaluate(source: str, target: str, models: Mapping[str, PathLike], ids: IDSSettings,
+                   device: str, batch_size: int, *, source_val: PathLike, test: PathLike,
+                   meta: PathLike, windows: PathLike, output: PathLike,
+                   table: PathLike) -> None:
+    """can_cross: the models of dataset `source` ({name: file}) as detectors on the test
+    windows of `target`, thresholds from `source`'s normal validation windows."""
+    test_windows = pd.read_parquet(windows)
+    nets = {name: load_classifier(path)[0] for name, path in models.items()}
+    figures = cross_figures(nets, load_graphs(source_val), load_graphs(test),
+                            test_windows[test_windows["split"] == "test"],
+                            read_json(meta)["classes"], ids.fprs, batch_size,
+                            torch_device(device))
+    write_json(output, {"source": source, "target": target, "ids": figures})
+    rates = ids_table(figures, ())
+    write_csv(table, rates)
+    print(rates.to_string(index=False))

@@ -1,0 +1,119 @@
+"""The CAN steps without Snakemake on a tiny capture: frames -> graphs -> teacher -> KD student
+-> TorchScript export and its check, each step reading only typed settings and file paths."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from distillery.can.dataset import SPLITS, load_graphs
+from distillery.can.models.build import load_classifier
+from distillery.can.settings import (
+    ClassifierSettings,
+    CurriculumSettings,
+    GATSettings,
+    KDSettings,
+    MLPSettings,
+    WindowSettings,
+)
+from distillery.can.steps import (
+    build_graphs,
+    collect_export_checks,
+    export_model,
+    train_classifier,
+)
+from distillery.data.can import FRAME_SCHEMA
+from distillery.data.splits import write_splits
+from distillery.errors import DistilleryError
+from distillery.io import read_json
+from distillery.train.settings import TorchTrainSettings
+from tests.test_can_graphs import _table
+
+SETTINGS = ClassifierSettings(
+    teacher=GATSettings(hidden=4, heads=1, layers=1, jk=None),
+    students={"mlp": MLPSettings(hidden=4)}, scratch=(), kd=KDSettings(temperature=2.0),
+    train=TorchTrainSettings(epochs=2, batch_size=8, amp=False, seed=1))
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Graphs of a capture of 10-frame blocks, normal and dos in turn (one window each)."""
+    root = tmp_path_factory.mktemp("can_steps")
+    table = _table([label for _ in range(12) for label in ["normal"] * 10 + ["dos"] * 10])
+    with pq.ParquetWriter(root / "frames.parquet", FRAME_SCHEMA) as writer:
+        writer.write_table(pa.Table.from_pandas(table, schema=FRAME_SCHEMA, preserve_index=False))
+    rows = np.arange(len(table))
+    write_splits(root / "splits.json", {"train": rows[:160], "val": rows[160:200],
+                                        "test": rows[200:]})
+    graphs = {split: root / f"{split}.npz" for split in SPLITS}
+    build_graphs(WindowSettings(size=10, stride=10, label_threshold=0.5),
+                 root / "frames.parquet", root / "splits.json", graphs,
+                 root / "windows.parquet", root / "meta.json")
+    return {"root": root, "graphs": graphs, "meta": root / "meta.json"}
+
+
+@pytest.fixture(scope="module")
+def teacher(files: dict) -> dict:
+    """The trained teacher's record (its file: `teacher.safetensors`)."""
+    return _train(files, "teacher")
+
+
+def _train(files: dict, model: str, **inputs) -> dict:
+    root = files["root"]
+    train_classifier(SETTINGS.role(model), SETTINGS.train, SETTINGS.curriculum, (), "cpu",
+                     graphs=files["graphs"], meta=files["meta"],
+                     checkpoints=root / "ckpt" / model, output=root / f"{model}.safetensors",
+                     history=root / f"{model}.csv", **inputs)
+    return load_classifier(root / f"{model}.safetensors")[1]
+
+
+def test_graphs_meta_counts_the_windows_of_each_split(files):
+    windows = pd.read_parquet(files["root"] / "windows.parquet")
+    meta = read_json(files["meta"])
+    assert meta["classes"] == ["normal", "dos"]
+    # 16 train, 4 val, 4 test windows of 10 frames, every second one an attack
+    assert meta["counts"] == {"train": {"dos": 8, "normal": 8}, "val": {"dos": 2, "normal": 2},
+                              "test": {"dos": 2, "normal": 2}}
+    assert len(load_graphs(files["graphs"]["test"])) == 4 == (windows["split"] == "test").sum()
+
+
+def test_teacher_then_distilled_student_then_its_checked_export(files, teacher):
+    root = files["root"]
+    assert teacher["kd"] is None and teacher["epochs_run"] == 2
+    with pytest.raises(ValueError, match="mlp_kd: a distilled student needs the teacher"):
+        _train(files, "mlp_kd")
+    student = _train(files, "mlp_kd", teacher=root / "teacher.safetensors")
+    assert student["kd"] == {"temperature": 2.0, "alpha": 0.7}
+
+    out = root / "export"
+    detector = {"val": files["graphs"]["val"], "meta": files["meta"], "fprs": (0.5,),
+                "batch_size": 4}
+    result = export_model("mlp_kd", "torchscript", root / "mlp_kd.safetensors",
+                          files["graphs"]["test"], **detector, check_graphs=3, tolerance=1e-4,
+                          output=out / "model.torchscript", check=out / "check.json")
+    assert result == read_json(out / "check.json")
+    assert (result["n_graphs"], result["passed"]) == (3, True)
+    assert result["max_logit_diff"] <= 1e-4
+    # a difference above the tolerance fails the step after the check is written
+    with pytest.raises(DistilleryError, match=r"exported mlp_kd \(torchscript\) logits differ"):
+        export_model("mlp_kd", "torchscript", root / "mlp_kd.safetensors",
+                     files["graphs"]["test"], **detector, check_graphs=3, tolerance=-1.0,
+                     output=out / "strict.torchscript", check=out / "strict.json")
+    summary = collect_export_checks([out / "check.json", out / "strict.json"],
+                                    root / "checks.json")
+    assert [c["passed"] for c in summary["checks"]] == [True, False]
+    assert not summary["passed"] and read_json(root / "checks.json") == summary
+
+
+def test_curriculum_of_a_distilled_student_ranks_by_the_teachers_loss(files, teacher, capsys):
+    """The role decides the difficulty measure: no windows table needed for a KD student."""
+    root = files["root"]
+    curriculum = CurriculumSettings(enabled=True, epochs_to_full=2)
+    train_classifier(SETTINGS.role("mlp_kd"), SETTINGS.train, curriculum, (), "cpu",
+                     graphs=files["graphs"], meta=files["meta"], checkpoints=root / "ckpt_c",
+                     output=root / "curriculum.safetensors", history=root / "curriculum.csv",
+                     teacher=root / "teacher.safetensors")
+    assert "by teacher_loss first" in capsys.readouterr().out
