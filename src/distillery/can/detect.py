@@ -143,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("capture", nargs="?", default="-",
                         help="capture file, or - for stdin (default)")
     parser.add_argument("--model", required=True,
-                        help="export of the can_export_model rule (model.torchscript or model.onnx)")
+                        help="export of the can_export_model rule "
+                             "(model.torchscript or model.onnx)")
     parser.add_argument("--threshold", type=float, default=None,
                         help="alarm when the score exceeds this (default: the export's "
                              "threshold at its lowest recorded false-positive rate)")
