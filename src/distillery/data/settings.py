@@ -36,6 +36,11 @@ class UnitSettings(Settings):
     length: str = "angstrom"  # angstrom, Bohr, nm, pm
     forces: str | None = None  # null: energy/length
     stress: str | None = None  # null: energy/length^3; or GPa, kbar, bar, Pa
+    # electrostatic labels (distillery.data.electrostatics); null: the internal unit
+    charge: str | None = None  # e
+    dipole: str | None = None  # e*angstrom (null), debye, e*bohr
+    quadrupole: str | None = None  # e*angstrom^2 (null), buckingham, e*bohr^2
+    esp: str | None = None  # eV/e (null), hartree/e, kcal/mol/e, kJ/mol/e
 
 
 class SplitSettings(Settings):
