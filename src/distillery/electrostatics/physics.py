@@ -24,24 +24,29 @@ def _xp(*arrays: Array) -> Any:
     return jnp if any(isinstance(a, jax.Array) for a in arrays) else np
 
 
-def potential_matrix(grid: Array, sites: Array) -> Array:
-    """(..., G, S): the ESP (eV/e) at each grid point of a unit charge on each site."""
+def potential_matrix(grid: Array, sites: Array, mask: Array | None = None) -> Array:
+    """(..., G, S): the ESP (eV/e) at each grid point of a unit charge on each site; sites
+    with `mask` (..., S) False (padding) contribute nothing."""
     xp = _xp(grid, sites)
-    d = grid[..., :, None, :] - sites[..., None, :, :]
-    return COULOMB / xp.sqrt(xp.sum(d**2, axis=-1))
+    r2 = xp.sum((grid[..., :, None, :] - sites[..., None, :, :]) ** 2, axis=-1)
+    if mask is None:
+        return COULOMB / xp.sqrt(r2)
+    keep = mask[..., None, :]
+    return xp.where(keep, COULOMB / xp.sqrt(xp.where(keep, r2, 1.0)), 0.0)
 
 
-def esp(charges: Array, sites: Array, grid: Array) -> Array:
+def esp(charges: Array, sites: Array, grid: Array, mask: Array | None = None) -> Array:
     """ESP (..., G) in eV/e of charges (..., S) at sites (..., S, 3) on grid points (..., G, 3)."""
     xp = _xp(charges, sites, grid)
-    return xp.einsum("...gs,...s->...g", potential_matrix(grid, sites), charges)
+    return xp.einsum("...gs,...s->...g", potential_matrix(grid, sites, mask), charges)
 
 
 def centre_of_mass(positions: Array, numbers: Array) -> Array:
-    """(..., 3): the origin of the quadrupoles."""
+    """(..., 3): the origin of the quadrupoles; atoms of number 0 (padding) have no mass."""
     xp = _xp(positions)
-    masses = xp.asarray(atomic_masses)[numbers]
-    return xp.sum(masses[..., None] * positions, axis=-2) / xp.sum(masses, axis=-1)[..., None]
+    masses = xp.where(numbers > 0, xp.asarray(atomic_masses)[numbers], 0.0)
+    total = xp.sum(masses, axis=-1)[..., None]
+    return xp.sum(masses[..., None] * positions, axis=-2) / xp.where(total > 0, total, 1.0)
 
 
 def dipole(charges: Array, sites: Array, origin: Array) -> Array:
