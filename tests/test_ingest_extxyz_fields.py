@@ -63,7 +63,9 @@ def test_ase_written_molecules_keep_every_calculator_field(tmp_path):
         np.testing.assert_array_equal(fs.stress[i], fs.stress[i].T)
         np.testing.assert_allclose(fs.virial[i], np.diag([1.0, 2.0, 3.0]) * i * KCAL)
         np.testing.assert_array_equal(fs.extras["charges"][i], [-0.8, 0.4, 0.4])
-        np.testing.assert_array_equal(fs.extras["dipoles"][i], atoms.arrays["dipoles"])
+        # per-atom dipoles are recognised by shape (distillery.data.electrostatics)
+        np.testing.assert_array_equal(fs.extras["atomic_dipoles"][i], atoms.arrays["dipoles"])
+        np.testing.assert_array_equal(fs.extras["mono"][i], fs.extras["charges"][i])
     np.testing.assert_array_equal(fs.extras["temperature"], [300.0, 301.0, 302.0])
     assert fs.cell is None and fs.pbc is None
 
@@ -72,8 +74,8 @@ def test_ase_written_molecules_keep_every_calculator_field(tmp_path):
     back = read_frames(out)
     np.testing.assert_array_equal(back.stress, fs.stress)
     np.testing.assert_array_equal(back.virial, fs.virial)
-    assert back.extras["dipoles"][2].shape == (3, 3)
-    np.testing.assert_array_equal(back.extras["dipoles"][2], frames[2].arrays["dipoles"])
+    assert back.extras["atomic_dipoles"][2].shape == (3, 3)
+    np.testing.assert_array_equal(back.extras["atomic_dipoles"][2], frames[2].arrays["dipoles"])
     np.testing.assert_array_equal(back.extras["charges"][1], [-0.8, 0.4, 0.4])
 
 
@@ -226,5 +228,5 @@ def test_files_with_different_atom_counts_keep_per_atom_extras(tmp_path):
     out = tmp_path / "frames.parquet"
     ingest([str(p) for p in paths], {"track": "forcefield", "format": "extxyz"}, out)
     back = read_frames(out)
-    assert [d.shape for d in back.extras["dipoles"]] == [(2, 3), (3, 3)]
-    assert back.subset([1]).extras["dipoles"][0][0, 0] == 3.0
+    assert [d.shape for d in back.extras["atomic_dipoles"]] == [(2, 3), (3, 3)]
+    assert back.subset([1]).extras["atomic_dipoles"][0][0, 0] == 3.0

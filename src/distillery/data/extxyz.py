@@ -180,4 +180,4 @@ def read_extxyz(
         if key not in used and all(v is not None for v in column):
             extras[kind][key] = column
     return assemble(source, keys, values, units, atom_extras=extras[ATOM],
-                    frame_extras=extras[FRAME], per_frame=True)
+                    frame_extras=extras[FRAME], per_frame=True, fields=fields)

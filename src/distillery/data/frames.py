@@ -13,6 +13,8 @@ import pyarrow.parquet as pq
 from distillery.errors import InputError
 from distillery.io import atomic_path
 
+# whether a value belongs to an atom or to the whole frame, where a format says so
+ATOM, FRAME = "atom", "frame"
 # per-frame 3x3 tensors stored as 9-value lists: stress (eV/Å³) and virial (eV)
 TENSORS = ("stress", "virial")
 

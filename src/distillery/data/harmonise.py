@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from distillery.data.frames import FrameSet, per_atom
+from distillery.data.electrostatics import FIELD_NAMES as ELECTROSTATIC_FIELDS
+from distillery.data.electrostatics import electrostatic_columns
+from distillery.data.frames import ATOM, FRAME, FrameSet, per_atom
 from distillery.data.units import energy_factor, force_factor, length_factor, stress_factor
 from distillery.errors import InputError
-
-ATOM, FRAME = "atom", "frame"
 
 ALIASES: dict[str, tuple[str, ...]] = {
     "positions": ("R", "positions", "coords", "coordinates", "xyz", "pos"),
@@ -59,9 +59,12 @@ def resolve_fields(
     overrides = dict(overrides or {})
     resolved: dict[str, str] = {}
     for canonical, key in overrides.items():
+        if canonical in ELECTROSTATIC_FIELDS:
+            continue  # resolved by shape in `assemble` (distillery.data.electrostatics)
         if canonical not in ALIASES:
             raise InputError(
-                "config", f"fields.{canonical}", repr(canonical), f"one of {sorted(ALIASES)}"
+                "config", f"fields.{canonical}", repr(canonical),
+                f"one of {sorted(ALIASES)} or {sorted(ELECTROSTATIC_FIELDS)}"
             )
         if key not in available:
             raise InputError(
@@ -191,6 +194,7 @@ def assemble(
     atom_extras: Mapping[str, Values] | None = None,
     frame_extras: Mapping[str, Values] | None = None,
     per_frame: bool = False,
+    fields: Mapping[str, str] | None = None,
 ) -> FrameSet:
     """FrameSet in eV, Å, eV/Å (stress eV/Å³, virial eV) from values in the file's units.
 
@@ -198,7 +202,9 @@ def assemble(
     array per frame; shapes of positions, numbers, energy and forces are checked by the reader,
     which knows its layout. `keys` names each field's key in the file for messages. Extras are
     kept in the file's units: `extras` are sorted into per-atom or per-frame by shape,
-    `atom_extras` and `frame_extras` come from formats that say which they are.
+    `atom_extras` and `frame_extras` come from formats that say which they are. Electrostatic
+    labels among them (charges, dipoles, quadrupoles, ESP) become columns in internal units,
+    `fields` naming their keys where the aliases do not.
     """
     units = dict(units or {})
     length = length_factor(units.get("length", "angstrom"), source)
@@ -243,7 +249,13 @@ def assemble(
                 raise InputError(source, field, f"{len(q)} values", f"one per atom ({n})")
             charges.append(q)
         fs.extras["charges"] = per_atom(finite("charges", charges))
-    for group, kind in ((extras, None), (atom_extras, ATOM), (frame_extras, FRAME)):
-        for name, column in _extras(group or {}, n_atoms, kind).items():
+    groups = ((extras, None), (atom_extras, ATOM), (frame_extras, FRAME))
+    candidates = {k: (kind, v) for group, kind in groups for k, v in (group or {}).items()}
+    columns, used = electrostatic_columns(candidates, n_atoms, source, units, fields, length,
+                                          fs.extras.get("charges"))
+    fs.extras.update(columns)
+    for group, kind in groups:
+        rest = {k: v for k, v in (group or {}).items() if k not in used}
+        for name, column in _extras(rest, n_atoms, kind).items():
             fs.extras.setdefault(name, column)
     return fs

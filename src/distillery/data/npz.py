@@ -110,9 +110,9 @@ def read_npz(
         if name in arrays:
             values[name] = _per_frame(arrays[name], n_frames, source, keys[name])
     require_fields(keys, available, source, required)
-    extras = {k: v for k, v in extras_raw.items()
-              if v.dtype.kind in "biuf" and v.ndim >= 1 and len(v) == n_frames}
-    return assemble(source, keys, values, units, extras=extras)
+    # per-frame arrays, and grids shared by every frame (ESP points)
+    extras = {k: v for k, v in extras_raw.items() if v.dtype.kind in "biuf" and v.ndim >= 1}
+    return assemble(source, keys, values, units, extras=extras, fields=fields)
 
 
 def _per_frame(values: np.ndarray, n_frames: int, source: str, key: str) -> np.ndarray:

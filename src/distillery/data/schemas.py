@@ -16,6 +16,15 @@ import pyarrow.compute as pc
 from distillery.errors import InputError
 
 MAX_ELEMENT = 118
+# e: no atom in a molecule carries more; larger values mean wrong units or garbage
+MAX_ATOM_CHARGE = 10.0
+# electrostatic list columns (distillery.data.electrostatics) and their length per frame,
+# as a multiple of the atom count (per atom) or a fixed count (per frame)
+ELECTROSTATIC_LISTS = {"mono": ("n_atoms", 1), "atomic_dipoles": ("n_atoms", 3),
+                       "dipole": (None, 3), "quadrupole": (None, 9)}
+ELECTROSTATIC_SCALARS = ("dipole_norm", "total_charge")
+FINITE_LISTS = ("positions", "forces", "stress", "virial", *ELECTROSTATIC_LISTS, "esp",
+                "esp_grid")
 CAN_BYTES = [f"b{i}" for i in range(8)]
 
 FRAME_VIEW_SCHEMA = pa.DataFrameSchema(
@@ -36,6 +45,11 @@ FRAME_VIEW_SCHEMA = pa.DataFrameSchema(
         "stress_finite": pa.Column(bool, pa.Check.eq(True), required=False),
         "virial_len": pa.Column("int64", pa.Check.eq(9), required=False),
         "virial_finite": pa.Column(bool, pa.Check.eq(True), required=False),
+        **{f"{name}_finite": pa.Column(bool, pa.Check.eq(True), required=False)
+           for name in (*ELECTROSTATIC_LISTS, *ELECTROSTATIC_SCALARS, "esp", "esp_grid")},
+        **{f"{name}_len": pa.Column("int64", pa.Check.eq(width), required=False)
+           for name, (per, width) in ELECTROSTATIC_LISTS.items() if per is None},
+        "mono_max_abs": pa.Column("float64", pa.Check.le(MAX_ATOM_CHARGE), required=False),
     },
     checks=[
         pa.Check(lambda df: df["numbers_len"] == df["n_atoms"], name="numbers has n_atoms entries"),
@@ -47,6 +61,15 @@ FRAME_VIEW_SCHEMA = pa.DataFrameSchema(
             lambda df: df["forces_len"].isna() | (df["forces_len"] == 3 * df["n_atoms"])
             if "forces_len" in df else pd.Series(True, index=df.index),
             name="forces has n_atoms*3 entries",
+        ),
+        *[pa.Check(lambda df, n=name, w=width: df[f"{n}_len"] == w * df["n_atoms"]
+                   if f"{n}_len" in df else pd.Series(True, index=df.index),
+                   name=f"{name} has n_atoms*{width} entries")
+          for name, (per, width) in ELECTROSTATIC_LISTS.items() if per == "n_atoms"],
+        pa.Check(
+            lambda df: df["esp_grid_len"] == 3 * df["esp_len"]
+            if "esp_grid_len" in df else pd.Series(True, index=df.index),
+            name="esp_grid has 3 coordinates per ESP value",
         ),
     ],
     strict=False,
@@ -76,7 +99,7 @@ CAN_SCHEMA = pa.DataFrameSchema(
 def _row_stats(col: arrow.ChunkedArray, prefix: str, view: dict[str, np.ndarray]) -> None:
     lengths = pc.list_value_length(col).to_numpy(zero_copy_only=False)
     view[f"{prefix}_len"] = np.nan_to_num(lengths, nan=-1).astype(np.int64)
-    if prefix in ("positions", "forces", "stress", "virial"):
+    if prefix in FINITE_LISTS:
         flat = pc.list_flatten(col).to_numpy(zero_copy_only=False)
         bad = ~np.isfinite(flat)
         rows = np.repeat(np.arange(len(lengths)), np.nan_to_num(lengths, nan=0).astype(np.int64))
@@ -102,9 +125,16 @@ def frame_view(table: arrow.Table) -> pd.DataFrame:
         view["energy_finite"] = finite.to_numpy(zero_copy_only=False).astype(bool)
     if "forces" in table.column_names:
         _row_stats(table.column("forces"), "forces", view)
-    for name in ("cell", "stress", "virial"):
+    for name in ("cell", "stress", "virial", *ELECTROSTATIC_LISTS, "esp", "esp_grid"):
         if name in table.column_names:
             _row_stats(table.column(name), name, view)
+    for name in ELECTROSTATIC_SCALARS:
+        if name in table.column_names:
+            finite = pc.fill_null(pc.is_finite(table.column(name)), False)
+            view[f"{name}_finite"] = finite.to_numpy(zero_copy_only=False).astype(bool)
+    if "mono" in table.column_names:
+        view["mono_max_abs"] = np.array([np.abs(r).max() if r.size else 0.0
+                                         for r in _per_row(table.column("mono"))])
     return pd.DataFrame(view)
 
 

@@ -38,7 +38,7 @@ class RawEntry(Settings):
 
 
 class UnitSettings(Settings):
-    """Units of the raw files, converted to eV and Å at ingest."""
+    """Units of the raw files, converted to eV and Å (and e for electrostatics) at ingest."""
 
     energy: str = "eV"
     """Energy unit: eV, meV, kcal/mol, kJ/mol, Hartree or Ry."""
@@ -48,6 +48,14 @@ class UnitSettings(Settings):
     """Force unit; null: energy/length."""
     stress: str | None = None
     """Stress unit: GPa, kbar, bar or Pa; null: energy/length^3."""
+    charge: str | None = None
+    """Charge unit of `mono` and total charges; null: e."""
+    dipole: str | None = None
+    """Dipole unit: debye or e*bohr; null: e*angstrom."""
+    quadrupole: str | None = None
+    """Quadrupole unit: buckingham or e*bohr^2; null: e*angstrom^2."""
+    esp: str | None = None
+    """Electrostatic potential unit: hartree/e, kcal/mol/e or kJ/mol/e; null: eV/e."""
 
 
 class SplitSettings(Settings):

@@ -32,10 +32,15 @@ def bessel_basis(distance: jnp.ndarray, cutoff: float, n_basis: int) -> jnp.ndar
 
 
 class AtomwiseModel(nn.Module):
-    """The architecture fields every force-field network takes (see ModelSettings)."""
+    """The architecture fields every force-field network takes (see ModelSettings).
+
+    `features_only`: return the per-atom scalar features (n_atoms, features) before the
+    energy readout, the representation other heads (charges) build on.
+    """
 
     features: int
     n_layers: int
     n_rbf: int
     cutoff: float
     max_z: int
+    features_only: bool = False

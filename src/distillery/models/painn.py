@@ -10,7 +10,8 @@ from distillery.models.layers import AtomwiseModel, bessel_basis, cosine_cutoff,
 
 
 class PaiNN(AtomwiseModel):
-    """Per-atom energies from atomic numbers and edge vectors (one frame, padded)."""
+    """Per-atom energies (or features) from atomic numbers and edge vectors (one frame,
+    padded)."""
 
     @nn.compact
     def __call__(self, numbers: jnp.ndarray, vectors: jnp.ndarray, senders: jnp.ndarray,
@@ -39,5 +40,7 @@ class PaiNN(AtomwiseModel):
             avv, asv, ass = jnp.split(a, 3, axis=-1)
             v = v + avv[:, None, :] * u_v
             s = s + asv * jnp.sum(u_v * v_v, axis=1) + ass
+        if self.features_only:
+            return s
         hidden = jax.nn.silu(nn.Dense(max(f // 2, 1))(s))
         return nn.Dense(1)(hidden)[:, 0]

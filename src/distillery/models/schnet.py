@@ -10,7 +10,8 @@ from distillery.models.layers import AtomwiseModel, bessel_basis, cosine_cutoff,
 
 
 class SchNet(AtomwiseModel):
-    """Per-atom energies from atomic numbers and edge vectors (one frame, padded)."""
+    """Per-atom energies (or features) from atomic numbers and edge vectors (one frame,
+    padded)."""
 
     @nn.compact
     def __call__(self, numbers: jnp.ndarray, vectors: jnp.ndarray, senders: jnp.ndarray,
@@ -25,5 +26,7 @@ class SchNet(AtomwiseModel):
             x = nn.Dense(f, use_bias=False)(h)
             m = jax.ops.segment_sum(x[senders] * w, receivers, h.shape[0])
             h = h + nn.Dense(f)(jax.nn.silu(nn.Dense(f)(m)))
+        if self.features_only:
+            return h
         hidden = jax.nn.silu(nn.Dense(max(f // 2, 1))(h))
         return nn.Dense(1)(hidden)[:, 0]

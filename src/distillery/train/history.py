@@ -82,9 +82,15 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def difference_pct(train: float, val: float) -> float:
+    """How much higher the validation value is than the training one, in % of the latter."""
+    return 100.0 * (val - train) / abs(train) if train else math.nan
+
+
 def epoch_summary(epoch: int, train: Mapping[str, float], val: Mapping[str, float],
-                  **extra: Any) -> str:
-    """`epoch 3 | loss train 0.12 val 0.15 | f_mae train 0.05 val 0.06 | lr 1e-3`."""
+                  difference: bool = False, **extra: Any) -> str:
+    """`epoch 3 | loss train 0.12 val 0.15 | f_mae train 0.05 val 0.06 | lr 1e-3`;
+    `difference` adds the validation value's difference from the training one in %."""
     parts = [f"epoch {epoch}"]
     for key in dict.fromkeys([*train, *val]):
         values = []
@@ -92,6 +98,8 @@ def epoch_summary(epoch: int, train: Mapping[str, float], val: Mapping[str, floa
             values.append(f"train {_fmt(train[key])}")
         if key in val:
             values.append(f"val {_fmt(val[key])}")
+        if difference and key in train and key in val:
+            values.append(f"({difference_pct(train[key], val[key]):+.1f}%)")
         parts.append(f"{key} " + " ".join(values))
     parts += [f"{k} {_fmt(v)}" for k, v in extra.items()]
     return " | ".join(parts)

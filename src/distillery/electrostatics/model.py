@@ -1,0 +1,174 @@
+"""A charge head on the force-field representation (PaiNN or SchNet features): per-atom
+charges, optionally `n_dcm` distributed charges per atom displaced off the atom along its
+bonds, with the molecule's total charge conserved exactly by a mean shift.
+
+A frame's sites are its atoms followed by their off-centre charges (atom i's k-th at
+n_atoms + i * n_dcm + k); the charge of an atom is the sum over its sites. From sites and
+charges come the ESP, dipole and quadrupole of `physics`, so every target is reached through
+the same point-charge model the baselines use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+from pydantic import Field, PositiveFloat
+
+from distillery.base_settings import Settings
+from distillery.data.frames import FrameSet
+from distillery.electrostatics import physics
+from distillery.models.layers import edge_geometry
+from distillery.models.model import ARCHITECTURES
+from distillery.models.neighbours import Bucket, build_buckets
+from distillery.models.settings import ModelSettings
+
+
+class ChargeModelSettings(Settings):
+    """The representation (`model`, as for a force field), `n_dcm` off-centre charges per atom
+    (0: atom-centred only), their largest displacement (Å) and whether the total charge is
+    conserved exactly (the mean shift) or only learned through its loss."""
+
+    model: ModelSettings = ModelSettings()
+    n_dcm: int = Field(0, ge=0, le=8)
+    max_offset: PositiveFloat = 0.5
+    conserve_charge: bool = True
+
+
+class ChargeHead(nn.Module):
+    """Site charges (n_atoms, 1 + n_dcm) and off-centre displacements (n_atoms, n_dcm, 3)."""
+
+    representation: nn.Module
+    n_dcm: int
+    max_offset: float
+
+    @nn.compact
+    def __call__(self, numbers: jnp.ndarray, vectors: jnp.ndarray, senders: jnp.ndarray,
+                 receivers: jnp.ndarray, edge_mask: jnp.ndarray
+                 ) -> tuple[jnp.ndarray, jnp.ndarray]:
+        h = self.representation(numbers, vectors, senders, receivers, edge_mask)
+        width = h.shape[-1]
+        charges = nn.Dense(1 + self.n_dcm)(jax.nn.silu(nn.Dense(width)(h)))
+        n_atoms = numbers.shape[0]
+        if self.n_dcm == 0:
+            return charges, jnp.zeros((n_atoms, 0, 3), h.dtype)
+        # each off-centre charge moves along a learned mix of the atom's bond directions
+        # (rotation-equivariant, also for the invariant SchNet features)
+        _, unit = edge_geometry(vectors, edge_mask)
+        pair = jnp.concatenate([h[receivers], h[senders]], axis=-1)
+        weight = jnp.tanh(nn.Dense(self.n_dcm)(jax.nn.silu(nn.Dense(width)(pair))))
+        weight = weight * edge_mask[:, None]
+        summed = jax.ops.segment_sum(weight[:, :, None] * unit[:, None, :], receivers, n_atoms)
+        count = jax.ops.segment_sum(edge_mask.astype(h.dtype), receivers, n_atoms)
+        return charges, self.max_offset * summed / jnp.maximum(count, 1.0)[:, None, None]
+
+
+def conserve(charges: jnp.ndarray, mask: jnp.ndarray, total: jnp.ndarray) -> jnp.ndarray:
+    """Charges (..., S) shifted by one amount over the real sites so that they sum to `total`
+    (...,) exactly; padding sites (mask False) hold zero."""
+    n = jnp.maximum(jnp.sum(mask, axis=-1), 1)
+    excess = jnp.sum(jnp.where(mask, charges, 0.0), axis=-1) - total
+    return jnp.where(mask, charges - (excess / n)[..., None], 0.0)
+
+
+class ChargeModel:
+    """The charge head of `ChargeModelSettings` with its representation network."""
+
+    def __init__(self, settings: ChargeModelSettings) -> None:
+        self.settings = settings
+        options = settings.model.model_dump(exclude={"kind"})
+        representation = ARCHITECTURES[settings.model.kind](**options, features_only=True)
+        self.module = ChargeHead(representation, settings.n_dcm, settings.max_offset)
+        # one compiled predictor per model: evaluation every epoch reuses its compilations
+        self.compiled_predict = jax.jit(self.predict_batch)
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.settings.model.cutoff)
+
+    def init(self, seed: int) -> Any:
+        numbers = jnp.array([8, 1], jnp.int32)
+        vectors = jnp.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
+        edges = jnp.array([1, 0], jnp.int32)
+        return self.module.init(jax.random.PRNGKey(seed), numbers, vectors, edges,
+                                edges[::-1], jnp.ones(2, bool))
+
+    def sites(self, params: Any, batch: Mapping[str, jnp.ndarray]
+              ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
+        """Charges (B, S), site positions (B, S, 3) and the site mask (B, S) of a batch,
+        S = n_atoms (1 + n_dcm)."""
+        def one(positions, numbers, senders, receivers, shifts, cell, edge_mask):
+            vectors = positions[senders] - positions[receivers] + shifts @ cell
+            q, offsets = self.module.apply(params, numbers, vectors, senders, receivers,
+                                           edge_mask)
+            sites = jnp.concatenate([positions, (positions[:, None] + offsets).reshape(-1, 3)])
+            atoms = numbers > 0
+            mask = jnp.concatenate([atoms, jnp.repeat(atoms, self.settings.n_dcm)])
+            charges = jnp.concatenate([q[:, 0], q[:, 1:].reshape(-1)])
+            return jnp.where(mask, charges, 0.0), sites, mask
+
+        arrays = tuple(batch[k] for k in ("positions", "numbers", "senders", "receivers",
+                                          "shifts", "cell", "edge_mask"))
+        charges, sites, mask = jax.vmap(one)(*arrays)
+        if self.settings.conserve_charge:
+            charges = conserve(charges, mask, batch["total_charge"])
+        return charges, sites, mask
+
+    def atom_charges(self, charges: jnp.ndarray, n_atoms: int) -> jnp.ndarray:
+        """(B, n_atoms): each atom's own charge plus those of its off-centre sites."""
+        own, rest = charges[:, :n_atoms], charges[:, n_atoms:]
+        return own + rest.reshape(*own.shape, self.settings.n_dcm).sum(-1)
+
+    def predict_batch(self, params: Any, batch: Mapping[str, jnp.ndarray]
+                      ) -> dict[str, jnp.ndarray]:
+        """ESP (B, G), dipole (B, 3), quadrupole (B, 3, 3), atom charges (B, n_atoms) and the
+        total charge (B,) of a padded batch (`electrostatic_buckets`)."""
+        charges, sites, mask = self.sites(params, batch)
+        origin = physics.centre_of_mass(batch["positions"], batch["numbers"])
+        return {"esp": physics.esp(charges, sites, batch["esp_grid"], mask),
+                "dipole": physics.dipole(charges, sites, origin),
+                "quadrupole": physics.quadrupole(charges, sites, origin),
+                "mono": self.atom_charges(charges, batch["numbers"].shape[1]),
+                "total_charge": jnp.sum(charges, axis=-1)}
+
+
+TARGETS = ("esp", "dipole", "quadrupole", "mono")
+
+
+def total_charges(frames: FrameSet) -> np.ndarray:
+    """Each frame's total charge: its `total_charge` label, else its rounded charge sum."""
+    if "total_charge" in frames.extras:
+        return np.asarray(frames.extras["total_charge"], np.float64)
+    return np.array([np.round(np.sum(q)) for q in frames.extras["mono"]], np.float64)
+
+
+def electrostatic_buckets(frames: FrameSet, cutoff: float) -> list[Bucket]:
+    """Padded graph buckets of `frames` with their electrostatic labels: `esp` (B, G),
+    `esp_grid` (B, G, 3), `dipole`, `quadrupole`, `mono` (B, n_atoms padded), `total_charge`
+    and `has_<target>` flags (0 where a label is missing; ESP points are required)."""
+    if "esp" not in frames.extras:
+        raise ValueError("frames without ESP labels (esp on esp_grid points)")
+    totals = total_charges(frames)
+    buckets = build_buckets(frames, cutoff)
+    for bucket in buckets:
+        rows, size = bucket.index, bucket.n_atoms
+        arrays = bucket.arrays
+        arrays["esp"] = np.asarray(frames.extras["esp"], np.float64)[rows]
+        arrays["esp_grid"] = np.asarray(frames.extras["esp_grid"], np.float64)[rows]
+        arrays["total_charge"] = totals[rows]
+        for name, shape in (("dipole", (3,)), ("quadrupole", (3, 3))):
+            present = name in frames.extras
+            arrays[name] = (np.asarray(frames.extras[name], np.float64)[rows] if present
+                            else np.zeros((len(rows), *shape)))
+            arrays[f"has_{name}"] = np.full(len(rows), float(present))
+        mono = np.zeros((len(rows), size))
+        for row, k in enumerate(rows):
+            mono[row, :len(frames.numbers[k])] = frames.extras["mono"][k]
+        arrays["mono"] = mono
+        arrays["has_mono"] = np.full(len(rows), float(np.any(mono != 0)))
+        arrays["has_esp"] = np.ones(len(rows))
+    return buckets
