@@ -3,7 +3,7 @@
 from ase import units
 
 from distillery.cg.energy import KINDS
-from distillery.cg.fit import fit_priors
+from distillery.cg.prior_fit import fit_priors
 from distillery.cg.mapping import BeadInfo
 from distillery.cg.plots import plot_fit, plot_placeholder
 from distillery.cg.serialise import priors_to_dict, save_priors

@@ -8,7 +8,7 @@ import numpy as np
 from distillery.cg import geometry
 from distillery.cg.boltzmann import Histogram, boltzmann_inversion
 from distillery.cg.energy import Priors, Term
-from distillery.cg.fits import (
+from distillery.cg.term_fits import (
     fit_fourier,
     fit_harmonic,
     fit_repulsion,
