@@ -84,6 +84,14 @@ def _priors_step(data: dict[str, Path], out: Path, **kwargs) -> Priors:
                          out_plots={k: out / f"fit_{k}.svg" for k in KINDS}, **kwargs)
 
 
+@pytest.fixture(scope="module")
+def known(data, tmp_path_factory) -> Path:
+    """The priors step's output for a hand-written file of the generating parameters."""
+    root = tmp_path_factory.mktemp("known")
+    _priors_step(data, root / "out", priors_file=_user_file(root / "known.yaml"))
+    return root / "out" / "priors.npz"
+
+
 def _test_frames(data: dict[str, Path]) -> FrameSet:
     return split_frames(data["frames"], data["splits"], "test")[0]
 
@@ -92,7 +100,7 @@ def _energies(priors: Priors, data: dict[str, Path]) -> np.ndarray:
     return np.asarray(prior_energy_and_forces(priors, _test_frames(data).stacked_positions())[0])
 
 
-def test_a_user_prior_file_replaces_the_fit(data, tmp_path):
+def test_a_user_prior_file_replaces_the_fit(data, known, tmp_path):
     fitted = _priors_step(data, tmp_path / "fit")
     assert fitted.terms["bond"]["C-C"] != BOND  # fitted from samples: near, not equal
     # the fitted priors written to a file, given back as the user's file: the same energies
@@ -106,10 +114,9 @@ def test_a_user_prior_file_replaces_the_fit(data, tmp_path):
     for kind in KINDS:
         assert (tmp_path / "user" / f"fit_{kind}.svg").read_text().lstrip().startswith("<?xml")
     # a hand-written file of the generating parameters: the reference energies exactly
-    _priors_step(data, tmp_path / "known", priors_file=_user_file(tmp_path / "known.yaml"))
-    known = load_priors(tmp_path / "known" / "priors.npz")
-    assert known.terms["bond"]["C-C"] == BOND and known.terms["angle"]["C-C-C"] == ANGLE
-    np.testing.assert_allclose(_energies(known, data), _test_frames(data).energy, atol=1e-9)
+    priors = load_priors(known)
+    assert priors.terms["bond"]["C-C"] == BOND and priors.terms["angle"]["C-C-C"] == ANGLE
+    np.testing.assert_allclose(_energies(priors, data), _test_frames(data).energy, atol=1e-9)
 
 
 @pytest.mark.parametrize(("n_beads", "terms", "field"), [
@@ -124,10 +131,9 @@ def test_a_user_prior_file_that_does_not_fit_the_beads_stops(data, tmp_path, n_b
     assert error.value.field == field
 
 
-def test_a_prior_only_dataset_is_evaluated_and_simulated_without_a_network(data, tmp_path):
-    priors = tmp_path / "priors" / "priors.npz"
-    _priors_step(data, tmp_path / "priors", priors_file=_user_file(tmp_path / "known.yaml"))
-    metrics = cg_evaluate_modes(data["frames"], data["splits"], priors, ("prior-only",),
+def test_a_prior_only_dataset_is_evaluated_and_simulated_without_a_network(data, known,
+                                                                          tmp_path):
+    metrics = cg_evaluate_modes(data["frames"], data["splits"], known, ("prior-only",),
                                 dataset="chain", out_metrics=tmp_path / "metrics.json",
                                 out_table=tmp_path / "modes.csv",
                                 out_parity=tmp_path / "parity.svg")
@@ -136,18 +142,18 @@ def test_a_prior_only_dataset_is_evaluated_and_simulated_without_a_network(data,
     record = read_metrics(tmp_path / "metrics.json")
     assert [(m.model, m.role) for m in record.models] == [("prior-only", "prior")]
     with pytest.raises(ValueError, match="need the delta model"):
-        mode_predictions(load_priors(priors), None, None, FrameSet([], []), ("full",))
+        mode_predictions(load_priors(known), None, None, FrameSet([], []), ("full",))
 
     settings = SimulationSettings(steps=20, stride=10, starts=2, bins=5, temperature=300.0,
                                   seed=0)
     outputs = {f"out_{name}": tmp_path / f"sim_{name}.{suffix}" for name, suffix in
                (("summary", "json"), ("table", "csv"), ("distributions", "svg"), ("fes", "svg"))}
-    summary = cg_simulate(data["frames"], data["splits"], priors, settings, ("prior-only",),
+    summary = cg_simulate(data["frames"], data["splits"], known, settings, ("prior-only",),
                           out_trajectory=tmp_path / "trajectory.npz", **outputs)
     assert summary["model"] == "prior-only" and summary["stability"]["stable"] is True
     assert summary["prior_only"] is None and summary["fes_js_ratio_full_vs_prior"] is None
     assert 0.0 < summary["js_divergence"]["bond"] < 1.0
     assert np.load(tmp_path / "trajectory.npz")["positions"].shape == (2, 2, N_BEADS, 3)
     with pytest.raises(ValueError, match="full \\(with a delta model\\)"):
-        cg_simulate(data["frames"], data["splits"], priors, settings, ("full",),
+        cg_simulate(data["frames"], data["splits"], known, settings, ("full",),
                     out_trajectory=tmp_path / "unused.npz", **outputs)
