@@ -1,5 +1,9 @@
-# Coarse-grained track: map frames to beads, fit physical priors by Boltzmann inversion, learn
-# the residual with an ML force field, evaluate full / prior-only / ml-only, simulate the CG model.
+# Coarse-grained track: map frames to beads, fit physical priors by Boltzmann inversion (or read
+# the user's prior file), learn the residual with an ML force field, evaluate the track's models
+# (full / prior-only / ml-only; prior-only alone without a delta model), simulate the CG model.
+# The steps live in distillery.cg.steps and distillery.cg.simulation.
+
+include: "cg_inputs.smk"
 
 
 rule cg_map:
@@ -26,12 +30,10 @@ rule cg_map:
 
 rule cg_fit_priors:
     """Histograms of bonds, angles, dihedrals and non-bonded distances over the training frames,
-    Boltzmann inversion, parametric or spline fits; plots of each fit over its histogram."""
+    Boltzmann inversion, parametric or spline fits (or the priors of `cg.priors.file`, checked
+    against the beads); plots of each prior over its histogram."""
     input:
-        frames=CG_FRAMES,
-        beads=CG_BEADS,
-        splits=SPLITS,
-        truth=cg_truth,
+        unpack(cg_fit_inputs),
     output:
         priors=CG_PRIORS,
         readable=f"{CG_DIR}/priors.yaml",
@@ -41,8 +43,8 @@ rule cg_fit_priors:
                                      term=term, figure="prior fit")
            for term in PRIOR_TERMS},
     params:
-        **settings_params(cg=lambda wc: cg(wc).fitting()),
-        temperature=lambda wc: dataset_cfg(wc.dataset).temperature,
+        **settings_params(cg=lambda wc: cg(wc).fitting(),
+                          temperature=lambda wc: dataset_cfg(wc.dataset).temperature),
     log:
         log_path("cg_fit_priors"),
     benchmark:
@@ -81,12 +83,10 @@ rule cg_train_delta:
 
 
 rule cg_evaluate_modes:
-    """Force and energy metrics on the test split for full, prior-only and ml-only."""
+    """Force and energy metrics on the test split of the dataset's models: full, prior-only
+    and ml-only, or prior-only alone without a delta model."""
     input:
-        frames=CG_FRAMES,
-        splits=SPLITS,
-        priors=CG_PRIORS,
-        model=CG_DELTA,
+        unpack(cg_model_inputs),
     output:
         metrics=f"{CG_DIR}/metrics.json",
         table=cg_report(f"{CG_DIR}/metrics_modes.csv", "priors_modes.rst",
@@ -94,6 +94,7 @@ rule cg_evaluate_modes:
         parity=cg_report(f"{CG_DIR}/plots/parity_modes.svg", "priors_modes.rst",
                          figure="force parity per mode"),
     params:
+        **settings_params(models=lambda wc: cg(wc).models()),
         cache_dir=JAX_CACHE,
     log:
         log_path("cg_evaluate_modes"),
@@ -106,14 +107,11 @@ rule cg_evaluate_modes:
 
 
 rule cg_simulate:
-    """Langevin dynamics of prior + ML (and of the prior alone) from test frames;
-    Jensen–Shannon divergences of bonds, angles, dihedrals and a 2-D free-energy surface
-    against the reference; stability."""
+    """Langevin dynamics of prior + ML (and of the prior alone), or of the prior alone without
+    a delta model, from test frames; Jensen–Shannon divergences of bonds, angles, dihedrals
+    and a 2-D free-energy surface against the reference; stability."""
     input:
-        frames=CG_FRAMES,
-        splits=SPLITS,
-        priors=CG_PRIORS,
-        model=CG_DELTA,
+        unpack(cg_model_inputs),
     output:
         summary=f"{CG_DIR}/simulation.json",
         table=cg_report(f"{CG_DIR}/simulation.csv", "cg_simulation.rst",
@@ -124,7 +122,8 @@ rule cg_simulate:
         fes=cg_report(f"{CG_DIR}/plots/sim_fes.svg", "cg_fes.rst",
                       figure="free-energy surfaces"),
     params:
-        **settings_params(simulate=lambda wc: cg(wc).simulate),
+        **settings_params(simulate=lambda wc: cg(wc).simulate,
+                          models=lambda wc: cg(wc).simulated()),
         cache_dir=JAX_CACHE,
     log:
         log_path("cg_simulate"),
@@ -141,7 +140,7 @@ register_targets(
     f"{CG_DIR}/priors.yaml",
     f"{CG_DIR}/fit_summary.json",
     *[f"{CG_DIR}/plots/fit_{term}.svg" for term in PRIOR_TERMS],
-    f"{CG_DIR}/delta/history.csv",
+    cg_delta_targets,
     f"{CG_DIR}/metrics.json",
     f"{CG_DIR}/metrics_modes.csv",
     f"{CG_DIR}/plots/parity_modes.svg",

@@ -120,6 +120,11 @@ def settings_params(**params):
     return {**params, "fingerprint": fingerprint_of}
 
 
+def one_of(names):
+    """A wildcard constraint that matches exactly these names."""
+    return "|".join(names) or "NONE"
+
+
 def log_path(rule_name):
     return f"{DATASET_DIR}/logs/{rule_name}.log"
 
@@ -134,43 +139,6 @@ def conda_env(family):
     return f"../envs/{family}{twin}.yaml"
 
 
-# --- Coarse-grained track ---
-
-PRIOR_TERMS = ["bond", "angle", "dihedral", "pair"]
-CG_FRAMES = f"{CG_DIR}/cg_frames.parquet"
-CG_PRIORS = f"{CG_DIR}/priors.npz"
-CG_DELTA = f"{CG_DIR}/delta/model.npz"
-CG_BEADS = f"{CG_DIR}/beads.json"
-
-
-def cg(wildcards):
-    """The dataset's `cg:` block, with its temperature and seed filled in."""
-    return SETTINGS.cg(wildcards.dataset)
-
-
-def cg_truth(wildcards):
-    """True parameters beside generated data (to check the fits), none for user data."""
-    generate = dataset_cfg(wildcards.dataset).generate
-    if generate is not None and generate.kind == "cg_chain":
-        return [f"data/raw/{SETTINGS.base_dataset(wildcards.dataset)}_truth.json"]
-    return []
-
-
-def cg_mapping_topology(wildcards):
-    """The topology file a selection mapping reads."""
-    mapping = cg(wildcards).mapping
-    return [str(shipped_file(mapping.topology))] if mapping.topology else []
-
-
-def cg_constrained_hydrogens(wildcards):
-    """Whether the generated reference constrained bonds to hydrogen (mapping warnings)."""
-    generate = dataset_cfg(wildcards.dataset).generate
-    return getattr(generate, "constraints", None) == "HBonds"
-
-
-def cg_report(path, caption, **labels):
-    return report(path, caption=f"../report/{caption}", category="Coarse-grained",
-                  subcategory="{dataset}", labels=labels)
 
 
 # --- Run-wide report ---

@@ -8,11 +8,6 @@ FF_MODELS = sorted({m for name in datasets_for("forcefield")
 FF_STUDENTS = [m for m in FF_MODELS if model_role(m) == "student"]
 
 
-def one_of(names):
-    """A wildcard constraint that matches exactly these names."""
-    return "|".join(names) or "NONE"
-
-
 def ff(wildcards):
     """The dataset's force-field settings (the global block with its own block merged in)."""
     return SETTINGS.forcefield(wildcards.dataset)

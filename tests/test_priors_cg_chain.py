@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from distillery.cg.fit import fit_priors
+from distillery.cg.prior_fit import fit_priors
 from distillery.cg.settings import PriorFitSettings
 from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import chain

@@ -13,11 +13,11 @@ from pydantic import ValidationError
 from distillery.cg import geometry
 from distillery.cg.boltzmann import boltzmann_inversion
 from distillery.cg.energy import Priors, prior_energy, prior_energy_and_forces
-from distillery.cg.fit import fit_priors
-from distillery.cg.fits import fit_fourier, fit_harmonic, fit_repulsion
 from distillery.cg.mapping import from_config, from_groups
+from distillery.cg.prior_fit import fit_priors
 from distillery.cg.serialise import load_priors, priors_to_dict, save_priors
 from distillery.cg.settings import MappingSettings, PriorFitSettings
+from distillery.cg.term_fits import fit_fourier, fit_harmonic, fit_repulsion
 from distillery.cg.terms import FourierTerm, HarmonicTerm, RepulsionTerm
 from distillery.cg.topology import chain, from_bonds
 from distillery.errors import InputError

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from distillery.cg.delta import (
-    MODES,
     combined_energy,
     mode_metrics,
     mode_predictions,
     residual_labels,
 )
 from distillery.cg.energy import Priors, prior_energy_and_forces
+from distillery.cg.settings import MODELS
 from distillery.cg.terms import FourierTerm, HarmonicTerm, RepulsionTerm
 from distillery.cg.topology import chain
 from distillery.data.frames import FrameSet
@@ -70,7 +70,7 @@ def test_residual_labels_are_the_ml_part(case):
 def test_modes_give_the_known_errors(case):
     priors, frames, predictions = case
     metrics = mode_metrics(predictions, frames)
-    assert set(metrics) == set(MODES)
+    assert set(metrics) == set(MODELS)
     ref = frames.stacked_forces()
     _, prior_forces = prior_energy_and_forces(priors, frames.stacked_positions())
     ml_forces = ref - prior_forces

@@ -11,8 +11,8 @@ import pytest
 from distillery.cg import geometry
 from distillery.cg.compare import collective_variable, fes_histograms
 from distillery.cg.energy import Priors, prior_energy
-from distillery.cg.fit import fit_priors
 from distillery.cg.mapping import bonds_to_hydrogen, constraint_warnings, from_config
+from distillery.cg.prior_fit import fit_priors
 from distillery.cg.settings import MappingSettings, PriorFitSettings
 from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import from_bonds

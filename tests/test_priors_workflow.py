@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import yaml
 
-from distillery.cg.delta import MODES
 from distillery.cg.serialise import load_priors, priors_to_dict
+from distillery.cg.settings import MODELS
 from distillery.metrics.record import read_metrics
 
 pytestmark = pytest.mark.workflow
@@ -39,9 +39,9 @@ def test_priors_are_fitted_saved_and_plotted(cg_run):
 def test_modes_and_simulation_are_reported(cg_run):
     record = read_metrics(cg_run / "metrics.json")
     modes = {m.model: m for m in record.models}
-    assert set(modes) == set(MODES)
-    assert [modes[m].role for m in MODES] == ["full", "prior", "ablation"]
-    rmse = {m: modes[m].metrics["force_rmse"] for m in MODES}
+    assert set(modes) == set(MODELS)
+    assert [modes[m].role for m in MODELS] == ["full", "prior", "ablation"]
+    rmse = {m: modes[m].metrics["force_rmse"] for m in MODELS}
     # the prior carries almost all of the force; the residual model alone cannot
     assert rmse["ml-only"] > 5 * rmse["prior-only"]
     sim = json.loads((cg_run / "simulation.json").read_text())

@@ -170,6 +170,31 @@ def test_a_molecule_and_a_metal_run_at_their_own_temperatures(config):
     assert resolved.forcefield("md").md_stability.temperature == 800.0
 
 
+def test_cg_models_follow_the_delta_model_and_priors_may_come_from_a_file(config):
+    config = copy.deepcopy(config)
+    default = load(config).cg("cg")
+    assert default.models() == ("full", "prior-only", "ml-only")
+    assert default.simulated() == ("full", "prior-only")
+    assert default.role("ml-only") is default.delta and default.role("prior-only") is None
+    # a prior-only dataset: no network, its prior evaluated and simulated alone
+    config["datasets"]["cg"]["cg"] = {"delta": None, "priors": {"file": "user/priors.yaml"}}
+    cg = load(config).cg("cg")
+    assert (cg.models(), cg.simulated(), cg.priors.file) == (
+        ("prior-only",), ("prior-only",), "user/priors.yaml")
+    with pytest.raises(ValueError, match=r"'full': expected one of \['prior-only'\]"):
+        cg.role("full")
+    # priors from a file need no reference temperature; the simulation still needs one
+    del config["datasets"]["cg"]["temperature"]
+    config["datasets"]["cg"]["cg"]["simulate"] = {"temperature": 350}
+    assert load(config).cg("cg").simulate.temperature == 350.0
+    config["datasets"]["cg"]["cg"]["priors"] = {}
+    with pytest.raises(ConfigError, match=r"datasets\.cg\.temperature: missing, .*fitting"):
+        load(config)
+    config["datasets"]["cg"]["cg"]["priors"] = {"file": "priors.txt"}
+    with pytest.raises(ConfigError, match=r"datasets\.cg\.cg\.priors\.file: found \"priors.txt"):
+        load(config)
+
+
 def test_training_seeds_follow_the_dataset_unless_set(config):
     config = copy.deepcopy(config)
     config["datasets"]["md"]["seed"] = 7

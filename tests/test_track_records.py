@@ -223,6 +223,14 @@ def test_cg_record_has_one_model_per_mode_and_no_goals():
     assert record.goals() == []
 
 
+def test_cg_record_of_a_prior_only_dataset():
+    # `cg.delta: null`: the prior is the dataset's only model, with no ratio to report
+    record = cg_metrics("cg", {"prior-only": cg_modes()["prior-only"]}, "cpu", n_frames=8)
+    assert [(m.model, m.role) for m in record.models] == [("prior-only", "prior")]
+    assert record.models[0].primary.value == pytest.approx(cg_modes()["prior-only"]["force_mae"])
+    assert "force_mae_ratio_full_vs_prior" not in record.summary
+
+
 def test_cg_non_finite_values_and_unknown_modes(tmp_path):
     modes = cg_modes()
     modes["prior-only"]["force_r2"] = float("nan")
@@ -232,8 +240,10 @@ def test_cg_non_finite_values_and_unknown_modes(tmp_path):
     assert record.summary["force_mae_ratio_full_vs_prior"] is None  # a perfect prior
     write_metrics(tmp_path / "m.json", record)
     assert read_metrics(tmp_path / "m.json") == record
-    with pytest.raises(ValueError, match="expected full"):
-        cg_metrics("cg", {"prior-only": cg_modes()["prior-only"]}, "cpu", n_frames=8)
+    with pytest.raises(ValueError, match="'full_v2'"):
+        cg_metrics("cg", {**cg_modes(), "full_v2": cg_modes()["full"]}, "cpu", n_frames=8)
+    with pytest.raises(ValueError, match="expected some of"):
+        cg_metrics("cg", {}, "cpu", n_frames=8)
     with pytest.raises(ValueError, match="no 'force_mae'"):
         cg_metrics("cg", {"full": {"force_rmse": 1.0}}, "cpu", n_frames=8)
 

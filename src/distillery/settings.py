@@ -144,7 +144,8 @@ class Resolved:
         simulate = cg.simulate.model_copy(update={
             "temperature": cg.simulate.temperature or self.dataset(name).temperature,
             "seed": self.seed(name) if cg.simulate.seed is None else cg.simulate.seed})
-        delta = cg.delta.model_copy(update={"train": _seeded(cg.delta.train, self.seed(name))})
+        delta = None if cg.delta is None else cg.delta.model_copy(
+            update={"train": _seeded(cg.delta.train, self.seed(name))})
         return cg.model_copy(update={"simulate": simulate, "delta": delta})
 
     def datasets_for(self, track: str) -> list[str]:
@@ -202,19 +203,26 @@ class Resolved:
         return out
 
     def _check_temperature(self, name: str) -> None:
+        """Every temperature a step reads is set once here: the dataset's, or the block's own
+        (fitted CG priors need the dataset's: the reference was sampled at it)."""
         entry = self.dataset(name)
         if entry.track == "forcefield":
             ff = self.forcefield(name)
-            missing = [key for key, value in (
+            missing = [f"forcefield.{key}" for key, value in (
                 ("md_stability.temperature", ff.md_stability.temperature),
                 ("distill.md.temperature", ff.distill.md.temperature)) if value is None]
         elif entry.track == "coarse_grained":
-            missing = [] if self.cg(name).simulate.temperature else ["cg.simulate.temperature"]
+            cg = self.cg(name)
+            missing = [] if cg.simulate.temperature else ["cg.simulate.temperature"]
+            if cg.priors.file is None and entry.temperature is None:
+                raise ConfigError(f"config: datasets.{name}.temperature: missing, expected the "
+                                  "reference's temperature in K (fitting the priors needs it), "
+                                  "or a prior file in cg.priors.file")
         else:
             missing = []
         if missing:
             raise ConfigError(f"config: datasets.{name}.temperature: missing, expected the "
-                              f"system's temperature in K (or set forcefield.{missing[0]})")
+                              f"system's temperature in K (or set {missing[0]})")
 
 
 def _seeded(train: Any, seed: int) -> Any:

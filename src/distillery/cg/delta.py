@@ -3,13 +3,14 @@ model evaluated as `full` (ML + prior), `prior-only` and `ml-only`."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import jax.numpy as jnp
 import numpy as np
 
 from distillery.cg.energy import Priors, prior_energy, prior_energy_and_forces
+from distillery.cg.settings import MODELS, CGModel
 from distillery.cg.topology import Topology
 from distillery.data.frames import FrameSet
 from distillery.metrics.regression import energy_metrics, force_metrics
@@ -20,8 +21,6 @@ from distillery.models.settings import AnyModelSettings, CGnetSettings
 from distillery.train.ff_loop import FitResult, Labels, fit
 from distillery.train.history import MetricsHistory
 from distillery.train.settings import FFTrainSettings
-
-MODES = ("full", "prior-only", "ml-only")
 
 
 def residual_labels(frames: FrameSet, priors: Priors) -> Labels:
@@ -56,14 +55,22 @@ def train_delta(model_cfg: AnyModelSettings, train_cfg: FFTrainSettings | None,
     return model, result
 
 
-def mode_predictions(priors: Priors, model: ForceField, params: Params, frames: FrameSet
+def mode_predictions(priors: Priors, model: ForceField | None, params: Params | None,
+                     frames: FrameSet, models: Sequence[CGModel] = MODELS
                      ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Energies (n,) and forces (n, n_beads, 3) of each evaluation mode."""
+    """Energies (n,) and forces (n, n_beads, 3) of each of `models` (evaluation modes); all
+    but `prior-only` need the delta `model`."""
+    if model is None and set(models) - {"prior-only"}:
+        raise ValueError(f"coarse-grained models {list(models)}: all but prior-only need the "
+                         "delta model")
     prior_e, prior_f = prior_energy_and_forces(priors, frames.stacked_positions())
+    if model is None:
+        return {"prior-only": (prior_e, prior_f)}
     ml_e, ml_f = predict(model, params, frames)
     ml_f = np.stack(ml_f)
-    return {"full": (prior_e + ml_e, prior_f + ml_f), "prior-only": (prior_e, prior_f),
-            "ml-only": (ml_e, ml_f)}
+    predictions = {"full": (prior_e + ml_e, prior_f + ml_f), "prior-only": (prior_e, prior_f),
+                   "ml-only": (ml_e, ml_f)}
+    return {m: predictions[m] for m in models}
 
 
 def mode_metrics(predictions: Mapping[str, tuple[np.ndarray, np.ndarray]],

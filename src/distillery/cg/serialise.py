@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 from distillery.cg.energy import KINDS, Priors
+from distillery.cg.mapping import BeadInfo
+from distillery.cg.settings import PRIOR_SUFFIXES
 from distillery.cg.terms import (
     CONVENTION,
     FourierTerm,
@@ -65,7 +67,7 @@ def priors_from_dict(data: dict[str, Any], path: Path,
                               top.get("types", ()))
         terms: dict[str, dict[str, Any]] = {}
         for kind in KINDS:
-            classes = data[kind] or {}
+            classes = data.get(kind) or {}
             if not isinstance(classes, dict) or not all(
                     isinstance(spec, dict) for spec in classes.values()):
                 raise InputError(path, kind, f"{classes!r:.60}",
@@ -112,8 +114,8 @@ def save_priors(path: str | Path, priors: Priors) -> None:
 def load_priors(path: str | Path) -> Priors:
     """Priors from a file written by `save_priors`; a damaged file raises InputError."""
     path = Path(path)
-    if path.suffix not in (".npz", ".json", ".yaml", ".yml"):
-        raise InputError(path, "suffix", path.suffix, ".yaml, .yml, .json or .npz")
+    if path.suffix not in PRIOR_SUFFIXES:
+        raise InputError(path, "suffix", path.suffix, f"one of {list(PRIOR_SUFFIXES)}")
     try:
         return _read_priors(path)
     except InputError:
@@ -139,3 +141,23 @@ def _read_priors(path: Path) -> Priors:
     if path.suffix == ".json":
         return priors_from_dict(read_json(path), path)
     return priors_from_dict(read_yaml(path), path)
+
+
+def read_user_priors(path: str | Path, beads: BeadInfo) -> Priors:
+    """Priors from a user's file (`cg.priors.file`), checked against the mapped beads: the
+    same bead count, the same bead types where the file names them, and a term for every
+    class of bead types of each kind the file covers."""
+    priors = load_priors(path)
+    topology, fix = priors.topology, "write the priors of this dataset's mapping"
+    if topology.n_beads != len(beads.types):
+        raise InputError(path, "topology.n_beads", topology.n_beads,
+                         f"{len(beads.types)}, the mapping's bead count", fix=fix)
+    if topology.types and topology.types != beads.types:
+        raise InputError(path, "topology.types", list(topology.types),
+                         f"the mapping's bead types {list(beads.types)}", fix=fix)
+    for kind, terms in priors.terms.items():
+        missing = sorted(set(topology.classes(kind)[0]) - set(terms))
+        if missing:
+            raise InputError(path, kind, f"no term for the classes {missing}",
+                             "a term for every class of bead types", fix=fix)
+    return priors

@@ -1,15 +1,21 @@
-"""Settings of the coarse-grained track: a dataset's `cg:` block (mapping, topology, prior fit,
-delta model, simulation)."""
+"""Settings of the coarse-grained track: a dataset's `cg:` block (mapping, topology, prior fit
+or prior file, delta model, simulation), and the track's models."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from distillery.base_settings import Settings
 from distillery.models.settings import AnyModelSettings, ModelSettings
 from distillery.train.settings import FFTrainSettings, ScheduleSettings
+
+# the track's models, its evaluation modes: prior + ML, the prior alone, the ML residual alone
+CGModel = Literal["full", "prior-only", "ml-only"]
+MODELS: tuple[CGModel, ...] = ("full", "prior-only", "ml-only")
+PRIOR_SUFFIXES = (".yaml", ".yml", ".json", ".npz")
 
 
 class MappingSettings(Settings):
@@ -141,15 +147,55 @@ class SimulationSettings(Settings):
         return self
 
 
+class PriorSourceSettings(Settings):
+    """Where the priors come from. `file: null`: fitted to the training frames; a path: read
+    from that file instead of fitting (`.yaml`/`.yml`/`.json` for parametric terms, `.npz` for
+    any, in the layout that `cg_fit_priors` writes), its bead count and types checked against
+    the mapping."""
+
+    file: str | None = None
+    """A prior file to use instead of fitting (YAML, JSON or NPZ); null: fit the priors."""
+
+    @field_validator("file")
+    @classmethod
+    def _known_format(cls, file: str | None) -> str | None:
+        if file is not None and Path(file).suffix not in PRIOR_SUFFIXES:
+            raise ValueError(f"a prior file ending in one of {list(PRIOR_SUFFIXES)}")
+        return file
+
+
 class CGSettings(PriorFitSettings):
     """A dataset's `cg:` block."""
 
     mapping: MappingSettings = MappingSettings()
     """How atoms become beads."""
-    delta: DeltaSettings = DeltaSettings()
-    """The ML model of the difference between reference and prior."""
+    priors: PriorSourceSettings = PriorSourceSettings()
+    """Where the priors come from: fitted (default) or a user's file."""
+    delta: DeltaSettings | None = DeltaSettings()
+    """The ML model of the difference between reference and prior; null: the priors alone,
+    no network (evaluated and simulated as `prior-only`)."""
     simulate: SimulationSettings = SimulationSettings()
     """Simulation of prior + ML and its comparison with the reference."""
+
+    def models(self) -> tuple[CGModel, ...]:
+        """The models the track evaluates: `full`, `prior-only` and `ml-only` with a delta
+        model; `prior-only` alone without one."""
+        return MODELS if self.delta is not None else ("prior-only",)
+
+    def role(self, model: str) -> DeltaSettings | None:
+        """The network of `model`: the delta model of `full` and `ml-only`, none for
+        `prior-only` (the prior needs no network)."""
+        if model not in self.models():
+            raise ValueError(f"coarse-grained model {model!r}: expected one of "
+                             f"{list(self.models())}")
+        return None if model == "prior-only" else self.delta
+
+    def simulated(self) -> tuple[CGModel, ...]:
+        """The models simulated: `full`, with the prior alone beside it when
+        `simulate.prior_only`; the prior alone without a delta model."""
+        if self.delta is None:
+            return ("prior-only",)
+        return ("full", "prior-only") if self.simulate.prior_only else ("full",)
 
     def fitting(self) -> PriorFitSettings:
         """The part that decides the prior fit (so other changes do not refit the priors)."""

@@ -8,13 +8,13 @@ import numpy as np
 from distillery.cg import geometry
 from distillery.cg.boltzmann import Histogram, boltzmann_inversion
 from distillery.cg.energy import Priors, Term
-from distillery.cg.fits import (
+from distillery.cg.settings import PriorFitSettings
+from distillery.cg.term_fits import (
     fit_fourier,
     fit_harmonic,
     fit_repulsion,
     fit_spline,
 )
-from distillery.cg.settings import PriorFitSettings
 from distillery.cg.topology import Topology
 
 _JACOBIANS = {"bond": "r2", "angle": "sin", "dihedral": "none", "pair": "r2"}
