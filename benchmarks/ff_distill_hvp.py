@@ -30,10 +30,10 @@ from distillery.forcefield.evaluation import agreement
 from distillery.forcefield.labelling import mixed_labels
 from distillery.forcefield.teachers import load_teacher
 from distillery.io import read_yaml
-from distillery.models.inference import evaluate
-from distillery.models.model import ForceField
+from distillery.potentials.inference import evaluate
+from distillery.potentials.model import ForceField
 from distillery.settings import load as load_settings
-from distillery.train.ff_loop import fit
+from distillery.train.potential_loop import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 

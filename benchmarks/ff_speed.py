@@ -25,11 +25,11 @@ from distillery.forcefield.settings import RoleSettings
 from distillery.forcefield.teachers import load_teacher
 from distillery.io import read_yaml
 from distillery.metrics.record import Goal
-from distillery.models.inference import throughput
-from distillery.models.model import ForceField, fit_stats, load_model
 from distillery.plan.data import synthetic_frames
+from distillery.potentials.inference import throughput
+from distillery.potentials.model import ForceField, fit_stats, load_model
 from distillery.settings import load as load_settings
-from distillery.train.device import describe_jax_device
+from distillery.train.jax_device import describe_jax_device
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from distillery.settings import load_files
-from distillery.train.device import CACHE_VARIABLE
+from distillery.train.jax_device import CACHE_VARIABLE
 from tests.mlflow_server import SERVER
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from distillery.data.frames import FrameSet
-from distillery.models.neighbours import neighbour_list
+from distillery.potentials.neighbours import neighbour_list
 
 DEPTH, WIDTH, R0, CUTOFF = 0.5, 1.5, 2.5, 4.0
 

@@ -10,7 +10,7 @@ from ase.calculators.calculator import PropertyNotImplementedError
 from ase.calculators.fd import calculate_numerical_stress
 from ase.optimize import BFGS
 
-from distillery.forcefield.ase_calculator import DistilleryCalculator
+from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.export.jax_export import export_forcefield
 from tests.morse import CUTOFF, PARAMS, morse_energy
 
@@ -44,7 +44,7 @@ def _central_forces(atoms, atom_indices, h=1e-4):
 
 
 def test_forces_are_minus_energy_gradient(exported, crystal):
-    crystal.calc = DistilleryCalculator(exported)
+    crystal.calc = ExportedCalculator(exported)
     forces = crystal.get_forces()
     assert np.abs(forces).max() > 0.1
     checked = [0, 7, 19]  # a few atoms keep the 6 energy calls per atom cheap
@@ -54,7 +54,7 @@ def test_forces_are_minus_energy_gradient(exported, crystal):
 def test_cluster_forces_without_cell(exported, crystal):
     cluster = crystal[:6]
     cluster.pbc = False
-    cluster.calc = DistilleryCalculator(exported)
+    cluster.calc = ExportedCalculator(exported)
     np.testing.assert_allclose(cluster.get_forces(), _central_forces(cluster, range(6)),
                                atol=1e-6)
     assert abs(cluster.get_forces().sum(axis=0)).max() < 1e-10  # no external force
@@ -63,7 +63,7 @@ def test_cluster_forces_without_cell(exported, crystal):
 
 
 def test_stress_matches_finite_strain(exported, crystal):
-    crystal.calc = DistilleryCalculator(exported)
+    crystal.calc = ExportedCalculator(exported)
     stress = crystal.get_stress()
     numerical = calculate_numerical_stress(crystal, eps=1e-5)
     assert np.abs(stress).max() > 1e-3
@@ -71,7 +71,7 @@ def test_stress_matches_finite_strain(exported, crystal):
 
 
 def test_bfgs_relaxes_to_zero_force(exported, crystal):
-    crystal.calc = DistilleryCalculator(exported)
+    crystal.calc = ExportedCalculator(exported)
     start = crystal.get_potential_energy()
     assert BFGS(crystal, logfile=None).run(fmax=1e-3, steps=200)
     assert crystal.get_potential_energy() < start

@@ -9,11 +9,11 @@ import jax
 import numpy as np
 import openmm
 import pytest
+from distillery.cg.fit import fit_priors
 from openmm import app
 
 from distillery.cg import geometry
 from distillery.cg.energy import KINDS, Priors
-from distillery.cg.fit import fit_priors
 from distillery.cg.openmm_export import (
     EV_TO_KJ_PER_MOL,
     build_system,

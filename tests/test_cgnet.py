@@ -18,9 +18,9 @@ from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import chain
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError
-from distillery.models.cgnet import geometry_features
-from distillery.models.model import CGnetForceField, force_field, load_model, save_model
-from distillery.models.settings import CGnetSettings
+from distillery.potentials.cgnet import geometry_features
+from distillery.potentials.model import CGnetForceField, force_field, load_model, save_model
+from distillery.potentials.settings import CGnetSettings
 from distillery.train.settings import FFTrainSettings, ScheduleSettings
 
 N_BEADS = 5

@@ -95,17 +95,17 @@ def test_two_devices_train_like_one_and_like_the_analytic_gradient():
 FIT = r"""
 import json, sys
 import jax, numpy as np
-from distillery.models.model import ForceField
-from distillery.train import ff_loop
+from distillery.potentials.model import ForceField
+from distillery.train import potential_loop
 from distillery.train.data_parallel_jax import jax_data_parallel
 from tests.ff_toy import toy_frames
 
 limit = int(sys.argv[2]) if len(sys.argv) > 2 else None
-ff_loop.jax_data_parallel = lambda: jax_data_parallel(max_devices=limit)
+potential_loop.jax_data_parallel = lambda: jax_data_parallel(max_devices=limit)
 cfg = {"epochs": 2, "batch_size": 3, "checkpoint_every": 1, "progress_interval": 1e9,
        "schedule": {"kind": "cosine", "lr": 5e-3, "warmup_steps": 2, "decay_steps": 20}}
 frames, logs = toy_frames(10, seed=0), []
-result = ff_loop.fit(ForceField({"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4,
+result = potential_loop.fit(ForceField({"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4,
                                  "cutoff": 3.5}),
                      frames.subset(range(8)), frames.subset(range(8, 10)), cfg, sys.argv[1],
                      log=logs.append)

@@ -20,7 +20,7 @@ from distillery.electrostatics.model import (
     electrostatic_buckets,
 )
 from distillery.electrostatics.training import ChargeTrainSettings, fit
-from distillery.models.neighbours import take_batch
+from distillery.potentials.neighbours import take_batch
 
 WATER = molecule("H2O")
 TRUE = np.array([-0.8, 0.4, 0.4])

@@ -10,7 +10,7 @@ from ase.build import bulk
 from distillery.data.frames import FrameSet
 from distillery.forcefield.export.forcefield import compare_exported, export_trained
 from distillery.forcefield.export.jax_loader import ExportedForceField
-from distillery.models.model import ForceField, save_model
+from distillery.potentials.model import ForceField, save_model
 
 CONFIGS = {
     "painn": {"kind": "painn", "features": 8, "n_layers": 1, "n_rbf": 4, "cutoff": 3.4,

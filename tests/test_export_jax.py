@@ -78,11 +78,11 @@ def test_loading_needs_no_training_code(tmp_path, crystal):
     export_forcefield(tmp_path, morse_energy, PARAMS, CUTOFF)
     script = (
         "import sys, numpy as np\n"
-        "from distillery.forcefield.ase_calculator import DistilleryCalculator\n"
-        f"calc = DistilleryCalculator({str(tmp_path)!r})\n"
+        "from distillery.forcefield.ase_calculator import ExportedCalculator\n"
+        f"calc = ExportedCalculator({str(tmp_path)!r})\n"
         "data = np.load(sys.argv[1])\n"
         "out = calc.model.predict(data['R'], data['z'], data['cell'], data['pbc'])\n"
-        "loaded = [m for m in sys.modules if m == 'flax' or m.startswith(('distillery.models',"
+        "loaded = [m for m in sys.modules if m == 'flax' or m.startswith(('distillery.potentials',"
         " 'distillery.train', 'tests'))]\n"
         "print(repr(out.energy), loaded)\n"
     )

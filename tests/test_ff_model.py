@@ -12,10 +12,10 @@ from scipy.spatial.transform import Rotation
 from distillery.data.frames import FrameSet
 from distillery.errors import InputError
 from distillery.forcefield.teachers import frame_atoms
-from distillery.models.calculator import JaxCalculator
-from distillery.models.inference import bound_predictor
-from distillery.models.model import ForceField, fit_stats, load_model, save_model
-from distillery.models.neighbours import build_buckets, neighbour_list, padded_edges, take_batch
+from distillery.potentials.calculator import ModelCalculator
+from distillery.potentials.inference import bound_predictor
+from distillery.potentials.model import ForceField, fit_stats, load_model, save_model
+from distillery.potentials.neighbours import build_buckets, neighbour_list, padded_edges, take_batch
 from tests.ff_toy import morse, toy_frames
 from tests.pickles import malicious_pickle
 
@@ -181,7 +181,7 @@ def test_md_calculator_pads_to_the_largest_edge_count_seen() -> None:
     params = {"net": model.init(0), "stats": fit_stats(frames, frames.energy, frames.forces,
                                                       model.max_z)}
     atoms = frame_atoms(frames, 0)
-    calc = JaxCalculator(model, params)
+    calc = ModelCalculator(model, params)
     atoms.calc = calc
     e_wide = atoms.get_potential_energy()
     wide = calc.n_edges

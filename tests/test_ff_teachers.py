@@ -22,8 +22,8 @@ from distillery.forcefield.teachers import (
     frame_atoms,
     load_teacher,
 )
-from distillery.models.calculator import JaxCalculator
-from distillery.models.model import ForceField, fit_stats
+from distillery.potentials.calculator import ModelCalculator
+from distillery.potentials.model import ForceField, fit_stats
 from distillery.settings import load_files
 from tests.conftest import DEFAULT_CONFIG
 from tests.ff_toy import toy_frames
@@ -94,7 +94,7 @@ def test_bad_teacher_settings_fail_with_the_key_named() -> None:
 def test_finite_difference_hvp_matches_autodiff() -> None:
     frames = toy_frames(2, seed=2)
     jax_teacher = _jax_teacher(frames)
-    fd_teacher = CalculatorTeacher(JaxCalculator(jax_teacher.model, jax_teacher.params), "fd",
+    fd_teacher = CalculatorTeacher(ModelCalculator(jax_teacher.model, jax_teacher.params), "fd",
                                    fd_step=1e-3)
     directions, autodiff = jax_teacher.hvp(frames, seed=5)
     fd_directions, fd = fd_teacher.hvp(frames, seed=5)

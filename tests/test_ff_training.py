@@ -17,12 +17,12 @@ from distillery.forcefield.labelling import (
 )
 from distillery.forcefield.settings import DistillSettings
 from distillery.forcefield.teachers import JaxTeacher
-from distillery.models.inference import predict
-from distillery.models.model import ForceField, fit_stats
-from distillery.models.neighbours import build_buckets, take_batch
+from distillery.potentials.inference import predict
+from distillery.potentials.model import ForceField, fit_stats
+from distillery.potentials.neighbours import build_buckets, take_batch
 from distillery.train.checkpoint import CheckpointManager
-from distillery.train.ff_loop import Labels, LossFunctions, batch_norms, fit, train_config
 from distillery.train.hvp import force_jvp, hvp_targets
+from distillery.train.potential_loop import Labels, LossFunctions, batch_norms, fit, train_config
 from tests.ff_toy import toy_frames
 
 TINY = {"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4, "cutoff": 3.5}

@@ -8,7 +8,7 @@ import pytest
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from distillery.forcefield.ase_calculator import DistilleryCalculator
+from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.export.jax_export import export_forcefield
 from distillery.forcefield.md_stability import (
     energy_drift,
@@ -28,7 +28,7 @@ from tests.morse import CUTOFF, PARAMS, morse_energy
 def calculator(tmp_path_factory):
     directory = tmp_path_factory.mktemp("morse_md")
     export_forcefield(directory, morse_energy, PARAMS, CUTOFF, float64=True)
-    return DistilleryCalculator(directory)
+    return ExportedCalculator(directory)
 
 
 @pytest.fixture()

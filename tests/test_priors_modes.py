@@ -19,7 +19,7 @@ from distillery.cg.settings import MODELS
 from distillery.cg.terms import FourierTerm, HarmonicTerm, RepulsionTerm
 from distillery.cg.topology import chain
 from distillery.data.frames import FrameSet
-from distillery.models.model import ForceField
+from distillery.potentials.model import ForceField
 
 N_BEADS = 6
 

@@ -18,7 +18,7 @@ from distillery.cg.terms import HarmonicTerm
 from distillery.cg.topology import from_bonds
 from distillery.data.generate import shipped_file
 from distillery.errors import InputError
-from distillery.models.cgnet import geometry_features
+from distillery.potentials.cgnet import geometry_features
 
 PDB = "data/topologies/alanine_dipeptide.pdb"
 BACKBONE = "name C N CA and not (resname NME and name C)"

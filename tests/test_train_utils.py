@@ -145,7 +145,7 @@ def test_restored_optax_state_checks_the_template(tmp_path) -> None:
     import jax
     import optax
 
-    from distillery.models.tree_arrays import fill_template
+    from distillery.potentials.tree_arrays import fill_template
 
     params = {"w": np.ones(3, np.float32)}
     optimizer = optax.chain(optax.clip_by_global_norm(1.0), optax.scale_by_adam())
@@ -215,7 +215,7 @@ def test_probe_propagates_other_errors_and_total_failure() -> None:
 def test_jax_device_is_the_default_backend() -> None:
     import jax
 
-    from distillery.train.device import describe_jax_device, jax_device
+    from distillery.train.jax_device import describe_jax_device, jax_device
 
     assert jax_device().platform == jax.default_backend()
     info = describe_jax_device()

@@ -2,7 +2,7 @@
 without a delta model)."""
 
 from distillery.cg.steps import cg_evaluate_modes
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.workflow import run_script
 
 

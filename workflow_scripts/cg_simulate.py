@@ -2,7 +2,7 @@
 (Jensen–Shannon divergences, 2-D free-energy surface) and stability."""
 
 from distillery.cg.simulation import cg_simulate
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.workflow import run_script
 
 

@@ -1,7 +1,7 @@
 """Train the ML force field on the residual of the priors (reference minus prior)."""
 
 from distillery.cg.steps import cg_train_delta
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.workflow import run_script
 
 

@@ -1,7 +1,7 @@
 """One chunk of the distillation frames labelled by the teacher."""
 
 from distillery.forcefield import steps
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.workflow import run_script
 
 

@@ -1,7 +1,7 @@
 """Training frames, displaced copies and teacher-MD frames, not yet labelled."""
 
 from distillery.forcefield import steps
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.workflow import run_script
 
 

@@ -1,7 +1,7 @@
 """Test-split metrics, figures, speed and goals of every model of a dataset."""
 
 from distillery.forcefield import steps
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.workflow import run_script
 
 

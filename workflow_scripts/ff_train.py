@@ -1,7 +1,7 @@
 """Train a force field: the teacher, a distilled student or a baseline (`ff_train`)."""
 
 from distillery.forcefield import steps
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.workflow import run_script
 
 

@@ -2,7 +2,7 @@
 
 from distillery.plan.run import PlanTarget, run_plan
 from distillery.tracking import tracked_job
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 from distillery.train.plan_settings import MODES
 from distillery.workflow import run_script
 

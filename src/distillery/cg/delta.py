@@ -14,12 +14,12 @@ from distillery.cg.settings import MODELS, CGModel
 from distillery.cg.topology import Topology
 from distillery.data.frames import FrameSet
 from distillery.metrics.regression import energy_metrics, force_metrics
-from distillery.models.inference import predict
-from distillery.models.model import ForceField, Params, force_field
-from distillery.models.neighbours import Neighbours
-from distillery.models.settings import AnyModelSettings, CGnetSettings
-from distillery.train.ff_loop import FitResult, Labels, fit
+from distillery.potentials.inference import predict
+from distillery.potentials.model import ForceField, Params, force_field
+from distillery.potentials.neighbours import Neighbours
+from distillery.potentials.settings import AnyModelSettings, CGnetSettings
 from distillery.train.history import MetricsHistory
+from distillery.train.potential_loop import FitResult, Labels, fit
 from distillery.train.settings import FFTrainSettings
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from distillery.base_settings import Settings
-from distillery.models.settings import AnyModelSettings, ModelSettings
+from distillery.potentials.settings import AnyModelSettings, ModelSettings
 from distillery.train.settings import FFTrainSettings, ScheduleSettings
 
 # the track's models, its evaluation modes: prior + ML, the prior alone, the ML residual alone

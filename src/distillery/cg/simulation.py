@@ -23,8 +23,8 @@ from distillery.cg.topology import Topology
 from distillery.data.frames import FrameSet, read_frames
 from distillery.data.splits import read_splits
 from distillery.io import atomic_path, atomic_write, write_json
-from distillery.models.model import load_model
-from distillery.train.device import describe_jax_device
+from distillery.potentials.model import load_model
+from distillery.train.jax_device import describe_jax_device
 
 PathLike = str | Path
 SIMULATED: tuple[CGModel, ...] = ("full", "prior-only")

@@ -25,10 +25,10 @@ from distillery.data.frames import FrameSet, read_frames, write_frames
 from distillery.data.splits import read_splits
 from distillery.io import atomic_path, write_json, write_yaml
 from distillery.metrics.record import write_metrics
-from distillery.models.model import count_parameters, load_model, save_model
+from distillery.potentials.model import count_parameters, load_model, save_model
 from distillery.sweeps import split_variant
-from distillery.train.device import describe_jax_device
 from distillery.train.history import MetricsHistory
+from distillery.train.jax_device import describe_jax_device
 
 PathLike = str | Path
 

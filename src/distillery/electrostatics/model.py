@@ -22,10 +22,10 @@ from pydantic import Field, PositiveFloat
 from distillery.base_settings import Settings
 from distillery.data.frames import FrameSet
 from distillery.electrostatics import physics
-from distillery.models.layers import edge_geometry
-from distillery.models.model import ARCHITECTURES
-from distillery.models.neighbours import Bucket, build_buckets
-from distillery.models.settings import ModelSettings
+from distillery.potentials.layers import edge_geometry
+from distillery.potentials.model import ARCHITECTURES
+from distillery.potentials.neighbours import Bucket, build_buckets
+from distillery.potentials.settings import ModelSettings
 
 
 class ChargeModelSettings(Settings):

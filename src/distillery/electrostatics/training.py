@@ -21,7 +21,7 @@ from distillery.data.electrostatics import KCAL_PER_MOL
 from distillery.data.frames import FrameSet
 from distillery.electrostatics.metrics import DEBYE, electrostatic_metrics
 from distillery.electrostatics.model import ChargeModel, electrostatic_buckets
-from distillery.models.neighbours import Bucket, batch_plan, take_batch
+from distillery.potentials.neighbours import Bucket, batch_plan, take_batch
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import difference_pct, epoch_summary
 from distillery.train.schedule import make_schedule

@@ -12,8 +12,8 @@ from ase.stress import full_3x3_to_voigt_6_stress
 from distillery.forcefield.export.jax_loader import ExportedForceField
 
 
-class DistilleryCalculator(Calculator):
-    """`DistilleryCalculator("results/md/export/student")` for ASE MD and optimisers.
+class ExportedCalculator(Calculator):
+    """`ExportedCalculator("results/md/export/student")` for ASE MD and optimisers.
 
     Stress (ASE sign convention, (1/V) dE/d(strain), Voigt order) is given for fully periodic
     cells.

@@ -12,7 +12,7 @@ from distillery.errors import ConfigError
 from distillery.forcefield.augment import displaced_frames, teacher_md_frames
 from distillery.forcefield.settings import DistillSettings
 from distillery.forcefield.teachers import Teacher
-from distillery.train.ff_loop import Labels
+from distillery.train.potential_loop import Labels
 
 # `augmentation` column of the distillation set
 ORIGINAL, DISPLACED, TEACHER_MD = 0, 1, 2

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PositiveFloat, PositiveInt, StringConstraints, model_validator
 
 from distillery.base_settings import Settings
-from distillery.models.settings import ModelSettings
+from distillery.potentials.settings import ModelSettings
 from distillery.train.settings import FFTrainSettings
 
 Role = Literal["teacher", "student", "baseline"]

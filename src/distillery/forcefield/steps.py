@@ -17,7 +17,7 @@ from ase import Atoms
 from distillery.data.frames import Frames, read_frames, write_frames
 from distillery.data.splits import read_splits
 from distillery.errors import DistilleryError
-from distillery.forcefield.ase_calculator import DistilleryCalculator
+from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.cards import model_card
 from distillery.forcefield.evaluation import agreement, calculator_speed, label_metrics
 from distillery.forcefield.export.forcefield import compare_exported, export_trained
@@ -53,12 +53,12 @@ from distillery.forcefield.teachers import JaxTeacher, load_teacher
 from distillery.io import atomic_path, atomic_write, read_json, write_json
 from distillery.metrics.build import goal_lines
 from distillery.metrics.record import read_metrics, write_metrics
-from distillery.models.inference import latency_by_batch, predict, throughput
-from distillery.models.model import ForceField, load_model, save_model
+from distillery.potentials.inference import latency_by_batch, predict, throughput
+from distillery.potentials.model import ForceField, load_model, save_model
 from distillery.sweeps import split_variant
-from distillery.train.device import describe_jax_device
-from distillery.train.ff_loop import fit
 from distillery.train.history import MetricsHistory
+from distillery.train.jax_device import describe_jax_device
+from distillery.train.potential_loop import fit
 
 
 def _split(frames_path: str, splits_path: str, name: str) -> Frames:
@@ -225,7 +225,7 @@ def md_run(model_name: str, settings: MDStabilitySettings, teacher: TeacherSetti
     as it is) from test-split structures."""
     all_frames = read_frames(frames)
     starts = read_splits(splits)["test"][:settings.starts]
-    calculator = (DistilleryCalculator(Path(program).parent) if program is not None
+    calculator = (ExportedCalculator(Path(program).parent) if program is not None
                   else load_teacher(teacher, teacher_file).calculator())
     runs, summaries = [], []
     for i, k in enumerate(starts):

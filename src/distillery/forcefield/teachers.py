@@ -19,11 +19,11 @@ from ase.calculators.calculator import Calculator
 
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError
-from distillery.forcefield.ase_calculator import DistilleryCalculator
+from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.settings import TeacherSettings
-from distillery.models.calculator import JaxCalculator
-from distillery.models.inference import predict
-from distillery.models.model import ForceField, Params, load_model
+from distillery.potentials.calculator import ModelCalculator
+from distillery.potentials.inference import predict
+from distillery.potentials.model import ForceField, Params, load_model
 from distillery.train.hvp import hvp_targets
 
 Log = Callable[[str], None]
@@ -85,7 +85,7 @@ class JaxTeacher:
         return energy, forces
 
     def calculator(self) -> Calculator:
-        return JaxCalculator(self.model, self.params)
+        return ModelCalculator(self.model, self.params)
 
     def hvp(self, frames: FrameSet, seed: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
         return hvp_targets(self.model, self.params, frames, seed)
@@ -152,7 +152,7 @@ def load_teacher(settings: TeacherSettings, path: str | Path | None = None) -> T
     if path is None:
         raise ConfigError(f"forcefield.teacher.source {settings.source}: no teacher file given")
     if settings.source == "export":
-        return CalculatorTeacher(DistilleryCalculator(Path(path).parent), "export",
+        return CalculatorTeacher(ExportedCalculator(Path(path).parent), "export",
                                  settings.fd_step)
     model, params = load_model(Path(path).parent)
     return JaxTeacher(model, params)

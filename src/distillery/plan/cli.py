@@ -28,7 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from distillery.plan.run import plan_target, run_plan
     from distillery.settings import load_files
     from distillery.tracking import tracked_run
-    from distillery.train.device import enable_compilation_cache
+    from distillery.train.jax_device import enable_compilation_cache
 
     try:
         resolved = load_files(args.config)

@@ -22,8 +22,8 @@ from distillery.data.settings import at_temperature
 from distillery.data.splits import random_split, read_splits
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import ForcefieldSettings, RoleSettings
-from distillery.models.model import fit_stats
-from distillery.models.neighbours import Bucket, build_buckets
+from distillery.potentials.model import fit_stats
+from distillery.potentials.neighbours import Bucket, build_buckets
 from distillery.settings import DatasetSettings
 
 SYNTHETIC_FRAMES = 4

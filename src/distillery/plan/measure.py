@@ -1,5 +1,5 @@
 """Real training steps of one candidate: the force-field loop's own jitted gradient and
-optimizer update (`distillery.train.ff_loop.LossFunctions`) on a padded batch of the dataset,
+optimizer update (`distillery.train.potential_loop.LossFunctions`) on a padded batch of the dataset,
 timed after compiling and warming up, with its memory analysed and measured."""
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from distillery.forcefield.settings import RoleSettings
-from distillery.models.model import ForceField, count_parameters
-from distillery.models.neighbours import Bucket, take_batch
 from distillery.plan.memory import MB, MemoryProbe, program_bytes, tree_bytes
+from distillery.potentials.model import ForceField, count_parameters
+from distillery.potentials.neighbours import Bucket, take_batch
 from distillery.train.batch_probe import is_oom_error
-from distillery.train.ff_loop import LossFunctions, batch_norms
 from distillery.train.plan_settings import TimingSettings
+from distillery.train.potential_loop import LossFunctions, batch_norms
 from distillery.train.settings import run_seed
 
 

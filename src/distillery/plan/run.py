@@ -27,7 +27,7 @@ from distillery.plan.output import (
 from distillery.plan.search import ModeResult, ModeRule, Space, choose_from_all, search_mode
 from distillery.settings import DatasetSettings, Resolved
 from distillery.tracking import NullRun
-from distillery.train.device import describe_jax_device, jax_device
+from distillery.train.jax_device import describe_jax_device, jax_device
 from distillery.train.plan_settings import MODES, Mode, PlanSettings
 
 PLAN_JSON, TABLE = "plan.json", "step_times.csv"

@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from distillery.data.frames import FrameSet
-from distillery.models.model import ForceField, Params
-from distillery.models.neighbours import Neighbours, batch_plan, build_buckets, take_batch
+from distillery.potentials.model import ForceField, Params
+from distillery.potentials.neighbours import Neighbours, batch_plan, build_buckets, take_batch
 
 
 def force_jvp(model: ForceField, params: Params, batch: Mapping[str, jnp.ndarray]

@@ -7,7 +7,7 @@ from distillery.data.generate import cg_chain, md_emt, openmm_peptide, xtb_molec
 from distillery.data.settings import GenerateSettings, at_temperature
 from distillery.errors import ConfigError
 from distillery.io import write_json
-from distillery.train.device import enable_compilation_cache
+from distillery.train.jax_device import enable_compilation_cache
 
 LABELLED_MD = {"xtb_molecule": xtb_molecule, "openmm_peptide": openmm_peptide}
 

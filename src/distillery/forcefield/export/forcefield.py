@@ -15,8 +15,8 @@ from distillery.data.frames import FrameSet
 from distillery.forcefield.export.jax_export import EnergyFn, export_forcefield
 from distillery.forcefield.export.jax_loader import ExportedForceField
 from distillery.forcefield.export.neighbours import dense_neighbours
-from distillery.models.inference import predict
-from distillery.models.model import ForceField, load_model
+from distillery.potentials.inference import predict
+from distillery.potentials.model import ForceField, load_model
 
 
 def forcefield_energy(model: ForceField) -> EnergyFn:

@@ -22,16 +22,16 @@ from pydantic import ValidationError
 
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError
-from distillery.models.model import ForceField, Params
-from distillery.models.neighbours import Bucket, batch_plan, build_buckets, take_batch
-from distillery.models.tree_arrays import fill_template
+from distillery.potentials.model import ForceField, Params
+from distillery.potentials.neighbours import Bucket, batch_plan, build_buckets, take_batch
+from distillery.potentials.tree_arrays import fill_template
 from distillery.train.batch_probe import is_oom_error, probe_batch_size
 from distillery.train.checkpoint import CheckpointManager, restore_generator
 from distillery.train.data_parallel_jax import JaxDataParallel, jax_data_parallel
-from distillery.train.device import describe_jax_device
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import MetricsHistory, Progress, epoch_summary
 from distillery.train.hvp import force_jvp
+from distillery.train.jax_device import describe_jax_device
 from distillery.train.schedule import make_schedule
 from distillery.train.settings import FFTrainSettings, run_seed
 
@@ -321,7 +321,8 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
                           "history": history.state_dict()}, epoch, is_best=improved)
     if stopper.should_stop:
         log(f"early stopping after epoch {epoch}: no improvement in {stopper.patience} epochs")
-    dp.barrier("ff_loop checkpoints written")  # other ranks read the main one's best checkpoint
+    # other ranks read the main one's best checkpoint
+    dp.barrier("potential_loop checkpoints written")
     best = manager.load_best()
     best_epoch, best_state = best if best is not None else (epoch, {"ema": ema})
     params = {"net": jax.tree.map(jnp.asarray, jax.device_get(best_state["ema"])),

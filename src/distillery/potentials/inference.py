@@ -13,8 +13,8 @@ import numpy as np
 
 from distillery.data.frames import FrameSet
 from distillery.metrics.regression import energy_metrics, force_metrics
-from distillery.models.model import ForceField, Params, count_parameters
-from distillery.models.neighbours import Bucket, batch_plan, build_buckets, take_batch
+from distillery.potentials.model import ForceField, Params, count_parameters
+from distillery.potentials.neighbours import Bucket, batch_plan, build_buckets, take_batch
 
 
 def _batches(buckets: list[Bucket], batch_size: int) -> list[tuple[Bucket, np.ndarray, dict]]:

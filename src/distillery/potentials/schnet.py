@@ -6,7 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from distillery.models.layers import AtomwiseModel, bessel_basis, cosine_cutoff, edge_geometry
+from distillery.potentials.layers import AtomwiseModel, bessel_basis, cosine_cutoff, edge_geometry
 
 
 class SchNet(AtomwiseModel):

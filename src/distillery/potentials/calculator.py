@@ -9,12 +9,12 @@ import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
 from distillery.data.frames import FrameSet
-from distillery.models.inference import bound_predictor
-from distillery.models.model import ForceField, Params
-from distillery.models.neighbours import build_buckets, take_batch
+from distillery.potentials.inference import bound_predictor
+from distillery.potentials.model import ForceField, Params
+from distillery.potentials.neighbours import build_buckets, take_batch
 
 
-class JaxCalculator(Calculator):
+class ModelCalculator(Calculator):
     """Energy and forces of one structure; the neighbour list is rebuilt at every call and
     padded (`padded_edges`, at most a multiple of `edge_multiple`) to the largest edge count
     seen so far, so the padded shape only grows and jit compiles a handful of times in MD."""

@@ -23,17 +23,17 @@ from distillery.base_settings import validated
 from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError, InputError, reason
 from distillery.io import read_yaml, write_yaml
-from distillery.models.cgnet import CGnet, feature_stats
-from distillery.models.neighbours import Neighbours
-from distillery.models.painn import PaiNN
-from distillery.models.schnet import SchNet
-from distillery.models.settings import (
+from distillery.potentials.cgnet import CGnet, feature_stats
+from distillery.potentials.neighbours import Neighbours
+from distillery.potentials.painn import PaiNN
+from distillery.potentials.schnet import SchNet
+from distillery.potentials.settings import (
     AnyModelSettings,
     CGnetSettings,
     ModelSettings,
     NetworkSettings,
 )
-from distillery.models.tree_arrays import flatten_tree, unflatten_named
+from distillery.potentials.tree_arrays import flatten_tree, unflatten_named
 
 ARCHITECTURES = {"painn": PaiNN, "schnet": SchNet}
 Params = dict[str, Any]
