@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from ase import Atoms
 
-from distillery.data.frames import Frames, read_frames, write_frames
+from distillery.data.frames import FrameSet, read_frames, write_frames
 from distillery.data.splits import read_splits
 from distillery.errors import DistilleryError
 from distillery.forcefield.ase_calculator import ExportedCalculator
@@ -61,7 +61,7 @@ from distillery.train.jax_device import describe_jax_device
 from distillery.train.potential_loop import fit
 
 
-def _split(frames_path: str, splits_path: str, name: str) -> Frames:
+def _split(frames_path: str, splits_path: str, name: str) -> FrameSet:
     frames = read_frames(frames_path)
     return frames.subset(read_splits(splits_path)[name])
 
