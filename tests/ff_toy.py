@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+from ase.calculators.calculator import Calculator, all_changes
 
 from distillery.data.frames import FrameSet
 from distillery.potentials.neighbours import neighbour_list
@@ -27,6 +28,25 @@ def morse(positions: np.ndarray, cell: np.ndarray | None, pbc: np.ndarray | None
     return float(energy), forces
 
 
+def composition_energy(numbers: np.ndarray) -> float:
+    """The per-element energy offsets of the toy labels (Cu 0.1 eV, Au -0.2 eV)."""
+    return 0.1 * np.sum(numbers == 29) - 0.2 * np.sum(numbers == 79)
+
+
+class MorseCalculator(Calculator):
+    """The toy labels as an ASE calculator: an analytic teacher equal to the reference."""
+
+    implemented_properties = ("energy", "forces")
+
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
+        super().calculate(atoms, properties, system_changes)
+        periodic = bool(self.atoms.pbc.any())
+        energy, forces = morse(self.atoms.positions, self.atoms.cell.array if periodic else None,
+                               self.atoms.pbc if periodic else None)
+        self.results = {"energy": energy + composition_energy(self.atoms.numbers),
+                        "forces": forces}
+
+
 def toy_frames(n_frames: int, seed: int = 0, periodic: bool = True, n_side: int = 2,
                noise: float = 0.15) -> FrameSet:
     """Jittered simple-cubic two-element crystals (periodic) or clusters, Morse-labelled."""
@@ -42,7 +62,7 @@ def toy_frames(n_frames: int, seed: int = 0, periodic: bool = True, n_side: int 
         e, f = morse(pos, cell if periodic else None, np.ones(3, bool) if periodic else None)
         numbers.append(z)
         positions.append(pos)
-        energies.append(e + 0.1 * np.sum(z == 29) - 0.2 * np.sum(z == 79))
+        energies.append(e + composition_energy(z))
         forces.append(f)
     return FrameSet(
         numbers=numbers, positions=positions, energy=np.array(energies), forces=forces,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from distillery.can.metrics import macro_f1, precision_recall_f1
 from distillery.can.settings import CANGoalSettings
 from distillery.metrics.record import read_metrics
 from tests.conftest import copy_run, run_snakemake
@@ -32,8 +34,22 @@ def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
         for key in ("accuracy", "precision", "recall", "auroc_ovr", "confusion_matrix",
                     "latency_batch1_ms", "latency_batched_ms", "speedup_vs_teacher"):
             assert key in entry.metrics
-        assert entry.primary.name == "macro_f1" and 0.0 <= entry.primary.value <= 1.0
-        assert sum(map(sum, entry.metrics["confusion_matrix"])) == record.summary["n_windows"]
+        counts = np.array(entry.metrics["confusion_matrix"])
+        assert counts.sum() == record.summary["n_windows"]
+        # the headline is the macro-F1 of the model's own confusion matrix (classes present)
+        present = (counts.sum(0) + counts.sum(1)) > 0
+        assert entry.primary.name == "macro_f1"
+        assert entry.primary.value == pytest.approx(
+            precision_recall_f1(counts)[2][present].mean())
+    # learned, not guessed: the teacher beats always answering the test set's largest class ...
+    counts = np.array(models["teacher"].metrics["confusion_matrix"])
+    labels = np.repeat(np.arange(len(counts)), counts.sum(1))
+    majority = macro_f1(labels, np.full_like(labels, np.bincount(labels).argmax()), len(counts))
+    assert models["teacher"].primary.value > majority + 0.1
+    # ... and flags the DoS flood far above the 1% of normal windows its threshold lets through
+    teacher_ids = record.summary["ids"]["teacher"]
+    dos = teacher_ids["attacks"]["dos"]["detection_rate"]["0.01"]
+    assert dos >= 0.5 and dos - teacher_ids["fpr"]["0.01"] >= 0.4
     goals = {g.name: g for g in models["mlp_kd"].goals}
     gap = models["teacher"].primary.value - models["mlp_kd"].primary.value
     assert goals["f1_gap"].value == pytest.approx(gap)

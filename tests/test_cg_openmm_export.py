@@ -9,7 +9,6 @@ import jax
 import numpy as np
 import openmm
 import pytest
-from distillery.cg.fit import fit_priors
 from openmm import app
 
 from distillery.cg import geometry
@@ -20,6 +19,7 @@ from distillery.cg.openmm_export import (
     main,
     openmm_energies_and_forces,
 )
+from distillery.cg.prior_fit import fit_priors
 from distillery.cg.serialise import save_priors
 from distillery.cg.settings import PriorFitSettings
 from distillery.cg.terms import HarmonicTerm, SplineTerm

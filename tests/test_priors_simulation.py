@@ -23,13 +23,23 @@ from distillery.cg.topology import chain
 from distillery.errors import InputError
 
 
-def test_js_divergence_bounds_and_symmetry():
+def test_js_divergence_known_answers():
+    """Base 2: identical histograms give 0, disjoint ones exactly 1, and two uniform
+    histograms of n bins sharing k of them 1 - k/n (each half of the mixture is p/2 on the
+    shared bins and p on the others); counts are normalised, so scale does not matter."""
     p = np.array([1.0, 2.0, 3.0, 0.0])
-    q = np.array([0.0, 1.0, 1.0, 4.0])
-    assert js_divergence(p, p) == pytest.approx(0.0, abs=1e-12)
-    assert js_divergence(p, q) == pytest.approx(js_divergence(q, p))
-    assert js_divergence([1, 0], [0, 1]) == pytest.approx(1.0)
-    assert 0 < js_divergence(p, q) < 1
+    assert js_divergence(p, 5 * p) == pytest.approx(0.0, abs=1e-12)
+    assert js_divergence([1, 0], [0, 1]) == 1.0
+    assert js_divergence([3, 1, 0, 0], [0, 0, 2, 7]) == pytest.approx(1.0, abs=1e-12)
+    for n, k in ((2, 1), (4, 1), (4, 3), (10, 7)):
+        left = np.r_[np.ones(n), np.zeros(n - k)]
+        right = np.r_[np.zeros(n - k), 3 * np.ones(n)]
+        assert js_divergence(left, right) == pytest.approx(1 - k / n, rel=1e-12)
+    # a point mass against an even split of its bin and another: written out by hand,
+    # m = (3/4, 1/4); 0.5 KL(p||m) + 0.5 KL(q||m) = 0.5 log2(4/3) + 0.25 log2(2/3) + 0.25
+    expected = 0.5 * np.log2(4 / 3) + 0.25 * np.log2(2 / 3) + 0.25
+    assert js_divergence([1, 0], [1, 1]) == pytest.approx(expected, rel=1e-12)
+    assert js_divergence([1, 1], [1, 0]) == pytest.approx(expected, rel=1e-12)  # symmetric
 
 
 def test_langevin_samples_the_harmonic_bond_distribution():

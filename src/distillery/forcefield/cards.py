@@ -74,6 +74,14 @@ def missed_goal(goal: Goal) -> str:
             f"{goal.threshold:g}x)")
 
 
+def _goal_kinds(goals: tuple[Goal, ...]) -> str:
+    """`speed and accuracy`: what the goals judge, in their order."""
+    kinds = [ABSOLUTE_GOAL_TEXT.get(g.name, GOAL_TEXT.get(g.name, (g.name, "")))[0]
+             for g in goals if g.name in GOAL_TEXT or g.name in ABSOLUTE_GOAL_TEXT]
+    kinds = list(dict.fromkeys(kinds))
+    return " and ".join([", ".join(kinds[:-1]), kinds[-1]] if len(kinds) > 1 else kinds)
+
+
 def fit_for(model: str, goals: tuple[Goal, ...], md: Mapping[str, Any] | None,
             temperature: float) -> str:
     """What the student can be used for, from its goals and MD stability (`md`: its entry of
@@ -82,12 +90,13 @@ def fit_for(model: str, goals: tuple[Goal, ...], md: Mapping[str, Any] | None,
     if md is not None and not md["all_stable"]:
         reasons.append(f"went unstable in MD at {temperature:g} K")
     if not reasons:
+        met = f"meets the {_goal_kinds(goals)} goals"
         if md is None:
             return (f"production MD of this system at {temperature:g} K once an MD stability "
                     f"run confirms it (not run: add `{model}` to "
-                    "`forcefield.md_stability.models`); meets the speed and accuracy goals")
-        return (f"production MD of this system at {temperature:g} K: meets the speed and "
-                "accuracy goals and stayed stable in every MD run")
+                    f"`forcefield.md_stability.models`); {met}")
+        return (f"production MD of this system at {temperature:g} K: {met} and stayed stable "
+                "in every MD run")
     fast = all(g.passed for g in goals if g.name == "speedup")
     use = ("fast screening or sampling whose frames the teacher relabels, not production MD"
            if fast else "not recommended over the teacher")
