@@ -7,13 +7,12 @@ from distillery.data.generate import cg_chain, md_emt, openmm_peptide, xtb_molec
 from distillery.data.settings import GenerateSettings, at_temperature
 from distillery.errors import ConfigError
 from distillery.io import write_json
-from distillery.train.jax_device import enable_compilation_cache
 
 LABELLED_MD = {"xtb_molecule": xtb_molecule, "openmm_peptide": openmm_peptide}
 
 
 def generate_frames(dataset: str, generate: GenerateSettings, temperature: float | None,
-                    seed: int, npz: str, truth: str, cache_dir: str) -> None:
+                    seed: int, npz: str, truth: str) -> None:
     """EMT alloy MD, a CG bead chain, GFN2-xTB molecular MD or OpenMM peptide MD; the
     dataset's temperature is the system's unless the generator block sets its own."""
     settings = at_temperature(generate, temperature)
@@ -30,7 +29,6 @@ def generate_frames(dataset: str, generate: GenerateSettings, temperature: float
         if temperature is None:
             raise ConfigError(f"datasets.{dataset}.temperature: missing, expected the "
                               "temperature (K) of the generated chain")
-        enable_compilation_cache(cache_dir)
         potential = cg_chain.ChainPotential()
         arrays = cg_chain.simulate_chain(settings, potential, temperature, seed)
         record = {"generator": settings.kind, "seed": seed,
