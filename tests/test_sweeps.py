@@ -12,9 +12,9 @@ import yaml
 
 from distillery.db.sync import sync_metrics
 from distillery.errors import ConfigError, InputError
-from distillery.report.config_diff import main as config_diff_cli
 from distillery.report.leaderboard import build_leaderboard
 from distillery.settings import deep_merge, load
+from distillery.settings import main as settings_cli
 from distillery.sweeps import (
     SweepSettings,
     link_file,
@@ -136,11 +136,11 @@ def test_config_diff_compares_two_variants(tmp_path: Path, capsys) -> None:
     sweep.write_text(yaml.safe_dump({"sweeps": {"ep": {
         "dataset": "md", "grid": {"forcefield.student.train.epochs": [1, 7]}, "seeds": [0]}}}))
     configs = [str(DEFAULT_CONFIG), str(TINY_CONFIG), str(sweep)]
-    assert config_diff_cli(["md--ep0_seed0", "md--ep1_seed0", "--configs", *configs]) == 0
+    assert settings_cli(["diff", "md--ep0_seed0", "md--ep1_seed0", "--configs", *configs]) == 0
     lines = capsys.readouterr().out.splitlines()
     # the dataset's own override, and the resolved block it changes
     assert [line.split() for line in lines[1:]] == [
         ["dataset.forcefield.student.train.epochs", "1", "7"],
         ["forcefield.student.train.epochs", "1", "7"]]
     with pytest.raises(SystemExit):
-        config_diff_cli(["md--nope", "md", "--configs", *configs])
+        settings_cli(["diff", "md--nope", "md", "--configs", *configs])
