@@ -28,7 +28,7 @@ from distillery.forcefield.md import (
 from distillery.forcefield.md.__main__ import main
 from distillery.models.calculator import JaxCalculator
 from distillery.models.model import ForceField, save_model
-from distillery.models.neighbours import neighbour_list
+from distillery.models.neighbours import Neighbours, neighbour_list
 from distillery.models.settings import ModelSettings
 from tests.ff_toy import toy_frames
 from tests.morse import CUTOFF, PARAMS, morse_energy
@@ -123,24 +123,33 @@ def test_langevin_reaches_the_bath_temperature(crystal):
 
 
 def _fresh_forces(model, params, atoms, positions):
-    """Forces from a neighbour list built at exactly the cutoff, at these positions."""
+    """Forces from a neighbour list built at exactly the cutoff, at these positions (padded
+    to one size, so that one compilation serves every call)."""
+    nb = neighbour_list(positions, model.cutoff, atoms.cell.array, atoms.pbc)
+    pad = 512 - len(nb.senders)
+    padded = Neighbours(*(np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)])
+                          for a in nb))
     with jax.enable_x64(True):
-        nb = neighbour_list(positions, model.cutoff, atoms.cell.array, atoms.pbc)
-        _, forces = model.energy_and_forces(params, positions, atoms.numbers,
-                                            atoms.cell.array, nb)
-    return np.asarray(forces)
+        return np.asarray(_jit_forces(model, params, positions, atoms.numbers,
+                                      atoms.cell.array, padded)[1])
+
+
+@partial(jax.jit, static_argnums=0)
+def _jit_forces(model, params, positions, numbers, cell, neighbours):
+    return model.energy_and_forces(params, positions, numbers, cell, neighbours)
 
 
 def test_neighbour_list_refresh_gives_fresh_list_forces(tiny64):
     model, params = tiny64
     frames = toy_frames(1, seed=5)  # 8 atoms in a periodic 5.2 Å cube
     start = maxwell_boltzmann(Atoms(numbers=frames.numbers[0], positions=frames.positions[0],
-                                    cell=frames.cell[0], pbc=True), 3000.0, seed=6)
+                                    cell=frames.cell[0], pbc=True), 1000.0, seed=6)
     potential = model_potential(model, params, start.numbers, start.cell.array)
-    settings = MDSettings(steps=120, timestep_fs=2.0, sample_every=20, chunk_steps=40,
-                          skin=0.1)
+    settings = MDSettings(steps=60, timestep_fs=2.0, sample_every=10, chunk_steps=40,
+                          skin=0.2)
     run = simulate(potential, start, settings)
-    assert run.steps == 120 and run.list_builds > 5
+    assert run.steps == 60 and run.list_builds > 5
+    np.testing.assert_allclose(run.trajectory.time_ps, np.arange(0, 0.121, 0.02))
     moved = np.linalg.norm(run.final.positions - start.positions, axis=1).max()
     assert moved > 1.0  # far beyond the skin
     np.testing.assert_allclose(run.final.get_forces(),
@@ -156,7 +165,7 @@ def test_neighbour_list_refresh_gives_fresh_list_forces(tiny64):
     np.testing.assert_allclose(wide.trajectory.positions, run.trajectory.positions, atol=1e-9)
     # the ASE calculator refreshes its list the same way
     with jax.enable_x64(True):
-        calculator = JaxCalculator(model, params, skin=0.1)
+        calculator = JaxCalculator(model, params, skin=0.2)
         for positions in run.trajectory.positions:
             atoms = start.copy()
             atoms.positions = positions

@@ -24,13 +24,22 @@ class JaxCalculator(Calculator):
     implemented_properties = ("energy", "forces")
 
     def __init__(self, model: ForceField, params: Params, skin: float = DEFAULT_SKIN,
-                 **kwargs: Any) -> None:
+                 edge_multiple: int = 512, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
         self.params = params
         self._energy_and_forces = bound_energy_and_forces(model, params)
-        self._list = VerletList(model.cutoff, skin)
+        self._list = VerletList(model.cutoff, skin, edge_multiple)
         self._static: tuple[Any, ...] = ()  # numbers, cell and neighbours on the device
+
+    @property
+    def n_edges(self) -> int:
+        """Padded edge count of the shapes compiled so far."""
+        return self._list.n_edges
+
+    @property
+    def skin(self) -> float:
+        return self._list.skin
 
     def calculate(self, atoms: Any = None, properties: Any = ("energy",),
                   system_changes: Any = all_changes) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, NamedTuple
@@ -68,51 +67,68 @@ class MDRun:
         return self.steps / self.seconds if self.seconds > 0 else float("nan")
 
 
-Drift = Callable[[MDState], MDState]
+class Integrator(NamedTuple):
+    """Step coefficients, passed to the compiled chunk as arrays (a new time step, bath or
+    system reuses the compiled program)."""
+
+    dt: jax.Array  # ASE time units
+    masses: jax.Array  # (N,) amu
+    c1: jax.Array  # Langevin: momentum kept per step, exp(-friction dt)
+    noise: jax.Array  # Langevin: (N, 1) momentum noise, sqrt(m kT (1 - c1^2))
 
 
-def _drift(settings: MDSettings, masses: jax.Array) -> Drift:
+def _integrator(settings: MDSettings, masses: np.ndarray, real: Any) -> Integrator:
+    dt = settings.timestep_fs * units.fs
+    c1 = float(np.exp(-settings.friction_per_ps / (1000.0 * units.fs) * dt))
+    noise = np.sqrt(masses[:, None] * units.kB * settings.temperature * (1.0 - c1**2))
+    return Integrator(*(jnp.asarray(v, real) for v in (dt, masses, c1, noise)))
+
+
+def _drift(state: MDState, ensemble: str, step: Integrator) -> MDState:
     """The part of a step before the force call: first half kick and the position update
     (velocity Verlet: B A; BAOAB: B A O A). The step ends with the second half kick."""
-    dt = settings.timestep_fs * units.fs
-    inverse_mass = 1.0 / masses[:, None]
-    if settings.ensemble == "nve":
-        def drift(state: MDState) -> MDState:
-            momenta = state.momenta + 0.5 * dt * state.forces
-            return state._replace(positions=state.positions + dt * momenta * inverse_mass,
-                                  momenta=momenta)
-        return drift
-
-    friction = settings.friction_per_ps / (1000.0 * units.fs)
-    c1 = float(np.exp(-friction * dt))
-    # momentum noise: sqrt(m kT (1 - c1^2)) per component
-    noise = jnp.sqrt(masses[:, None] * units.kB * settings.temperature * (1.0 - c1**2))
-
-    def drift_langevin(state: MDState) -> MDState:
-        key, sub = jax.random.split(state.key)
-        momenta = state.momenta + 0.5 * dt * state.forces
-        positions = state.positions + 0.5 * dt * momenta * inverse_mass
-        momenta = c1 * momenta + noise * jax.random.normal(sub, momenta.shape, momenta.dtype)
-        positions = positions + 0.5 * dt * momenta * inverse_mass
-        return state._replace(positions=positions, momenta=momenta, key=key)
-    return drift_langevin
+    velocity = 1.0 / step.masses[:, None]
+    momenta = state.momenta + 0.5 * step.dt * state.forces
+    if ensemble == "nve":
+        return state._replace(positions=state.positions + step.dt * momenta * velocity,
+                              momenta=momenta)
+    key, sub = jax.random.split(state.key)
+    positions = state.positions + 0.5 * step.dt * momenta * velocity
+    momenta = step.c1 * momenta + step.noise * jax.random.normal(sub, momenta.shape,
+                                                                 momenta.dtype)
+    positions = positions + 0.5 * step.dt * momenta * velocity
+    return state._replace(positions=positions, momenta=momenta, key=key)
 
 
 def _kinetic(momenta: jax.Array, masses: jax.Array) -> jax.Array:
     return 0.5 * jnp.sum(momenta**2 / masses[:, None])
 
 
-@partial(jax.jit, static_argnames=("potential", "drift", "n_samples", "sample_every", "dt"))
+def _sample(state: MDState, masses: jax.Array) -> Sample:
+    return Sample(state.step, state.energy, _kinetic(state.momenta, masses),
+                  jnp.sqrt(jnp.max(jnp.sum(state.forces**2, axis=-1))), state.positions)
+
+
+@partial(jax.jit, static_argnames=("potential", "ensemble", "n_steps", "sample_every"))
 def _chunk(state: MDState, neighbours: Neighbours | None, reference: jax.Array,
-           limit: jax.Array, target: jax.Array, masses: jax.Array, *, potential: Potential,
-           drift: Drift, n_samples: int, sample_every: int, dt: float
+           limit: jax.Array, target: jax.Array, integrator: Integrator, *,
+           potential: Potential, ensemble: str, n_steps: int, sample_every: int
            ) -> tuple[MDState, Sample, jax.Array]:
-    """`n_samples * sample_every` steps, stopping early (the state then stays) at step
-    `target` or once a step would move an atom more than `limit` from `reference`; returns
-    the state, a sample after every `sample_every` steps and whether the list expired."""
-    def step(carry: tuple[MDState, jax.Array], _: None) -> tuple[tuple[MDState, jax.Array], None]:
-        state, expired = carry
-        moved = drift(state)
+    """`n_steps` steps, stopping early (the state then stays) at step `target` or once a step
+    would move an atom more than `limit` from `reference`. Returns the state, the samples at
+    the steps that are multiples of `sample_every` (slots of unused samples have step -1) and
+    whether the list expired."""
+    n_slots = -(-n_steps // sample_every)
+    first = state.step // sample_every + 1  # the first sample this chunk may take
+    masses, dt = integrator.masses, integrator.dt
+    empty = _sample(state, masses)
+    buffer = jax.tree.map(lambda x: jnp.zeros((n_slots + 1, *x.shape), x.dtype), empty)
+    buffer = buffer._replace(step=buffer.step - 1)
+
+    def step(carry: tuple[MDState, jax.Array, Sample], _: None
+             ) -> tuple[tuple[MDState, jax.Array, Sample], None]:
+        state, expired, buffer = carry
+        moved = _drift(state, ensemble, integrator)
         displacement = jnp.max(jnp.sum((moved.positions - reference) ** 2, axis=-1))
         covered = displacement <= limit**2
         go = covered & ~expired & (state.step < target)
@@ -123,20 +139,22 @@ def _chunk(state: MDState, neighbours: Neighbours | None, reference: jax.Array,
             return moved._replace(energy=energy.astype(moved.energy.dtype), forces=forces,
                                   momenta=moved.momenta + 0.5 * dt * forces, step=moved.step + 1)
 
-        state = jax.lax.cond(go, finish, lambda _: state, moved)
-        return (state, expired | ((state.step < target) & ~covered)), None
+        new = jax.lax.cond(go, finish, lambda _: state, moved)
+        # a new multiple of sample_every fills its slot; anything else writes the spare slot
+        taken = go & (new.step % sample_every == 0)
+        slot = jnp.where(taken, new.step // sample_every - first, n_slots)
+        buffer = jax.tree.map(lambda b, x: b.at[slot].set(x), buffer, _sample(new, masses))
+        return (new, expired | ((state.step < target) & ~covered), buffer), None
 
-    def block(carry: tuple[MDState, jax.Array], _: None
-              ) -> tuple[tuple[MDState, jax.Array], Sample]:
-        carry, _ = jax.lax.scan(step, carry, None, length=sample_every)
-        state = carry[0]
-        return carry, Sample(state.step, state.energy, _kinetic(state.momenta, masses),
-                             jnp.sqrt(jnp.max(jnp.sum(state.forces**2, axis=-1))),
-                             state.positions)
+    (state, expired, buffer), _ = jax.lax.scan(step, (state, jnp.asarray(False), buffer),
+                                               None, length=n_steps)
+    return state, jax.tree.map(lambda b: b[:n_slots], buffer), expired
 
-    (state, expired), samples = jax.lax.scan(block, (state, jnp.asarray(False)), None,
-                                             length=n_samples)
-    return state, samples, expired
+
+@partial(jax.jit, static_argnames="potential")
+def _energy_and_forces(positions: jax.Array, neighbours: Neighbours | None, *,
+                       potential: Potential) -> tuple[jax.Array, jax.Array]:
+    return potential.energy_and_forces(positions, neighbours)
 
 
 def maxwell_boltzmann(atoms: Atoms, temperature: float, seed: int) -> Atoms:
@@ -160,7 +178,7 @@ def simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun:
 def _simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun:
     real = jnp.zeros(()).dtype
     cell, pbc = atoms.cell.array, atoms.pbc
-    masses = jnp.asarray(atoms.get_masses(), real)
+    integrator = _integrator(settings, atoms.get_masses(), real)
     verlet = None if potential.cutoff is None else VerletList(potential.cutoff, settings.skin)
     positions = np.asarray(atoms.positions, np.float64)
 
@@ -173,31 +191,26 @@ def _simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun
 
     start = time.perf_counter()
     neighbours, reference, limit = fresh_list(positions)
-    energy, forces = jax.jit(potential.energy_and_forces)(jnp.asarray(positions, real),
-                                                          neighbours)
+    energy, forces = _energy_and_forces(jnp.asarray(positions, real), neighbours,
+                                        potential=potential)
     state = MDState(jnp.asarray(positions, real), jnp.asarray(atoms.get_momenta(), real),
                     forces.astype(real), energy.astype(real), jnp.asarray(0, jnp.int32),
                     jax.random.PRNGKey(settings.seed))
     every = settings.sample_every
-    n_samples = max(settings.chunk_steps // every, 1)
-    chunk = partial(_chunk, potential=potential, drift=_drift(settings, masses),
-                    n_samples=n_samples, sample_every=every,
-                    dt=settings.timestep_fs * units.fs)
+    chunk = partial(_chunk, potential=potential, ensemble=settings.ensemble,
+                    n_steps=settings.chunk_steps, sample_every=every)
     target = jnp.asarray(settings.steps, jnp.int32)
-    host = jax.device_get(Sample(state.step, state.energy, _kinetic(state.momenta, masses),
-                                 jnp.sqrt(jnp.max(jnp.sum(state.forces**2, axis=-1))),
-                                 state.positions))
-    samples = [host]
+    samples = [jax.device_get(_sample(state, integrator.masses))]
     builds, done, fresh, compile_seconds = 1, 0, True, 0.0
     stop: tuple[int, str] | None = None  # (step, reason) of an early end
     while done < settings.steps and stop is None:
         tick = time.perf_counter()
         state, chunk_samples, expired = chunk(state, neighbours, reference, limit, target,
-                                              masses)
+                                              integrator)
         chunk_samples, expired, now = jax.device_get((chunk_samples, expired, state.step))
         if done == 0:
             compile_seconds = time.perf_counter() - tick
-        stop = _keep_samples(samples, chunk_samples, every)
+        stop = _keep_samples(samples, chunk_samples)
         if stop is None and bool(expired):
             if fresh and int(now) == done:
                 stop = (done, f"an atom moved more than skin/2 ({0.5 * settings.skin} Å) in "
@@ -212,13 +225,13 @@ def _simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun
                  _final(atoms, state), done, seconds, compile_seconds, builds)
 
 
-def _keep_samples(samples: list[Sample], chunk: Sample, every: int) -> tuple[int, str] | None:
-    """Append the chunk's samples at new multiples of `every` steps; the step and reason at
-    which the run must stop (non-finite values), or None."""
+def _keep_samples(samples: list[Sample], chunk: Sample) -> tuple[int, str] | None:
+    """Append the chunk's samples; the step and reason at which the run must stop (non-finite
+    values), or None."""
     for k in range(len(chunk.step)):
         step = int(chunk.step[k])
-        if step % every or step <= int(samples[-1].step):
-            continue  # a block ended on a stopped state, already sampled
+        if step < 0:
+            continue  # a slot the chunk did not reach
         sample = Sample(*(field[k] for field in chunk))
         if not (np.isfinite(sample.potential) and np.isfinite(sample.max_force)):
             return step, NON_FINITE

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
+from pydantic import NonNegativeFloat, NonNegativeInt, PositiveFloat, PositiveInt
 
 from distillery.base_settings import Settings
 
@@ -20,7 +20,7 @@ class MDSettings(Settings):
     friction_per_ps: PositiveFloat = 10.0  # Langevin friction
     sample_every: PositiveInt = 10  # steps between recorded samples
     skin: NonNegativeFloat = 0.5  # Å added to the cutoff; the list lasts until a move of skin/2
-    # steps per compiled call (rounded down to whole samples): longer chunks mean fewer host
-    # round trips, at the price of stopped steps after a list expires mid-chunk
-    chunk_steps: PositiveInt = Field(200, description="steps per compiled call")
+    # steps per compiled call: longer chunks mean fewer host round trips, at the price of
+    # idle steps after a neighbour list expires mid-chunk
+    chunk_steps: PositiveInt = 200
     seed: NonNegativeInt = 0  # Langevin noise and starting velocities
