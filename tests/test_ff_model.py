@@ -185,8 +185,8 @@ def test_md_calculator_pads_to_the_largest_edge_count_seen() -> None:
     atoms.calc = calc
     e_wide = atoms.get_potential_energy()
     wide = calc.n_edges
-    assert wide == padded_edges(len(neighbour_list(atoms.positions, model.cutoff, atoms.cell,
-                                                   atoms.pbc).senders), 512)
+    assert wide == padded_edges(len(neighbour_list(atoms.positions, model.cutoff + calc.skin,
+                                                   atoms.cell, atoms.pbc).senders), 512)
     atoms.set_cell(atoms.cell * 1.3, scale_atoms=True)  # fewer neighbours: the shape stays
     atoms.get_potential_energy()
     assert calc.n_edges == wide

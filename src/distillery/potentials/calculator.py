@@ -8,40 +8,49 @@ import jax
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from distillery.data.frames import FrameSet
-from distillery.potentials.inference import bound_predictor
+from distillery.potentials.inference import bound_energy_and_forces
 from distillery.potentials.model import ForceField, Params
-from distillery.potentials.neighbours import build_buckets, take_batch
+from distillery.potentials.neighbours import VerletList
+
+DEFAULT_SKIN = 0.5  # Å beyond the cutoff: an atom may move skin/2 before the list is rebuilt
 
 
 class ModelCalculator(Calculator):
-    """Energy and forces of one structure; the neighbour list is rebuilt at every call and
-    padded (`padded_edges`, at most a multiple of `edge_multiple`) to the largest edge count
-    seen so far, so the padded shape only grows and jit compiles a handful of times in MD."""
+    """Energy and forces of one structure. The neighbour list has a skin and is rebuilt only
+    when an atom moved more than half of it (or the cell, atoms or pbc changed); its padded edge
+    count only grows, so jit compiles a handful of times in MD. A call sends the positions and
+    reads back the energy and forces, nothing else."""
 
     implemented_properties = ("energy", "forces")
 
-    def __init__(self, model: ForceField, params: Params, edge_multiple: int = 512,
-                 **kwargs: Any) -> None:
+    def __init__(self, model: ForceField, params: Params, skin: float = DEFAULT_SKIN,
+                 edge_multiple: int = 512, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
         self.params = params
-        self.edge_multiple = edge_multiple
-        self._predict = bound_predictor(model, params)
-        self.n_edges = 0  # padded edge count of the shapes compiled so far
+        self._energy_and_forces = bound_energy_and_forces(model, params)
+        self._list = VerletList(model.cutoff, skin, edge_multiple)
+        self._static: tuple[Any, ...] = ()  # numbers, cell and neighbours on the device
+
+    @property
+    def n_edges(self) -> int:
+        """Padded edge count of the shapes compiled so far."""
+        return self._list.n_edges
+
+    @property
+    def skin(self) -> float:
+        return self._list.skin
 
     def calculate(self, atoms: Any = None, properties: Any = ("energy",),
                   system_changes: Any = all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
-        periodic = bool(np.any(self.atoms.pbc))
-        frame = FrameSet(numbers=[self.atoms.numbers.astype(np.int64)],
-                         positions=[self.atoms.positions.copy()],
-                         cell=np.asarray(self.atoms.cell)[None] if periodic else None,
-                         pbc=np.asarray(self.atoms.pbc)[None] if periodic else None)
-        bucket = build_buckets(frame, self.model.cutoff, edge_multiple=self.edge_multiple,
-                               min_edges=self.n_edges)[0]
-        self.n_edges = bucket.n_edges
+        positions = self.atoms.positions
+        cell, pbc = self.atoms.cell.array, self.atoms.pbc
+        if set(system_changes) - {"positions"} or self._list.expired(positions, cell, pbc):
+            neighbours = self._list.build(positions, cell, pbc)
+            self._static = jax.device_put((self.atoms.numbers.astype(np.int32),
+                                           np.asarray(cell, np.float64), neighbours))
+        numbers, cell_dev, neighbours = self._static
         energy, forces = jax.device_get(
-            self._predict(take_batch(bucket, np.arange(1), 1)))
-        self.results = {"energy": float(energy[0]),
-                        "forces": np.asarray(forces[0, :len(self.atoms)], np.float64)}
+            self._energy_and_forces(positions, numbers, cell_dev, neighbours))
+        self.results = {"energy": float(energy), "forces": np.asarray(forces, np.float64)}

@@ -30,6 +30,14 @@ def bound_predictor(model: ForceField, params: Params
     return jax.jit(partial(model.predict_batch, jax.device_put(params)))
 
 
+def bound_energy_and_forces(model: ForceField, params: Params
+                            ) -> Callable[..., tuple[jax.Array, jax.Array]]:
+    """`model.energy_and_forces(positions, numbers, cell, neighbours)` of one unpadded
+    structure, compiled with the parameters bound in (as `bound_predictor`); also traceable
+    inside another compiled function (the MD engine's steps)."""
+    return jax.jit(partial(model.energy_and_forces, jax.device_put(params)))
+
+
 def predict(model: ForceField, params: Params, frames: FrameSet, batch_size: int = 16
             ) -> tuple[np.ndarray, list[np.ndarray]]:
     """Energies (n_frames,) and per-frame forces (n_i, 3) in the frames' order."""

@@ -33,6 +33,13 @@ def neighbour_list(positions: np.ndarray, cutoff: float, cell: np.ndarray | None
                       np.ones(len(i), bool))
 
 
+def all_pairs(n_atoms: int) -> Neighbours:
+    """Every ordered pair of distinct atoms of a non-periodic structure."""
+    receivers, senders = np.nonzero(~np.eye(n_atoms, dtype=bool))
+    return Neighbours(senders.astype(np.int32), receivers.astype(np.int32),
+                      np.zeros((len(senders), 3)), np.ones(len(senders), bool))
+
+
 def _round_up(n: int, multiple: int) -> int:
     return max(-(-n // multiple) * multiple, multiple)
 
@@ -140,3 +147,63 @@ def batch_plan(buckets: list[Bucket], batch_size: int,
     if rng is not None:
         plan = [plan[i] for i in rng.permutation(len(plan))]
     return plan
+
+
+class VerletList:
+    """A neighbour list of range `cutoff + skin`, padded to an edge count that only grows (so a
+    jit-compiled consumer recompiles a handful of times), valid while no atom has moved more
+    than skin/2 since it was built: every pair then within `cutoff` is still on the list.
+
+    A non-periodic list that holds every ordered pair never expires; a small molecule gets one
+    when it costs at most twice the edges of the cutoff + skin list. Padding edges (mask False)
+    join atom 0 to itself.
+    """
+
+    def __init__(self, cutoff: float, skin: float, edge_multiple: int = 256) -> None:
+        self.cutoff, self.skin, self.edge_multiple = float(cutoff), float(skin), edge_multiple
+        self.n_edges = 0
+        self.neighbours: Neighbours | None = None
+        self.reference = np.zeros((0, 3))
+        self.complete = False
+        self._cell = np.zeros((3, 3))
+        self._pbc = np.zeros(3, bool)
+
+    @property
+    def max_displacement(self) -> float:
+        """How far (Å) an atom may move from `reference` before the list expires."""
+        return float("inf") if self.complete else 0.5 * self.skin
+
+    def build(self, positions: np.ndarray, cell: np.ndarray | None = None,
+              pbc: np.ndarray | None = None) -> Neighbours:
+        """A fresh list at `positions` (kept as the reference), padded to `n_edges`."""
+        positions = np.asarray(positions, np.float64)
+        cell = np.zeros((3, 3)) if cell is None else np.asarray(cell, np.float64)
+        pbc = np.zeros(3, bool) if pbc is None else np.asarray(pbc, bool)
+        found = neighbour_list(positions, self.cutoff + self.skin, cell, pbc)
+        n, e = len(positions), len(found.senders)
+        if not np.any(pbc) and n * (n - 1) <= 2 * e:
+            # a small molecule: every pair costs the model at most twice the list's edges,
+            # and a list of every pair never expires
+            found = all_pairs(n)
+            e = len(found.senders)
+        self.complete = not np.any(pbc) and e == n * (n - 1)
+        self.n_edges = max(self.n_edges, padded_edges(e, self.edge_multiple))
+        pad = self.n_edges - e
+        self.neighbours = Neighbours(
+            np.concatenate([found.senders, np.zeros(pad, np.int32)]),
+            np.concatenate([found.receivers, np.zeros(pad, np.int32)]),
+            np.concatenate([found.shifts, np.zeros((pad, 3))]),
+            np.concatenate([found.edge_mask, np.zeros(pad, bool)]))
+        self.reference, self._cell, self._pbc = positions.copy(), cell.copy(), pbc.copy()
+        return self.neighbours
+
+    def expired(self, positions: np.ndarray, cell: np.ndarray | None = None,
+                pbc: np.ndarray | None = None) -> bool:
+        """Whether the list no longer covers `positions` (moved atoms, another cell or size)."""
+        cell = np.zeros((3, 3)) if cell is None else np.asarray(cell, np.float64)
+        pbc = np.zeros(3, bool) if pbc is None else np.asarray(pbc, bool)
+        if (self.neighbours is None or len(positions) != len(self.reference)
+                or not np.array_equal(cell, self._cell) or not np.array_equal(pbc, self._pbc)):
+            return True
+        moved = np.sqrt(np.max(np.sum((positions - self.reference) ** 2, axis=1)))
+        return not moved <= self.max_displacement  # NaN positions expire the list too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,18 @@ class ExportedForceField:
         # a float64 export runs (and keeps its parameters) in double precision
         self._x64 = self.dtype == np.float64
         with jax.enable_x64(self._x64):
-            self._leaves = [jax.device_put(leaf) for leaf in leaves]
-        self._call = jax.jit(export.deserialize(bytearray(program)).call)
+            leaves = [jax.device_put(leaf) for leaf in leaves]
+        # (positions, numbers, cell, pbc) -> (energy, forces, virial), parameters bound in: a
+        # call passes one structure, not every weight array; it also traces into other
+        # programs (the MD engine's steps)
+        self.program = jax.jit(partial(export.deserialize(bytearray(program)).call, leaves))
+        self._checked: tuple[Any, ...] | None = None
 
     def check(self, numbers: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> None:
         """Raise InputError for structures this export cannot evaluate exactly."""
+        key = (len(numbers), np.asarray(cell).tobytes(), np.asarray(pbc).tobytes())
+        if key == self._checked:  # MD: the same cell at every step
+            return
         if self.n_atoms is not None and len(numbers) != self.n_atoms:
             raise InputError(self.directory, "n_atoms", len(numbers), self.n_atoms,
                              "export with a symbolic atom count (n_atoms: null)")
@@ -59,6 +67,7 @@ class ExportedForceField:
         if problem is not None:
             raise InputError(self.directory, "cell", problem,
                              "no pbc, or full pbc with every cell width above 2 x cutoff")
+        self._checked = key
 
     def predict(self, positions: np.ndarray, numbers: np.ndarray, cell: np.ndarray,
                 pbc: np.ndarray) -> Prediction:
@@ -67,8 +76,8 @@ class ExportedForceField:
         pbc = np.asarray(pbc, bool)
         self.check(numbers, cell, pbc)
         with jax.enable_x64(self._x64):
-            energy, forces, virial = jax.device_get(self._call(
-                self._leaves, np.asarray(positions, self.dtype), numbers.astype(np.int32),
+            energy, forces, virial = jax.device_get(self.program(
+                np.asarray(positions, self.dtype), numbers.astype(np.int32),
                 cell.astype(self.dtype), pbc))
         return Prediction(float(energy), np.asarray(forces, np.float64),
                           np.asarray(virial, np.float64))

@@ -1,0 +1,264 @@
+"""MD on the device: velocity Verlet (NVE) and BAOAB Langevin steps compiled into one
+`jax.lax.scan` per chunk of steps, with the observables (potential and kinetic energy, largest
+force, sampled positions) computed in the same program.
+
+Units are ASE's (Å, eV, amu, ASE time), so a step is the same arithmetic as ASE's
+`VelocityVerlet`. A potential with a cutoff reads a neighbour list of range cutoff + skin built
+on the host (`VerletList`); inside a chunk every step first checks that no atom has moved more
+than skin/2 since the list was built, and once one has, the remaining steps of the chunk leave
+the state as it is. The host then rebuilds the list at that state and runs the next chunk, so
+every force is computed with a list that holds all pairs within the cutoff.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from ase import Atoms, units
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.md.velocitydistribution import Stationary, thermalize_momenta
+
+from distillery.forcefield.md.potentials import Potential
+from distillery.forcefield.md.settings import MDSettings
+from distillery.forcefield.md_stability import Trajectory
+from distillery.potentials.neighbours import Neighbours, VerletList
+
+NON_FINITE = "non-finite energy or forces"
+
+
+class MDState(NamedTuple):
+    positions: jax.Array  # (N, 3) Å
+    momenta: jax.Array  # (N, 3) amu Å / ASE time
+    forces: jax.Array  # (N, 3) eV/Å at `positions`
+    energy: jax.Array  # potential energy (eV) at `positions`
+    step: jax.Array  # steps done
+    key: jax.Array  # random key of the Langevin noise
+
+
+class Sample(NamedTuple):
+    step: jax.Array
+    potential: jax.Array
+    kinetic: jax.Array
+    max_force: jax.Array
+    positions: jax.Array
+
+
+@dataclass
+class MDRun:
+    """A finished run: its samples, the final structure (positions, momenta, and its energy
+    and forces as a single-point calculator) and timings."""
+
+    trajectory: Trajectory
+    final: Atoms
+    steps: int
+    seconds: float  # wall time of the stepping, compilation included
+    compile_seconds: float  # first chunk's compile time (one per distinct list size)
+    list_builds: int
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else float("nan")
+
+
+class Integrator(NamedTuple):
+    """Step coefficients, passed to the compiled chunk as arrays (a new time step, bath or
+    system reuses the compiled program)."""
+
+    dt: jax.Array  # ASE time units
+    masses: jax.Array  # (N,) amu
+    c1: jax.Array  # Langevin: momentum kept per step, exp(-friction dt)
+    noise: jax.Array  # Langevin: (N, 1) momentum noise, sqrt(m kT (1 - c1^2))
+
+
+def _integrator(settings: MDSettings, masses: np.ndarray, real: Any) -> Integrator:
+    dt = settings.timestep_fs * units.fs
+    c1 = float(np.exp(-settings.friction_per_ps / (1000.0 * units.fs) * dt))
+    noise = np.sqrt(masses[:, None] * units.kB * settings.temperature * (1.0 - c1**2))
+    return Integrator(*(jnp.asarray(v, real) for v in (dt, masses, c1, noise)))
+
+
+def _drift(state: MDState, ensemble: str, step: Integrator) -> MDState:
+    """The part of a step before the force call: first half kick and the position update
+    (velocity Verlet: B A; BAOAB: B A O A). The step ends with the second half kick."""
+    velocity = 1.0 / step.masses[:, None]
+    momenta = state.momenta + 0.5 * step.dt * state.forces
+    if ensemble == "nve":
+        return state._replace(positions=state.positions + step.dt * momenta * velocity,
+                              momenta=momenta)
+    key, sub = jax.random.split(state.key)
+    positions = state.positions + 0.5 * step.dt * momenta * velocity
+    momenta = step.c1 * momenta + step.noise * jax.random.normal(sub, momenta.shape,
+                                                                 momenta.dtype)
+    positions = positions + 0.5 * step.dt * momenta * velocity
+    return state._replace(positions=positions, momenta=momenta, key=key)
+
+
+def _kinetic(momenta: jax.Array, masses: jax.Array) -> jax.Array:
+    return 0.5 * jnp.sum(momenta**2 / masses[:, None])
+
+
+def _sample(state: MDState, masses: jax.Array) -> Sample:
+    return Sample(state.step, state.energy, _kinetic(state.momenta, masses),
+                  jnp.sqrt(jnp.max(jnp.sum(state.forces**2, axis=-1))), state.positions)
+
+
+@partial(jax.jit, static_argnames=("potential", "ensemble", "n_steps", "sample_every"))
+def _chunk(state: MDState, neighbours: Neighbours | None, reference: jax.Array,
+           limit: jax.Array, target: jax.Array, integrator: Integrator, *,
+           potential: Potential, ensemble: str, n_steps: int, sample_every: int
+           ) -> tuple[MDState, Sample, jax.Array]:
+    """`n_steps` steps, stopping early (the state then stays) at step `target` or once a step
+    would move an atom more than `limit` from `reference`. Returns the state, the samples at
+    the steps that are multiples of `sample_every` (slots of unused samples have step -1) and
+    whether the list expired."""
+    n_slots = -(-n_steps // sample_every)
+    first = state.step // sample_every + 1  # the first sample this chunk may take
+    masses, dt = integrator.masses, integrator.dt
+    empty = _sample(state, masses)
+    buffer = jax.tree.map(lambda x: jnp.zeros((n_slots + 1, *x.shape), x.dtype), empty)
+    buffer = buffer._replace(step=buffer.step - 1)
+
+    def step(carry: tuple[MDState, jax.Array, Sample], _: None
+             ) -> tuple[tuple[MDState, jax.Array, Sample], None]:
+        state, expired, buffer = carry
+        moved = _drift(state, ensemble, integrator)
+        displacement = jnp.max(jnp.sum((moved.positions - reference) ** 2, axis=-1))
+        covered = displacement <= limit**2
+        go = covered & ~expired & (state.step < target)
+
+        def finish(moved: MDState) -> MDState:
+            energy, forces = potential.energy_and_forces(moved.positions, neighbours)
+            forces = forces.astype(moved.forces.dtype)
+            return moved._replace(energy=energy.astype(moved.energy.dtype), forces=forces,
+                                  momenta=moved.momenta + 0.5 * dt * forces, step=moved.step + 1)
+
+        new = jax.lax.cond(go, finish, lambda _: state, moved)
+        # a new multiple of sample_every fills its slot; anything else writes the spare slot
+        taken = go & (new.step % sample_every == 0)
+        slot = jnp.where(taken, new.step // sample_every - first, n_slots)
+        buffer = jax.tree.map(lambda b, x: b.at[slot].set(x), buffer, _sample(new, masses))
+        return (new, expired | ((state.step < target) & ~covered), buffer), None
+
+    (state, expired, buffer), _ = jax.lax.scan(step, (state, jnp.asarray(False), buffer),
+                                               None, length=n_steps)
+    return state, jax.tree.map(lambda b: b[:n_slots], buffer), expired
+
+
+@partial(jax.jit, static_argnames="potential")
+def _energy_and_forces(positions: jax.Array, neighbours: Neighbours | None, *,
+                       potential: Potential) -> tuple[jax.Array, jax.Array]:
+    return potential.energy_and_forces(positions, neighbours)
+
+
+def maxwell_boltzmann(atoms: Atoms, temperature: float, seed: int) -> Atoms:
+    """A copy of `atoms` with seeded Maxwell-Boltzmann momenta at `temperature` (K), centre of
+    mass at rest (as the MD stability runs start)."""
+    atoms = atoms.copy()
+    thermalize_momenta(atoms, temperature_K=temperature, rng=np.random.default_rng(seed))
+    Stationary(atoms)
+    return atoms
+
+
+def simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun:
+    """`settings.steps` steps from `atoms` (positions and momenta as given; see
+    `maxwell_boltzmann`). Samples every `sample_every` steps, the start included; stops early
+    at a non-finite energy or force, or when one step moves an atom more than skin/2."""
+    x64 = jax.enable_x64(True) if potential.float64 else contextlib.nullcontext()
+    with x64:
+        return _simulate(potential, atoms, settings)
+
+
+def _simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun:
+    real = jnp.zeros(()).dtype
+    cell, pbc = atoms.cell.array, atoms.pbc
+    integrator = _integrator(settings, atoms.get_masses(), real)
+    verlet = None if potential.cutoff is None else VerletList(potential.cutoff, settings.skin)
+    positions = np.asarray(atoms.positions, np.float64)
+
+    def fresh_list(positions: np.ndarray) -> tuple[Any, jax.Array, jax.Array]:
+        if verlet is None:
+            return None, jnp.zeros((1, 3), real), jnp.asarray(np.inf, real)
+        neighbours = verlet.build(positions, cell, pbc)
+        return (jax.device_put(neighbours), jnp.asarray(verlet.reference, real),
+                jnp.asarray(verlet.max_displacement, real))
+
+    start = time.perf_counter()
+    neighbours, reference, limit = fresh_list(positions)
+    energy, forces = _energy_and_forces(jnp.asarray(positions, real), neighbours,
+                                        potential=potential)
+    state = MDState(jnp.asarray(positions, real), jnp.asarray(atoms.get_momenta(), real),
+                    forces.astype(real), energy.astype(real), jnp.asarray(0, jnp.int32),
+                    jax.random.PRNGKey(settings.seed))
+    every = settings.sample_every
+    chunk = partial(_chunk, potential=potential, ensemble=settings.ensemble,
+                    n_steps=settings.chunk_steps, sample_every=every)
+    target = jnp.asarray(settings.steps, jnp.int32)
+    samples = [jax.device_get(_sample(state, integrator.masses))]
+    builds, done, fresh, compile_seconds = 1, 0, True, 0.0
+    stop: tuple[int, str] | None = None  # (step, reason) of an early end
+    while done < settings.steps and stop is None:
+        tick = time.perf_counter()
+        state, chunk_samples, expired = chunk(state, neighbours, reference, limit, target,
+                                              integrator)
+        chunk_samples, expired, now = jax.device_get((chunk_samples, expired, state.step))
+        if done == 0:
+            compile_seconds = time.perf_counter() - tick
+        stop = _keep_samples(samples, chunk_samples)
+        if stop is None and bool(expired):
+            if fresh and int(now) == done:
+                stop = (done, f"an atom moved more than skin/2 ({0.5 * settings.skin} Å) in "
+                              "one step: lower timestep_fs or raise skin")
+            else:
+                neighbours, reference, limit = fresh_list(np.asarray(state.positions))
+                builds += 1
+        fresh = bool(expired)
+        done = int(now)
+    seconds = time.perf_counter() - start
+    return MDRun(_trajectory(samples, settings, len(atoms), stop),
+                 _final(atoms, state), done, seconds, compile_seconds, builds)
+
+
+def _keep_samples(samples: list[Sample], chunk: Sample) -> tuple[int, str] | None:
+    """Append the chunk's samples; the step and reason at which the run must stop (non-finite
+    values), or None."""
+    for k in range(len(chunk.step)):
+        step = int(chunk.step[k])
+        if step < 0:
+            continue  # a slot the chunk did not reach
+        sample = Sample(*(field[k] for field in chunk))
+        if not (np.isfinite(sample.potential) and np.isfinite(sample.max_force)):
+            return step, NON_FINITE
+        samples.append(sample)
+    return None
+
+
+def _trajectory(samples: list[Sample], settings: MDSettings, n_atoms: int,
+                stop: tuple[int, str] | None) -> Trajectory:
+    ps_per_step = settings.timestep_fs / 1000.0
+
+    def field(name: str) -> np.ndarray:
+        return np.asarray([getattr(s, name) for s in samples], np.float64)
+
+    return Trajectory(ensemble=settings.ensemble, time_ps=field("step") * ps_per_step,
+                      potential=field("potential"), kinetic=field("kinetic"),
+                      max_force=field("max_force"), positions=field("positions"),
+                      n_atoms=n_atoms,
+                      unstable_at_ps=None if stop is None else stop[0] * ps_per_step,
+                      reason=None if stop is None else stop[1])
+
+
+def _final(atoms: Atoms, state: MDState) -> Atoms:
+    """The last state as Atoms, its energy and forces attached."""
+    final = atoms.copy()
+    final.positions = np.asarray(state.positions, np.float64)
+    final.set_momenta(np.asarray(state.momenta, np.float64))
+    final.calc = SinglePointCalculator(final, energy=float(state.energy),
+                                       forces=np.asarray(state.forces, np.float64))
+    return final
