@@ -38,7 +38,7 @@ def test_prior_only_and_user_prior_datasets_plan_no_delta_model_and_no_fit(tmp_p
     result = run_snakemake(tmp_path, "-n", configfiles=(DEFAULT_CONFIG, TINY_CONFIG, overlay))
     jobs = planned_inputs(result.stdout + result.stderr)
     cg_jobs = {job for job in jobs if job[0].startswith("cg_")}
-    steps = ("cg_map", "cg_fit_priors", "cg_evaluate_modes", "cg_simulate")
+    steps = ("cg_map", "cg_fit_priors", "cg_evaluate_modes", "cg_simulate", "cg_export_openmm")
     # the prior-only dataset: every step but the delta training, none of them reads a model
     assert cg_jobs == {*((s, "cg") for s in steps), *((s, "ala2") for s in steps),
                        ("cg_train_delta", "ala2")}
