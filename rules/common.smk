@@ -7,7 +7,6 @@ from snakemake.exceptions import WorkflowError
 from distillery.base_settings import fingerprint
 from distillery.data.generate import shipped_file
 from distillery.errors import ConfigError
-from distillery.forcefield.settings import model_role
 from distillery.settings import load as load_settings
 from distillery.tracks import TRACKS
 
