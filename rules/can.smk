@@ -1,5 +1,6 @@
-# CAN-bus track: window graphs per split -> GAT teacher -> students (KD and from scratch) ->
-# test metrics, latency and speed-up -> TorchScript/ONNX export of the distilled students.
+# CAN-bus track: window graphs per split -> GAT teacher -> students (KD and from scratch), VGAE
+# and per-ID payload model on normal traffic -> scores and fusions -> test metrics, latency and
+# speed-up -> TorchScript/ONNX export of the distilled students.
 # Checkpoints live outside the declared outputs so that a rerun resumes an interrupted training.
 # Model names and roles come from the classifier settings (`ClassifierSettings.models`,
 # `role`, `anomaly_models`, `exports`); no rule parses a name.
@@ -90,10 +91,34 @@ rule can_train_vgae:
         "../workflow_scripts/can_train_vgae.py"
 
 
-rule can_scores:
-    """Anomaly scores of every model on the validation and test windows, and the two fusions
-    of the teacher's and the VGAE's scores (stacking, DQN) fitted on validation windows."""
+rule can_train_payload:
+    """The per-ID payload model (byte values and byte changes of every ID) on the training
+    windows without attack frames."""
     input:
+        frames=FRAMES,
+        windows=f"{CAN_DIR}/graphs/windows.parquet",
+        meta=f"{CAN_DIR}/graphs/meta.json",
+    output:
+        model=f"{CAN_DIR}/models/payload.safetensors",
+    params:
+        **settings_params(payload=lambda wc: can(wc).payload),
+    log:
+        log_path("can_train_payload"),
+    benchmark:
+        benchmark_path("can_train_payload")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_train_payload.py"
+
+
+rule can_scores:
+    """Anomaly scores of every model (and the payload model) on the validation and test
+    windows, and the two fusions of the teacher's score with the VGAE's and the payload
+    model's (stacking, DQN) fitted on validation windows."""
+    input:
+        unpack(can_payload_inputs),
+        windows=f"{CAN_DIR}/graphs/windows.parquet",
         val=f"{CAN_DIR}/graphs/val.npz",
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",
@@ -123,8 +148,10 @@ rule can_scores:
 rule can_evaluate:
     """Accuracy, macro F1, per-class precision/recall, AUROC, confusion, latency, speed-up;
     as an IDS, per model and fusion: detection rate per attack at fixed false-positive rates,
-    AUROC, AUPRC and detection latency, with held-out attacks reported apart."""
+    AUROC, AUPRC and detection latency, with held-out attacks reported apart; the payload
+    model's size and speed and the unseen-attack goals."""
     input:
+        unpack(can_payload_inputs),
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",
         scores=f"{CAN_DIR}/scores.parquet",

@@ -60,6 +60,14 @@ def can_vgae_inputs(wildcards):
     return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
 
 
+def can_payload_inputs(wildcards):
+    """The payload model and the frames it reads, when the dataset has one."""
+    if can(wildcards).payload is None:
+        return {}
+    return {"payload": f"{CAN_DIR}/models/payload.safetensors".format(dataset=wildcards.dataset),
+            "frames": FRAMES.format(dataset=wildcards.dataset)}
+
+
 def can_export_files(wildcards):
     """The check file of every export of the dataset (`ClassifierSettings.exports`)."""
     return [f"{EXPORT_DIR}/classifier/{m}/check_{fmt}.json".format(dataset=wildcards.dataset)

@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from distillery.can.fusion import ZScaler, dqn_scores, fit_dqn, fit_stacking, stacking_scores
+from distillery.can.fusion import (
+    ZScaler,
+    dqn_scores,
+    fit_dqn,
+    fit_stacking,
+    mixed,
+    stacking_scores,
+)
 from distillery.can.metrics import binary_auroc
 from distillery.can.models.build import load_classifier, save_classifier
 from distillery.can.scores import anomaly_scores
@@ -63,7 +70,7 @@ def test_stacking_weights_the_informative_detector():
     scores, attack = _two_detectors(600, 0)
     z = ZScaler.fit(scores, ~attack)(scores)
     assert np.abs(z[~attack].mean(0)).max() < 1e-9  # normal windows standardised
-    coef = fit_stacking(z, attack)
+    coef = fit_stacking(z, attack, l2=FusionSettings().stacking_l2)
     assert coef[1] > 5 * abs(coef[2])
     test, test_attack = _two_detectors(400, 1)
     fused = stacking_scores(coef, ZScaler.fit(scores, ~attack)(test))
@@ -82,6 +89,23 @@ def test_dqn_agent_learns_to_trust_the_informative_detector_deterministically():
     again = fit_dqn(z, attack, cfg)
     for a, b in zip(q.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+
+
+def test_fusions_take_a_third_detector_and_stay_finite_when_it_separates_the_attacks():
+    scores, attack = _two_detectors(600, 0)
+    # a third detector that separates every attack: an unpenalised fit would diverge
+    perfect = np.where(attack, 100.0, 1.0) * np.exp(0.1 * np.random.default_rng(2).normal(
+        size=len(attack)))
+    z = ZScaler.fit(np.c_[scores, perfect], ~attack)(np.c_[scores, perfect])
+    coef = fit_stacking(z, attack, l2=FusionSettings().stacking_l2)
+    assert np.abs(coef).max() < 100 and coef[3] > coef[2]
+    assert binary_auroc(stacking_scores(coef, z), attack) == 1.0
+    # the DQN mixes the first detector with the largest of the others
+    action = np.array([0, 2, 4])
+    rows = np.array([[1.0, 5.0, -2.0], [2.0, 0.0, 4.0], [3.0, 9.0, 9.0]])
+    np.testing.assert_allclose(mixed(rows, action, 5), [5.0, 0.5 * 2.0 + 0.5 * 4.0, 3.0])
+    q = fit_dqn(z, attack, FusionSettings(steps=50, actions=3))
+    assert q.net[0].in_features == 3
 
 
 def test_a_small_vgae_student_learns_the_teachers_anomaly_scores(tmp_path):

@@ -1,7 +1,9 @@
-"""Generated CAN captures: determinism, and the masquerade and replay attacks, which leave the
-ID-to-ID timing normal."""
+"""Generated CAN captures: determinism, the masquerade (also with in-range forgeries) and replay
+attacks, which leave the ID-to-ID timing normal, and captures pinned as they were written."""
 
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import pytest
@@ -54,6 +56,43 @@ def test_masquerade_keeps_the_timing_and_forges_the_payload():
     others = np.delete(forged, counter, axis=1)
     assert (others == others[0]).all()
     assert not (np.delete(genuine, counter, axis=1) == others[0]).all(axis=1).any()
+
+
+def test_subtle_masquerade_forges_every_byte_inside_its_normal_range():
+    rows = simulate_capture("masquerade_subtle", duration=10.0, n_bursts=3, seed=0)
+    t, ids, attack = _columns(rows)
+    target = np.unique(ids[attack])
+    assert target.size == 1
+    mine = ids == target[0]
+    gaps = np.diff(t[mine])
+    assert 0.85 * np.median(gaps) < gaps.min() and gaps.max() < 1.15 * np.median(gaps)
+    payloads = np.array([rows[i][3] for i in np.flatnonzero(mine)])
+    forged, genuine = payloads[attack[mine]], payloads[~attack[mine]]
+    # the counter runs on; every other byte is one forged value within the genuine range
+    counter = next(b for b in range(payloads.shape[1])
+                   if (np.diff(genuine[:50, b]) % 256 == 1).all())
+    assert (np.diff(payloads[:, counter]) % 256 == 1).all()
+    others = np.delete(forged, counter, axis=1)
+    assert (others == others[0]).all()
+    assert ((forged >= genuine.min(0)) & (forged <= genuine.max(0))).all()
+    # constant bytes keep their value, so the forgery is in the varying signal alone
+    constant = genuine.min(0) == genuine.max(0)
+    assert constant.sum() >= 6
+    assert (forged[:, constant] == genuine[0, constant]).all()
+    assert not (np.delete(genuine, counter, axis=1) == others[0]).all(axis=1).all()
+
+
+# the captures of every attack before masquerade_subtle, as they were written before it was
+# added: a new attack must leave the others exactly as hard as they were
+PINNED = {"dos": "a02127b01b92a347", "fuzzy": "99708cc3f6713465",
+          "spoofing": "d8125c510c5bc013", "masquerade": "5c50bd748c5287a0",
+          "replay": "78795da278bec048"}
+
+
+@pytest.mark.parametrize("attack", sorted(PINNED))
+def test_adding_an_attack_leaves_the_other_captures_as_they_were(tmp_path, attack):
+    write_capture(tmp_path / "c.csv", simulate_capture(attack, duration=3.0, n_bursts=2, seed=3))
+    assert hashlib.sha256((tmp_path / "c.csv").read_bytes()).hexdigest()[:16] == PINNED[attack]
 
 
 def test_replay_resends_genuine_payloads_at_double_rate():

@@ -11,19 +11,25 @@ import pytest
 
 from distillery.can.dataset import SPLITS, load_graphs
 from distillery.can.models.build import load_classifier
+from distillery.can.payload import PayloadModel
 from distillery.can.settings import (
+    CANEvaluateSettings,
     ClassifierSettings,
     CurriculumSettings,
     GATSettings,
     KDSettings,
     MLPSettings,
+    PayloadSettings,
     WindowSettings,
 )
 from distillery.can.steps import (
     build_graphs,
     collect_export_checks,
     export_model,
+    payload_figures,
+    payload_scores,
     train_classifier,
+    train_payload,
 )
 from distillery.data.can import FRAME_SCHEMA
 from distillery.data.splits import write_splits
@@ -117,3 +123,21 @@ def test_curriculum_of_a_distilled_student_ranks_by_the_teachers_loss(files, tea
                      output=root / "curriculum.safetensors", history=root / "curriculum.csv",
                      teacher=root / "teacher.safetensors")
     assert "by teacher_loss first" in capsys.readouterr().out
+
+
+def test_payload_model_trains_on_attack_free_training_windows_and_scores_val_and_test(files):
+    root = files["root"]
+    output = root / "payload.safetensors"
+    train_payload(PayloadSettings(), frames=root / "frames.parquet",
+                  windows=root / "windows.parquet", meta=files["meta"], output=output)
+    model, metadata = PayloadModel.load(output)
+    # the 8 normal training windows; the dos windows hold attack frames
+    assert metadata["windows"] == 8 and metadata["settings"] == PayloadSettings().as_dict()
+    assert model.ids.tolist() == [0x100, 0x200, 0x300]
+    scores = payload_scores(output, root / "frames.parquet", root / "windows.parquet", 10)
+    assert {split: len(s) for split, s in scores.items()} == {"val": 4, "test": 4}
+    assert all(np.isfinite(s).all() and (s > 0).all() for s in scores.values())
+    figures = payload_figures(output, root / "frames.parquet", root / "windows.parquet", 10,
+                              CANEvaluateSettings(latency_windows=2, latency_repeats=1))
+    assert figures["params"] == model.n_parameters and figures["trained_windows"] == 8
+    assert figures["windows_per_s"] > 0 and figures["latency_batch1_ms"] > 0

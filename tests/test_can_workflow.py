@@ -17,13 +17,19 @@ METRICS = "results/can/classifier/metrics.json"
 def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
     tmp_path = copy_run(tiny_run, tmp_path / "copy")
     record = read_metrics(tmp_path / METRICS)
-    models = {m.model: m for m in record.models}
+    models = {m.model: m for m in record.models if m.role != "anomaly"}
     assert set(models) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch"}
     assert [models[m].role for m in ("teacher", "mlp_kd", "mlp_scratch")] == [
         "teacher", "student", "baseline"]
+    # the payload model, trained on normal windows only, carries the unseen-attack goals
+    payload = next(m for m in record.models if m.role == "anomaly")
+    assert payload.model == "payload" and payload.primary.name == "min_auroc"
+    assert [g.name for g in payload.goals] == ["unseen_detection_masquerade",
+                                               "unseen_auroc_masquerade"]
     assert record.summary["classes"] == ["normal", "dos", "masquerade", "spoofing"]
     # the IDS figures of every scored model and fusion; masquerade was never trained on
-    assert set(record.summary["ids"]) == {*models, "vgae", "vgae_student", "stacking", "dqn"}
+    assert set(record.summary["ids"]) == {*models, "vgae", "vgae_student", "payload",
+                                          "stacking", "dqn"}
     assert record.summary["held_out"] == ["masquerade"]
     for figures in record.summary["ids"].values():
         assert set(figures["thresholds"]) == {"0.01", "0.001"}

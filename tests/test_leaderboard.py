@@ -193,6 +193,25 @@ def test_metric_vs_size_plot_has_one_panel_per_dataset(table, tmp_path):
         assert f"<!-- {title} -->" in svg
 
 
+def test_a_detector_beside_the_classifiers_ranks_and_plots_apart(tmp_path):
+    # the CAN payload model's headline is its lowest AUROC, not the classifiers' macro F1
+    attacks = {"dos": {"n": 4, "detection_rate": {"0.01": 1.0}, "auroc": 0.99, "auprc": 0.9}}
+    ids = {"payload": {"thresholds": {"0.01": 1.0}, "fpr": {"0.01": 0.0}, "attacks": attacks,
+                       "latency": {}}}
+    path = tmp_path / "can.json"
+    write_metrics(path, classifier_metrics(
+        "can", can_models(), CANGoalSettings(), CAN_LINEUP, "cpu", CLASSES, 40, ids=ids,
+        payload={"params": 500, "size_bytes": 2_000, "windows_per_s": 100.0}))
+    sync_metrics(tmp_path / "p.db", tmp_path, [path])
+    table = build_leaderboard(tmp_path / "p.db", ["can.json"])
+    assert table["model"].tolist() == ["teacher", "gat_small_kd", "mlp_kd", "mlp_scratch",
+                                       "payload"]
+    assert table.iloc[-1][["primary_metric", "primary_value"]].tolist() == ["min_auroc", 0.99]
+    plot_metric_vs_size(table, tmp_path / "size.svg")
+    svg = (tmp_path / "size.svg").read_text()
+    assert "<!-- macro_f1 (higher is better) -->" in svg and "<!-- payload -->" not in svg
+
+
 def test_a_variant_is_a_row_of_its_own(results):
     document = json.loads((results / SOURCES[0]).read_text())
     document["variant"] = "small_student"

@@ -204,6 +204,49 @@ def test_classifier_non_finite_and_unknown_inputs():
         classifier_metrics("can", models, CANGoalSettings(), CAN_LINEUP, "cpu", CLASSES, 40)
 
 
+def _detector(rates: dict[str, tuple[float, float]]) -> dict:
+    """IDS figures of one detector: per attack (detection rate at 1% FPR, AUROC)."""
+    return {"thresholds": {"0.01": 1.0}, "fpr": {"0.01": 0.01}, "latency": {}, "attacks": {
+        a: {"n": 5, "detection_rate": {"0.01": d}, "auroc": auroc, "auprc": auroc}
+        for a, (d, auroc) in rates.items()}}
+
+
+def test_the_payload_model_carries_the_unseen_attack_goals():
+    ids = {"teacher": _detector({"dos": (1.0, 1.0), "fuzzy": (0.0, 0.5)}),
+           "payload": _detector({"dos": (1.0, 1.0), "fuzzy": (0.95, 0.99),
+                                 "spoofing": (0.5, 0.9)})}
+    models = can_models()
+    models["teacher"]["f1"] = {"normal": 0.9, "dos": 0.8, "fuzzy": 0.0, "spoofing": 0.7}
+    # replay is held out but has no test window: no figures, so its goals are missed
+    figures = {"params": 1_000, "size_bytes": 4_000, "windows_per_s": 5_000.0}
+    record = classifier_metrics("can", models, CANGoalSettings(), CAN_LINEUP, "cpu", CLASSES,
+                                40, ids=ids, held_out=["fuzzy", "spoofing", "replay"],
+                                payload=figures)
+    payload = _model(record, "payload")
+    assert payload.role == "anomaly"
+    assert payload.primary.model_dump() == {"name": "min_auroc", "value": 0.9,
+                                            "direction": "maximize", "unit": ""}
+    assert (payload.n_params, payload.size_bytes, payload.throughput.value) == (
+        1_000, 4_000, 5_000.0)
+    assert payload.metrics["detection_rate"] == {"dos": 1.0, "fuzzy": 0.95, "spoofing": 0.5}
+    assert [(g.name, g.value, g.threshold, g.passed) for g in payload.goals] == [
+        ("unseen_detection_fuzzy", 0.95, 0.9, True), ("unseen_auroc_fuzzy", 0.99, 0.97, True),
+        ("unseen_detection_spoofing", 0.5, 0.9, False),
+        ("unseen_auroc_spoofing", 0.9, 0.97, False),
+        ("unseen_detection_replay", None, 0.9, False), ("unseen_auroc_replay", None, 0.97, False)]
+    # the payload model is the best single detector of the unseen fuzzy attack
+    assert record.summary["unseen"]["fuzzy"]["best_single"] == "payload"
+    # macro F1 over the classes trained on: normal and dos (fuzzy and spoofing are held out)
+    teacher = _model(record, "teacher")
+    assert teacher.metrics["macro_f1_seen"] == pytest.approx((0.9 + 0.8) / 2)
+    assert record.summary["teacher_macro_f1_seen"] == pytest.approx(0.85)
+    # without its own figures, or without its scores, there is no payload record
+    for kwargs in ({"ids": ids}, {"payload": figures}):
+        plain = classifier_metrics("can", models, CANGoalSettings(), CAN_LINEUP, "cpu",
+                                   CLASSES, 40, **kwargs)
+        assert "payload" not in {m.model for m in plain.models}
+
+
 # --- coarse-grained --------------------------------------------------------------------------
 
 def test_cg_record_has_one_model_per_mode_and_no_goals():

@@ -1,5 +1,5 @@
 """Test-set metrics, latency and speed-up of every CAN classifier; confusion matrices; the IDS
-figures of every scored model and fusion."""
+figures of every scored model and fusion; the payload model's size and speed."""
 
 import torch
 
@@ -14,7 +14,8 @@ def main(snakemake) -> None:
         snakemake.wildcards.dataset, dict(zip(p.models, inp.models, strict=True)), p.lineup,
         p.held_out, p.ids, p.goals, p.evaluate, p.device, test=inp.test, meta=inp.meta,
         scores=inp.scores, windows=inp.windows, metrics=out.metrics, table=out.table,
-        confusion=out.confusion, ids_csv=out.ids, detection=out.detection)
+        confusion=out.confusion, ids_csv=out.ids, detection=out.detection,
+        payload=inp.get("payload"), frames=inp.get("frames"))
 
 
 run_script(main, snakemake, tracked=True)

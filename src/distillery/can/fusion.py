@@ -1,8 +1,9 @@
-"""Fusion of two anomaly scores per window (the supervised GAT's and the VGAE's), fitted on
-validation windows: calibrated stacking and a DQN agent.
+"""Fusion of anomaly scores per window (the supervised GAT's first, then those of the detectors
+trained on normal traffic only: the VGAE, the payload model), fitted on validation windows:
+calibrated stacking and a DQN agent.
 
 Both see the scores as z-values: log(score) standardised by the normal validation windows, so
-that the two detectors, whose raw scores live on unrelated scales, are comparable.
+that detectors whose raw scores live on unrelated scales are comparable.
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ def balanced_weights(attack: np.ndarray) -> np.ndarray:
     return np.where(attack, len(attack) / (2 * n_attack), len(attack) / (2 * n_normal))
 
 
-def fit_stacking(z: np.ndarray, attack: np.ndarray, l2: float = 1e-3, iterations: int = 50
+def fit_stacking(z: np.ndarray, attack: np.ndarray, l2: float, iterations: int = 50
                  ) -> np.ndarray:
     """Class-balanced logistic regression p(attack | z) = sigmoid(b + w . z) by Newton's
-    method; returns [b, w...]. The fused score is its logit, a monotone map of the calibrated
-    probability."""
+    method, with the ridge penalty l2 |w|^2 / 2; returns [b, w...]. The fused score is its
+    logit, a monotone map of the calibrated probability."""
     design = np.hstack([np.ones((len(z), 1)), z])
     weights = balanced_weights(attack)
     coef = np.zeros(design.shape[1])
@@ -67,11 +68,11 @@ def stacking_scores(coef: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 
 class QNetwork(nn.Module):
-    """State (the two z-values, clipped and scaled) -> one Q-value per fusion weight."""
+    """State (the detectors' z-values, clipped and scaled) -> one Q-value per fusion weight."""
 
-    def __init__(self, hidden: int, actions: int) -> None:
+    def __init__(self, hidden: int, actions: int, inputs: int = 2) -> None:
         super().__init__()
-        self.net = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
+        self.net = nn.Sequential(nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                                  nn.ReLU(), nn.Linear(hidden, actions))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -84,8 +85,9 @@ def mix_weights(actions: int) -> np.ndarray:
 
 
 def mixed(z: np.ndarray, action: np.ndarray, actions: int) -> np.ndarray:
+    """The first (supervised) z-value mixed with the largest of the others."""
     w = mix_weights(actions)[action]
-    return w * z[:, 0] + (1.0 - w) * z[:, 1]
+    return w * z[:, 0] + (1.0 - w) * z[:, 1:].max(1)
 
 
 def fit_dqn(z: np.ndarray, attack: np.ndarray, cfg: FusionSettings) -> QNetwork:
@@ -95,7 +97,7 @@ def fit_dqn(z: np.ndarray, attack: np.ndarray, cfg: FusionSettings) -> QNetwork:
     itself, so no target network or discounting is needed. Seeded and deterministic."""
     generator = torch.Generator().manual_seed(cfg.seed)
     torch.manual_seed(cfg.seed)
-    q = QNetwork(cfg.hidden, cfg.actions)
+    q = QNetwork(cfg.hidden, cfg.actions, z.shape[1])
     optimizer = torch.optim.Adam(q.parameters(), lr=cfg.lr)
     states = torch.from_numpy(z).float()
     weights = balanced_weights(attack)

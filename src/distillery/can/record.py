@@ -1,12 +1,15 @@
-"""The CAN classifier evaluation (teacher, KD students, students trained from scratch) as the
-metrics record, with the goals of `CANGoalSettings` on the teacher and the primary student."""
+"""The CAN classifier evaluation (teacher, KD students, students trained from scratch, and the
+payload model as a detector of attacks it never saw) as the metrics record, with the goals of
+`CANGoalSettings` on the teacher, the primary student and the payload model."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from distillery.can.settings import TEACHER, CANGoalSettings, ModelLineup
+import numpy as np
+
+from distillery.can.settings import PAYLOAD, TEACHER, CANGoalSettings, ModelLineup
 from distillery.metrics.build import (
     Headline,
     check,
@@ -16,13 +19,18 @@ from distillery.metrics.build import (
     plain,
     ratio,
 )
-from distillery.metrics.record import MetricsFile
+from distillery.metrics.record import MetricsFile, ModelRecord
 
 HEADLINE = Headline(primary="macro_f1", direction="maximize", unit="",
                     throughput="windows_per_s", throughput_unit="windows/s", n_params="params")
+# the payload model is a detector, not a classifier: its headline is its worst attack's AUROC
+DETECTOR_HEADLINE = Headline(primary="min_auroc", direction="maximize", unit="",
+                             throughput="windows_per_s", throughput_unit="windows/s",
+                             n_params="params")
 
 
-SINGLE = ("teacher", "vgae")  # the detectors the fusions combine
+# the detectors the fusions combine, the supervised one first (payload: when configured)
+SINGLE = ("teacher", "vgae", PAYLOAD)
 FUSIONS = ("stacking", "dqn")
 
 
@@ -50,18 +58,53 @@ def unseen_summary(ids: Mapping[str, Mapping[str, Any]], held_out: Sequence[str]
     return out
 
 
+def seen_macro_f1(figures: Mapping[str, Any], classes: Sequence[str],
+                  held_out: Sequence[str]) -> float | None:
+    """Mean F1 over the classes present in the test windows (or predicted) that were trained
+    on: the macro F1 without the held-out classes, which a classifier cannot name."""
+    counts = np.asarray(figures.get("confusion_matrix", []))
+    f1 = figures.get("f1")
+    if counts.ndim != 2 or f1 is None:
+        return None
+    present = (counts.sum(0) + counts.sum(1)) > 0
+    kept = [f1[c] for i, c in enumerate(classes) if present[i] and c not in held_out]
+    return float(np.mean(kept)) if kept else None
+
+
+def payload_record(figures: Mapping[str, Any], ids: Mapping[str, Any], held_out: Sequence[str],
+                   fpr: float, goals: CANGoalSettings, device: str | Mapping[str, Any]
+                   ) -> ModelRecord:
+    """The payload model as a detector: its lowest per-attack AUROC as the headline, the
+    detection rate at `fpr` and the AUROC of every attack, and per held-out attack the unseen
+    goals (an attack without test windows has no figures and misses them)."""
+    attacks = ids["attacks"]
+    aurocs = {a: f["auroc"] for a, f in attacks.items()}
+    finite = [v for v in aurocs.values() if v is not None]
+    rates = {a: f["detection_rate"][str(fpr)] for a, f in attacks.items()}
+    checks = [g for attack in held_out for g in (
+        check(f"unseen_detection_{attack}", rates.get(attack), goals.unseen_detection, ">="),
+        check(f"unseen_auroc_{attack}", aurocs.get(attack), goals.unseen_auroc, ">="))]
+    return model_record(PAYLOAD, "anomaly", {
+        **figures, "min_auroc": min(finite) if finite else None, "auroc": aurocs,
+        "detection_rate": rates, "fpr": fpr}, DETECTOR_HEADLINE, device=device, goals=checks)
+
+
 def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                        goals: CANGoalSettings, lineup: ModelLineup,
                        device: str | Mapping[str, Any], classes: Sequence[str],
                        n_windows: int, *, ids: Mapping[str, Mapping[str, Any]] | None = None,
                        held_out: Sequence[str] = (), fprs: Sequence[float] = (0.01,),
-                       variant: str = "default", split: str = "test") -> MetricsFile:
+                       payload: Mapping[str, Any] | None = None, variant: str = "default",
+                       split: str = "test") -> MetricsFile:
     """`models`: {name: flat figures} as `can_evaluate` collects them (`evaluate_model`,
     `best_epoch`, optionally `size_bytes`). `lineup` (`ClassifierSettings.lineup`) gives each
     model's role and the primary student compared with the teacher. Every model gets its
     speed-up over the teacher at batch 1 and batched; the teacher carries the macro-F1 goal, the
     primary student the F1-gap and speed-up goals. `ids` holds the IDS figures (`ids_figures`) of
-    every scored model and fusion, kept in the summary with the unseen-attack comparison."""
+    every scored model and fusion, kept in the summary with the unseen-attack comparison.
+    `payload` holds the payload model's own figures (`params`, `size_bytes`, `windows_per_s`):
+    with its IDS figures it becomes a record of role `anomaly` that carries the unseen-attack
+    goals. Every classifier also gets `macro_f1_seen` (`seen_macro_f1`)."""
     student = lineup.student
     unknown = sorted(set(models) - set(lineup.roles))
     missing = [m for m in (TEACHER, student) if m not in models]
@@ -87,13 +130,18 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                   check("speedup", slowest, goals.min_speedup, ">=")],
     }
     records = tuple(
-        model_record(name, lineup.roles[name], {**figures, **speedups[name]}, HEADLINE,
-                     device=device, goals=model_goals.get(name, ()))
+        model_record(name, lineup.roles[name], {
+            **figures, **speedups[name],
+            "macro_f1_seen": seen_macro_f1(figures, classes, held_out)}, HEADLINE,
+            device=device, goals=model_goals.get(name, ()))
         for name, figures in models.items())
+    if payload is not None and ids is not None and PAYLOAD in ids:
+        records += (payload_record(payload, ids[PAYLOAD], held_out, fprs[0], goals, device),)
     scratch = models.get(lineup.scratch) if lineup.scratch is not None else None
     summary = {
         "student": student,
         "teacher_macro_f1": teacher_f1,
+        "teacher_macro_f1_seen": seen_macro_f1(teacher, classes, held_out),
         "student_macro_f1": student_f1,
         "scratch_macro_f1": None if scratch is None else number(scratch.get("macro_f1")),
         "f1_gap": gap,

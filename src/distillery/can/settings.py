@@ -104,6 +104,23 @@ class VGAESettings(Settings):
         return self
 
 
+class PayloadSettings(Settings):
+    """The per-ID payload model (`distillery.can.payload`), trained on the normal training
+    windows without a single attack frame: smoothed histograms of each ID's byte values and
+    byte changes between its frames, a window scored by its most surprising (ID, byte)
+    statistic, each statistic calibrated by its upper tail on those windows."""
+
+    smoothing: PositiveFloat = 0.5
+    """Pseudo-count added to every bin of every histogram (a value never seen in training
+    gets this count)."""
+    tail_quantile: float = Field(0.9, gt=0, lt=1)
+    """Quantile of each statistic on the normal training windows from which its tail is
+    fitted (the statistic's zero of surprise)."""
+    min_tail_scale: PositiveFloat = 1.0
+    """Smallest scale of a statistic's tail, in nats: a statistic that never varies in normal
+    traffic (a constant byte) scores its excess over this."""
+
+
 ArchSettings = Annotated[GATSettings | MLPSettings, Field(discriminator="kind")]
 ARCH = TypeAdapter(ArchSettings)
 # what a model file may describe: a classifier or the VGAE
@@ -152,10 +169,12 @@ class CurriculumSettings(Settings):
 
 
 class FusionSettings(Settings):
-    """Fusion of the supervised GAT's and the VGAE's anomaly scores, both fitted on validation
-    windows: calibrated stacking (logistic regression) and a DQN agent that picks, per window,
-    the weight of the GAT score in a convex mix of the two (one-step episodes, reward +1 for a
-    correct attack/normal decision and -1 for a wrong one, each class weighted equally)."""
+    """Fusion of the supervised GAT's anomaly score with those of the detectors trained on
+    normal traffic only (the VGAE and, when configured, the payload model), fitted on
+    validation windows: calibrated stacking (logistic regression on all of them) and a DQN
+    agent that sees all of them and picks, per window, the weight of the GAT score in a convex
+    mix with the strongest of the others (one-step episodes, reward +1 for a correct
+    attack/normal decision and -1 for a wrong one, each class weighted equally)."""
 
     actions: int = Field(11, ge=2)
     """Number of fusion weights the agent picks from: 0, 1/(n-1), ..., 1."""
@@ -174,6 +193,10 @@ class FusionSettings(Settings):
     """Exploration probability at the first and the last step (linear in between)."""
     seed: int = 0
     """Seed of the agent's initialisation and sampling."""
+    stacking_l2: PositiveFloat = 1.0
+    """Ridge penalty on the stacking weights (not the intercept): keeps them finite when a
+    detector separates every seen attack on the validation windows, where an unpenalised fit
+    diverges and its huge weights make the low-FPR thresholds arbitrary."""
 
 
 class IDSSettings(Settings):
@@ -204,9 +227,16 @@ class CANGoalSettings(Settings):
     """Largest teacher macro F1 minus the primary student's."""
     min_speedup: float = Field(5.0, ge=0)
     """Smallest teacher latency over the primary student's, at batch 1 and batched."""
+    unseen_detection: float = Field(0.9, ge=0, le=1)
+    """Lowest detection rate of every held-out attack by the payload model, at the first
+    false-positive rate of `ids.fprs`."""
+    unseen_auroc: float = Field(0.97, ge=0, le=1)
+    """Lowest AUROC of every held-out attack (against the normal test windows) of the payload
+    model."""
 
 
 TEACHER = "teacher"
+PAYLOAD = "payload"  # the payload model's name among the scored models and in the record
 ModelRole = Literal["teacher", "kd", "scratch"]
 # the role's name in the metrics record, shared by every track
 RECORD_ROLES: dict[str, str] = {"teacher": "teacher", "kd": "student", "scratch": "baseline"}
@@ -289,6 +319,9 @@ class ClassifierSettings(Settings):
     anomaly_student: VGAESettings | None = VGAESettings(hidden=8, latent=4, heads=2, layers=1)
     """A small VGAE distilled from it (`vgae_kd`: matches its log anomaly scores); null:
     none."""
+    payload: PayloadSettings | None = PayloadSettings()
+    """The per-ID payload model (`payload`), trained on normal training windows only and
+    fused with the teacher and the VGAE; null: none."""
     held_out: tuple[str, ...] = ()
     """Attacks whose windows no model sees in training or validation (unseen-attack
     evaluation)."""

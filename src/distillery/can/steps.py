@@ -4,6 +4,7 @@ these; each also runs without Snakemake."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,12 @@ from distillery.can.export import (
 from distillery.can.fusion import ZScaler, dqn_scores, fit_dqn, fit_stacking, stacking_scores
 from distillery.can.ids import ids_figures, ids_table
 from distillery.can.models.build import count_parameters, load_classifier, save_classifier
+from distillery.can.payload import Frames, PayloadModel, window_rows
 from distillery.can.plots import plot_confusion, plot_detection
 from distillery.can.record import SINGLE, classifier_metrics
 from distillery.can.scores import anomaly_scores
 from distillery.can.settings import (
+    PAYLOAD,
     AnomalyModel,
     CANEvaluateSettings,
     CANGoalSettings,
@@ -40,6 +43,7 @@ from distillery.can.settings import (
     FusionSettings,
     IDSSettings,
     ModelLineup,
+    PayloadSettings,
 )
 from distillery.can.training import (
     content_digest,
@@ -51,7 +55,7 @@ from distillery.can.training import (
 from distillery.can.windows import WindowSettings
 from distillery.data.can import read_can_frames
 from distillery.data.splits import read_splits
-from distillery.errors import DistilleryError
+from distillery.errors import DistilleryError, InputError
 from distillery.io import atomic_path, read_json, write_json
 from distillery.metrics.build import goal_lines
 from distillery.metrics.record import write_metrics
@@ -170,14 +174,48 @@ def train_anomaly(model: AnomalyModel, train: TorchTrainSettings, device: str, *
     print(f"saved {output}: {record['params']} parameters, best epoch {result.best_epoch}")
 
 
+def payload_inputs(frames: PathLike, windows: PathLike) -> tuple[Frames, pd.DataFrame,
+                                                                  np.ndarray]:
+    """The frame columns of the payload model, the windows table and its frame numbers."""
+    table = read_can_frames(frames)
+    return Frames.from_table(table), pd.read_parquet(windows), table["frame"].to_numpy()
+
+
+def train_payload(settings: PayloadSettings, *, frames: PathLike, windows: PathLike,
+                  meta: PathLike, output: PathLike) -> None:
+    """can_train_payload: the payload model on the training windows without a single attack
+    frame (so that no held-out attack is seen, not even at a burst's edge)."""
+    frame_cols, table, numbers = payload_inputs(frames, windows)
+    normal = table[(table["split"] == "train") & (table["attack_frac"] == 0)]
+    rows = window_rows(normal, numbers, read_json(meta)["windows"]["size"], windows)
+    model = PayloadModel.fit(frame_cols, rows, settings)
+    model.save(output, {"settings": settings.as_dict(), "windows": len(rows),
+                        "params": model.n_parameters})
+    print(f"saved {output}: {len(model.ids)} IDs from {len(rows)} normal training windows, "
+          f"{model.n_parameters} parameters")
+
+
+def payload_scores(model: PathLike, frames: PathLike, windows: PathLike, size: int
+                   ) -> dict[str, np.ndarray]:
+    """The payload model's scores of the val and test windows of the windows table."""
+    net, _ = PayloadModel.load(model)
+    frame_cols, table, numbers = payload_inputs(frames, windows)
+    return {split: net.score(frame_cols, window_rows(table[table["split"] == split], numbers,
+                                                     size, windows))
+            for split in ("val", "test")}
+
+
 def score_models(models: Mapping[str, PathLike], held_out: Sequence[str],
                  fusion: FusionSettings, device: str, batch_size: int, *,
                  graphs: Mapping[str, PathLike], meta: PathLike, scores: PathLike,
-                 fusion_model: PathLike) -> None:
+                 fusion_model: PathLike, payload: PathLike | None = None,
+                 frames: PathLike | None = None, windows: PathLike | None = None) -> None:
     """can_scores: anomaly scores of every model ({name: file}) on the val and test windows
-    (`graphs`), and the stacking and DQN fusions of the teacher's and the VGAE's scores,
-    fitted on the validation windows of the attacks seen in training."""
-    classes = read_json(meta)["classes"]
+    (`graphs`) and of the `payload` model (it reads the `frames` of the `windows` table), and
+    the stacking and DQN fusions of the teacher's score with the VGAE's and the payload
+    model's, fitted on the validation windows of the attacks seen in training."""
+    info = read_json(meta)
+    classes = info["classes"]
     torch_dev = torch_device(device)
     sets = {split: load_graphs(graphs[split]) for split in ("val", "test")}
     labels = {split: np.array([int(g.y) for g in gs]) for split, gs in sets.items()}
@@ -186,21 +224,32 @@ def score_models(models: Mapping[str, PathLike], held_out: Sequence[str],
         model, _ = load_classifier(path)
         for split, gs in sets.items():
             values[split][name] = anomaly_scores(model, gs, batch_size, torch_dev)
+    if payload is not None:
+        if frames is None or windows is None:
+            raise ValueError("the payload model scores frames: pass `frames` and `windows`")
+        for split, score in payload_scores(payload, frames, windows,
+                                           info["windows"]["size"]).items():
+            if len(score) != len(labels[split]):
+                raise InputError(windows, f"{split} windows", f"{len(score)} windows",
+                                 f"the {len(labels[split])} of {graphs[split]}",
+                                 fix="rerun the can_graphs rule")
+            values[split][PAYLOAD] = score
+    inputs = [m for m in SINGLE if m in values["val"]]
     seen = ~np.isin(labels["val"], [classes.index(a) for a in held_out])
-    pair = {split: np.stack([values[split][m] for m in SINGLE], 1) for split in sets}
+    pair = {split: np.stack([values[split][m] for m in inputs], 1) for split in sets}
     attack = labels["val"][seen] > 0
     scaler = ZScaler.fit(pair["val"][seen], ~attack)
     z = {split: scaler(pair[split]) for split in sets}
-    coef = fit_stacking(z["val"][seen], attack)
+    coef = fit_stacking(z["val"][seen], attack, l2=fusion.stacking_l2)
     q = fit_dqn(z["val"][seen], attack, fusion)
     for split in sets:
         values[split]["stacking"] = stacking_scores(coef, z[split])
         values[split]["dqn"], action = dqn_scores(q, z[split], fusion.actions)
         share = np.bincount(action, minlength=fusion.actions) / len(action)
         print(f"{split}: DQN actions (GAT weight 0 .. 1) {np.round(share, 3).tolist()}")
-    print(f"stacking: intercept {coef[0]:.3f}, weights {coef[1:].round(3).tolist()} ({SINGLE})")
+    print(f"stacking: intercept {coef[0]:.3f}, weights {coef[1:].round(3).tolist()} ({inputs})")
     save_tensors(fusion_model, q.state_dict(), {
-        "format": "distillery-can-fusion", "inputs": list(SINGLE),
+        "format": "distillery-can-fusion", "inputs": inputs,
         "z_mean": scaler.mean.tolist(), "z_std": scaler.std.tolist(),
         "stacking": coef.tolist(), "dqn": fusion.as_dict()})
     write_parquet(scores, pd.concat([
@@ -209,15 +258,43 @@ def score_models(models: Mapping[str, PathLike], held_out: Sequence[str],
         for split in sets for name, score in values[split].items()], ignore_index=True))
 
 
+def payload_figures(model: PathLike, frames: PathLike, windows: PathLike, size: int,
+                    evaluate: CANEvaluateSettings) -> dict[str, Any]:
+    """Size and speed of the payload model on the test windows: windows per second scoring
+    them all at once and the median milliseconds per window one at a time (the median of
+    `evaluate.latency_repeats` timings each)."""
+    net, saved = PayloadModel.load(model)
+    frame_cols, table, numbers = payload_inputs(frames, windows)
+    rows = window_rows(table[table["split"] == "test"], numbers, size, windows)
+    single = rows[:evaluate.latency_windows]
+
+    def seconds(batches: list[np.ndarray]) -> float:
+        times = []
+        for _ in range(evaluate.latency_repeats):
+            start = time.perf_counter()
+            for batch in batches:
+                net.score(frame_cols, batch)
+            times.append(time.perf_counter() - start)
+        return float(np.median(times))
+
+    return {"params": net.n_parameters, "size_bytes": Path(model).stat().st_size,
+            "n_ids": len(net.ids), "trained_windows": saved["windows"],
+            "windows_per_s": len(rows) / seconds([rows]),
+            "latency_batch1_ms": 1e3 * seconds([w[None] for w in single]) / len(single)}
+
+
 def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: ModelLineup,
                          held_out: Sequence[str], ids: IDSSettings, goals: CANGoalSettings,
                          evaluate: CANEvaluateSettings, device: str, *, test: PathLike,
                          meta: PathLike, scores: PathLike, windows: PathLike,
                          metrics: PathLike, table: PathLike, confusion: PathLike,
-                         ids_csv: PathLike, detection: PathLike) -> None:
+                         ids_csv: PathLike, detection: PathLike,
+                         payload: PathLike | None = None, frames: PathLike | None = None
+                         ) -> None:
     """can_evaluate: every classifier ({name: file}) on the test windows (metrics, latency,
-    speed-up), every scored model and fusion as an IDS (`scores`), the goals; the metrics
-    record of `dataset` (a dataset or a sweep variant), its tables and figures."""
+    speed-up), every scored model and fusion as an IDS (`scores`), the `payload` model's size
+    and speed (it reads `frames`), the goals; the metrics record of `dataset` (a dataset or a
+    sweep variant), its tables and figures."""
     info = read_json(meta)
     classes = info["classes"]
     graphs = load_graphs(test)
@@ -238,21 +315,28 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
         detector[name] = ids_figures(val["score"].to_numpy(), val["label"].to_numpy(),
                                      tst["score"].to_numpy(), tst["label"].to_numpy(),
                                      test_windows, classes, ids.fprs)
+    detector_figures = None
+    if payload is not None:
+        if frames is None:
+            raise ValueError("the payload model scores frames: pass `frames`")
+        detector_figures = payload_figures(payload, frames, windows, info["windows"]["size"],
+                                           evaluate)
     name, variant = split_variant(dataset)
     record = classifier_metrics(name, figures, goals, lineup,
                                 describe_torch_device(torch_dev, amp=False), classes,
                                 n_windows=len(graphs), ids=detector, held_out=held_out,
-                                fprs=ids.fprs, variant=variant)
+                                fprs=ids.fprs, payload=detector_figures, variant=variant)
     write_metrics(metrics, record)
+    classifiers = [m for m in record.models if m.model in lineup.roles]
     models_table = pd.DataFrame([
         {"model": m.model, "role": m.role, "params": m.n_params,
          "accuracy": m.metrics["accuracy"], "macro_f1": m.primary.value,
          "auroc_ovr_macro": m.metrics["auroc_ovr_macro"],
          "latency_batch1_ms": m.metrics["latency_batch1_ms"],
          "latency_batched_ms": m.metrics["latency_batched_ms"],
-         "speedup_vs_teacher": m.metrics["speedup_vs_teacher"]} for m in record.models])
+         "speedup_vs_teacher": m.metrics["speedup_vs_teacher"]} for m in classifiers])
     write_csv(table, models_table)
-    plot_confusion(confusion, {m.model: m.metrics["confusion_matrix"] for m in record.models},
+    plot_confusion(confusion, {m.model: m.metrics["confusion_matrix"] for m in classifiers},
                    classes)
     rates = ids_table(detector, held_out)
     write_csv(ids_csv, rates)

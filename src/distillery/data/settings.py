@@ -129,7 +129,8 @@ class CanBusGenerate(Settings):
     kind: Literal["can_bus"]
     """Generator: synthetic CAN-bus captures."""
     captures: tuple[str, ...] = Field(("dos", "fuzzy", "spoofing"), min_length=1)
-    """One capture per attack: dos, fuzzy, spoofing, masquerade or replay."""
+    """One capture per attack: dos, fuzzy, spoofing, masquerade, replay or masquerade_subtle
+    (a masquerade whose forged bytes stay inside their normal ranges)."""
     duration: PositiveFloat = 30.0
     """Length of each capture in s."""
 

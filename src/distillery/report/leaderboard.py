@@ -40,7 +40,7 @@ _ROW = ["dataset", "variant", "model"]  # a model's key in every table of the da
 def build_leaderboard(db_path: str | Path, sources: Sequence[str] | None = None) -> pd.DataFrame:
     """The models of the records `sources` (paths relative to results/, as the database's
     `models.source` names them; None: every record in the database) in one table, best first
-    (by each row's `direction`) per dataset and variant.
+    (by each row's `direction`) per dataset, variant and primary metric.
 
     A source without rows (never loaded, or replaced by another record of its dataset and
     variant) is an InputError: the table would silently miss its models.
@@ -77,9 +77,11 @@ def build_leaderboard(db_path: str | Path, sources: Sequence[str] | None = None)
     table = table[COLUMNS + goal_columns + [c for c in extra if c not in goal_columns]]
     value = pd.to_numeric(table["primary_value"], errors="coerce")
     order = value.where(table["direction"] == "maximize", -value)
+    # a dataset's records of another headline (the CAN payload detector beside the
+    # classifiers) rank among themselves
     table = table.assign(_order=order).sort_values(
-        ["dataset", "variant", "_order"], ascending=[True, True, False], kind="stable",
-        na_position="last")
+        ["dataset", "variant", "primary_metric", "_order"], ascending=[True, True, True, False],
+        kind="stable", na_position="last")
     return table.drop(columns="_order").reset_index(drop=True)
 
 

@@ -21,11 +21,15 @@ ROLE_COLOURS = {"teacher": "tab:red", "student": "tab:blue", "baseline": "tab:gr
 
 def plot_metric_vs_size(table: pd.DataFrame, path: str | Path) -> None:
     """Scatter of primary metric vs parameter count, coloured by role, one panel per dataset;
-    points of a variant other than `default` are labelled `model [variant]`."""
+    points of a variant other than `default` are labelled `model [variant]`. A panel shows the
+    primary metric of the dataset's first row: records of another headline (the CAN payload
+    detector beside the classifiers) are not on its axis and are left out."""
     datasets = list(dict.fromkeys(table["dataset"])) or ["(no models yet)"]
     fig, axes = plt.subplots(1, len(datasets), figsize=(4.2 * len(datasets), 3.6), squeeze=False)
     for ax, dataset in zip(axes[0], datasets, strict=True):
         rows = table[table["dataset"] == dataset]
+        rows = rows[rows["primary_metric"] == rows["primary_metric"].iloc[0]] if len(rows) \
+            else rows
         sized = pd.to_numeric(rows["n_params"], errors="coerce").notna()
         for (_, row), has_size in zip(rows.iterrows(), sized, strict=True):
             colour = ROLE_COLOURS.get(row["role"], "black")

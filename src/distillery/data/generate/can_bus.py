@@ -6,9 +6,11 @@ DoS floods ID 0x000 with zero payloads, fuzzy sends random IDs and payloads, spo
 legitimate ID (gear, 0x43F) with a fixed forged payload at a high rate. Two attacks target the
 fastest ECU and leave the ID-to-ID timing graph normal, for tests of attacks kept out of
 training: masquerade silences the ECU and sends its frames at its own period and with its
-counter, but with forged payloads (only payload statistics change); replay sends its frames
-recorded just before the burst again, half a period after the genuine ones (genuine payloads,
-only the rate of one ID changes).
+counter, but with forged payloads (only payload statistics change); masquerade_subtle does
+the same with a payload whose every byte lies inside the range that byte takes in the ECU's
+genuine frames (a constant byte keeps its value, so only the varying signal is forged, and it
+stays inside its normal range); replay sends its frames recorded just before the burst again,
+half a period after the genuine ones (genuine payloads, only the rate of one ID changes).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from distillery.io import atomic_write
 
 # new attacks go at the end: a capture's random stream is seeded with its attack's position
-ATTACKS = ("dos", "fuzzy", "spoofing", "masquerade", "replay")
+ATTACKS = ("dos", "fuzzy", "spoofing", "masquerade", "replay", "masquerade_subtle")
 SPOOFED_ID = 0x43F
 
 
@@ -78,10 +80,17 @@ def _inside(t: float, bursts: list[tuple[float, float]]) -> bool:
 
 
 def _masquerade(rng: np.random.Generator, rows: list[tuple], target: dict,
-                bursts: list[tuple[float, float]]) -> list[tuple]:
+                bursts: list[tuple[float, float]], in_range: bool = False) -> list[tuple]:
     """The target ECU's frames inside the bursts carry one forged payload; its counter and its
-    timing stay genuine."""
-    forged = rng.integers(0, 256, 8)
+    timing stay genuine. The forged bytes are uniform in 0..255, or with `in_range` uniform
+    between the lowest and the highest value of the byte in the ECU's frames outside the
+    bursts."""
+    if in_range:
+        genuine = np.array([data for t, can_id, _, data, _ in rows
+                            if can_id == target["id"] and not _inside(t, bursts)])
+        forged = rng.integers(genuine.min(0), genuine.max(0) + 1)
+    else:
+        forged = rng.integers(0, 256, 8)
     masqueraded = []
     for t, can_id, dlc, data, flag in rows:
         if can_id == target["id"] and _inside(t, bursts):
@@ -122,8 +131,8 @@ def simulate_capture(
     rows = _normal_traffic(rng, specs, duration)
     # the fastest ECU (the longest payload among equals): its frames weigh most in a window
     target = min(specs, key=lambda spec: (spec["period"], -spec["dlc"]))
-    if attack == "masquerade":
-        rows = _masquerade(rng, rows, target, bursts)
+    if attack in ("masquerade", "masquerade_subtle"):
+        rows = _masquerade(rng, rows, target, bursts, in_range=attack == "masquerade_subtle")
     elif attack == "replay":
         rows += _replay(rows, target, bursts)
     else:
