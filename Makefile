@@ -9,7 +9,7 @@ CORES ?= all
 # modules it imports on first use, which needs bytecode writing allowed
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test lint report clean venv
+.PHONY: run validate test lint report clean venv
 
 venv: $(STAMP)
 
@@ -25,6 +25,10 @@ $(STAMP): requirements.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES)
 	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --report report.html
+
+# long training to convergence on top of the default run (README "Validation mode")
+validate: $(STAMP)
+	$(BIN)/snakemake --profile profiles/default --cores $(CORES) --configfile config/validation.yaml
 
 test: $(STAMP)
 	$(BIN)/ruff check .
