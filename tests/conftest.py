@@ -23,6 +23,7 @@ from tests.mlflow_server import SERVER
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 DEFAULT_CONFIG = ROOT / "config" / "config.yaml"
+VALIDATION_CONFIG = ROOT / "config" / "validation.yaml"
 TINY_CONFIG = ROOT / "tests" / "configs" / "tiny.yaml"
 # the datasets of the tiny run, in the default config's order
 TINY_DATASETS = list(load_files([DEFAULT_CONFIG, TINY_CONFIG]).datasets)

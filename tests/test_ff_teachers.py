@@ -25,7 +25,7 @@ from distillery.forcefield.teachers import (
 from distillery.potentials.calculator import ModelCalculator
 from distillery.potentials.model import ForceField, fit_stats
 from distillery.settings import load_files
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import DEFAULT_CONFIG, VALIDATION_CONFIG
 from tests.ff_toy import toy_frames
 
 TINY = {"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4, "cutoff": 3.5}
@@ -59,9 +59,9 @@ def test_ase_teacher_by_import_path_labels_like_the_calculator_itself() -> None:
 
 
 def test_default_chgnet_teacher_labels_with_its_bundled_weights() -> None:
-    """The foundation-model teacher of the default `alloy_chgnet`, as configured: CHGNet's
+    """The foundation-model teacher of the validation mode's `alloy_chgnet`, as configured: CHGNet's
     own weights, energies in eV (not per atom) whose gradient is minus the forces."""
-    settings = load_files([DEFAULT_CONFIG]).forcefield("alloy_chgnet").teacher
+    settings = load_files([DEFAULT_CONFIG, VALIDATION_CONFIG]).forcefield("alloy_chgnet").teacher
     teacher = load_teacher(settings)
     assert not teacher.batched and teacher.name == "CHGNetCalculator"
     frames = toy_frames(2, seed=6, noise=0.1)  # 8-atom Cu/Au cells

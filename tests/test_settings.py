@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from distillery.data.settings import MdEmtGenerate, at_temperature
 from distillery.errors import ConfigError
-from distillery.settings import Config, json_schema, load, main, overlay
+from distillery.settings import Config, json_schema, load, load_files, main, overlay
+from tests.conftest import DEFAULT_CONFIG, VALIDATION_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schemas" / "config.schema.json"
@@ -137,11 +138,11 @@ def test_errors_name_the_key_and_what_is_allowed(config, edit, message):
 
 def test_a_null_dataset_in_an_overlay_leaves_it_out(config):
     config = copy.deepcopy(config)
-    config["datasets"]["alloy_chgnet"] = None
+    config["datasets"]["mol"] = None
     jsonschema.validate(config, json.loads(SCHEMA.read_text()))
     resolved = load(config)
-    assert "alloy_chgnet" not in resolved.datasets and "md" in resolved.datasets
-    assert "alloy_chgnet" not in resolved.datasets_for("forcefield")
+    assert "mol" not in resolved.datasets and "md" in resolved.datasets
+    assert "mol" not in resolved.datasets_for("forcefield")
     with pytest.raises(ConfigError, match="datasets"):
         load({**config, "datasets": {name: None for name in config["datasets"]}})
 
@@ -246,3 +247,14 @@ def test_a_generator_runs_at_the_dataset_temperature_unless_its_block_sets_one()
     assert chain.stride == 5 and "temperature" not in chain.as_dict()
     default = MdEmtGenerate(kind="md_emt")
     assert at_temperature(default, None) == default  # no dataset temperature: its own default
+
+
+def test_validation_overlay_adds_its_datasets_and_keeps_the_defaults():
+    default = load_files([DEFAULT_CONFIG])
+    both = load_files([DEFAULT_CONFIG, VALIDATION_CONFIG])
+    added = set(both.datasets) - set(default.datasets)
+    assert added == {"mol_validation", "alloy_chgnet"}
+    assert set(default.datasets) <= set(both.datasets)
+    teacher = both.forcefield("mol_validation").teacher
+    assert teacher.teacher_type() == "model" and teacher.train.patience > 0
+    assert both.forcefield("alloy_chgnet").teacher.teacher_type() == "foundation"
