@@ -10,8 +10,9 @@ include: "forcefield_inputs.smk"
 
 rule ff_train:
     """Teacher on the reference labels, a student on the teacher's, or a baseline (its
-    student's architecture on the reference labels alone): energy + force loss, EMA, early
-    stopping."""
+    student's architecture on the reference labels alone, for as many epochs as give it at
+    least its student's optimizer steps, stopping early on the validation split): energy +
+    force loss, EMA, early stopping."""
     input:
         unpack(ff_train_inputs),
     output:

@@ -55,12 +55,18 @@ def ff_distill_chunks(wildcards):
 
 
 def ff_train_inputs(wildcards):
-    inputs = {"frames": FRAMES, "splits": SPLITS}
-    if model_role(wildcards.model) == "student":
-        inputs["distill"] = f"{FF_DIR}/distill_set.parquet"
+    """Frames and splits; a student's distillation set; a baseline's student's
+    train_info.json, whose optimizer steps set the baseline's budget."""
+    dataset, role = wildcards.dataset, model_role(wildcards.model)
+    inputs = {"frames": FRAMES.format(dataset=dataset), "splits": SPLITS.format(dataset=dataset)}
+    if role == "student":
+        inputs["distill"] = f"{FF_DIR}/distill_set.parquet".format(dataset=dataset)
         if ff(wildcards).distill.hvp:
-            inputs["hvp"] = f"{FF_DIR}/distill_hvp.npz"
-    return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
+            inputs["hvp"] = f"{FF_DIR}/distill_hvp.npz".format(dataset=dataset)
+    if role == "baseline":
+        student = ff(wildcards).baselines()[wildcards.model]
+        inputs["student_info"] = f"{FF_DIR}/{student}/train_info.json".format(dataset=dataset)
+    return inputs
 
 
 def ff_role(wildcards):
@@ -73,10 +79,16 @@ def ff_trained_models(dataset):
 
 
 def ff_evaluate_inputs(wildcards):
-    """The teacher's file and every student's and baseline's model, keyed by model name."""
-    models = {m: f"{FF_DIR}/{m}/model.npz".format(dataset=wildcards.dataset)
-              for m in ff_trained_models(wildcards.dataset)}
-    return {**ff_teacher_inputs(wildcards), **models}
+    """The teacher's file and every student's and baseline's model, keyed by model name, and
+    the train_info.json of every model trained here as `info_<model>`."""
+    trained = ff_trained_models(wildcards.dataset)
+    models = {m: f"{FF_DIR}/{m}/model.npz".format(dataset=wildcards.dataset) for m in trained}
+    infos = {f"info_{m}": f"{FF_DIR}/{m}/train_info.json".format(dataset=wildcards.dataset)
+             for m in trained}
+    if ff(wildcards).teacher.source == "train":
+        infos["info_teacher"] = f"{FF_DIR}/teacher/train_info.json".format(
+            dataset=wildcards.dataset)
+    return {**ff_teacher_inputs(wildcards), **models, **infos}
 
 
 def ff_card_inputs(wildcards):
