@@ -288,3 +288,12 @@ class ForcefieldSettings(Settings):
             train = (self.baseline_train or train).model_copy(update={
                 "seed": student.train.seed, "patience": self.baseline_patience})
         return RoleSettings(model=student.model, train=train)
+
+    def shared_settings(self, stage: Literal["teacher", "distill"], seed: int) -> dict[str, Any]:
+        """What the outputs of a stage depend on besides the dataset's frames and splits
+        (`seed`: the dataset's): two datasets of equal such settings, sharing their data, may
+        share the stage's outputs. `teacher`: the trained teacher; `distill`: the sampled and
+        teacher-labelled distillation set."""
+        if stage == "teacher":
+            return {"teacher": self.teacher}
+        return {"teacher": self.teacher, "distill": self.distill, "seed": seed}
