@@ -23,12 +23,11 @@ CHANGES = {
     "can": {"classifier": {"kd": {"temperature": 2.5}}},
     "ala2": {"cg": {"terms": ["bond", "angle", "dihedral"]}},
 }
-# (rule, wildcards) of the jobs that read the changed settings: md's baseline trains with its
-# student's settings (md sets no `baseline_train`); report_run_config records the whole
-# configuration
+# (rule, wildcards) of the jobs that read the changed settings; report_run_config records the
+# whole configuration. md's baseline reads its student's settings too, but it is planned as
+# the student's dependent: the student's train_info.json, an input, sets its step budget
 READERS = {
     ("ff_train", "dataset=md, model=student"),
-    ("ff_train", "dataset=md, model=baseline"),
     ("cg_simulate", "dataset=cg"),
     ("cg_fit_priors", "dataset=ala2"),
     ("report_run_config", ""),
