@@ -2,7 +2,8 @@
 # (each with the same architecture trained on the reference labels alone as its baseline) ->
 # test metrics, speed and Pareto figure -> a model card per student -> StableHLO export -> MD
 # stability. Checkpoints live outside the rule outputs, so an interrupted training resumes
-# instead of restarting.
+# instead of restarting. A sweep variant reads the trained teacher and the distill set of the
+# first dataset of its family with the same settings of them and seed (`ff_source`).
 
 
 include: "forcefield_inputs.smk"
@@ -10,8 +11,9 @@ include: "forcefield_inputs.smk"
 
 rule ff_train:
     """Teacher on the reference labels, a student on the teacher's, or a baseline (its
-    student's architecture on the reference labels alone): energy + force loss, EMA, early
-    stopping."""
+    student's architecture on the reference labels alone, for as many epochs as give it at
+    least its student's optimizer steps, stopping early on the validation split): energy +
+    force loss, EMA, early stopping."""
     input:
         unpack(ff_train_inputs),
     output:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -53,6 +54,20 @@ def run_snakemake(
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
+
+
+def planned_jobs(output: str) -> list[tuple[str, str, str]]:
+    """(rule, wildcards, reason) of every job a dry run prints."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        head = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if head is None:
+            continue
+        wildcards = re.search(r"^\s*wildcards: (.*)$", block, re.M)
+        reason = re.search(r"^\s*reason: (.*)$", block, re.M)
+        jobs.append((head.group(1), wildcards.group(1) if wildcards else "",
+                     reason.group(1) if reason else ""))
+    return jobs
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,7 +13,8 @@ from distillery.forcefield.record import forcefield_metrics
 from distillery.forcefield.settings import FFGoalSettings
 from tests.metrics_inputs import ff_model
 
-TRAINING = {"epochs_run": 20, "best_epoch": 8, "batch_size": 4,
+TRAINING = {"epochs_run": 20, "epochs": 20, "best_epoch": 8, "batch_size": 4, "final_step": 3800,
+            "steps_per_epoch": 190, "stopped_early": False,
             "distill": {"frames": 42, "original": 20, "displaced": 20, "teacher_md": 2,
                         "teacher_weight": 1.0, "hvp": False}}
 MD = {"settings": {"starts": 1, "steps": 500, "timestep_fs": 2.0, "temperature": 800.0},
@@ -41,7 +42,10 @@ def _models() -> dict[str, dict[str, Any]]:
     return {"teacher": _timed(0.040, (20.0, 40.0, 50.0), 200_000),
             "student": _timed(0.048, (100.0, 400.0, 600.0), 10_000),
             "student_small": _timed(0.100, (400.0, 1000.0, 2000.0), 1_000),
-            "baseline": _timed(0.090, (100.0, 400.0, 610.0), 10_000)}
+            "baseline": _timed(0.090, (100.0, 400.0, 610.0), 10_000) | {"training": {
+                "optimizer_steps": 1440, "stopped_early": True, "epochs_run": 24,
+                "epoch_budget": 64, "best_epoch": 14, "steps_per_epoch": 60,
+                "student_steps": 3800}}}
 
 
 def _card(models: dict[str, dict[str, Any]], model: str, md: dict | None = MD,
@@ -71,7 +75,11 @@ def test_card_of_a_student_that_meets_every_goal_and_is_stable():
             "frames of teacher-driven MD, labelled by the teacher (target on the training "
             "frames: 1 x teacher + 0 x reference); Hessian-vector-product targets: no."
             in lines)
-    assert "Trained 20 epochs (best epoch 8), batch size 4." in lines
+    assert ("Trained 3,800 optimizer steps, 20 of 20 epochs (best epoch 8), ran its whole "
+            "budget; batch size 4." in lines)
+    assert ("Its baseline (baseline) trained 1,440 optimizer steps, 24 of 64 epochs (best epoch "
+            "14), stopped early: its validation loss no longer improved; its budget was the "
+            "fewest epochs that give it at least the student's 3,800 optimizer steps." in lines)
     assert "- speedup >= 10: met (12)" in lines
     assert "- force_mae_ratio <= 1.25: met (1.2)" in lines
     assert lines[-1] == ("**Fit for:** production MD of this system at 800 K: meets the speed "

@@ -23,7 +23,14 @@ from distillery.potentials.model import ForceField, fit_stats
 from distillery.potentials.neighbours import build_buckets, take_batch
 from distillery.train.checkpoint import CheckpointManager
 from distillery.train.hvp import force_jvp, hvp_targets
-from distillery.train.potential_loop import Labels, LossFunctions, batch_norms, fit, train_config
+from distillery.train.potential_loop import (
+    Labels,
+    LossFunctions,
+    batch_norms,
+    epoch_budget,
+    fit,
+    train_config,
+)
 from tests.ff_toy import MorseCalculator, toy_frames
 
 TINY = {"kind": "schnet", "features": 8, "n_layers": 1, "n_rbf": 4, "cutoff": 3.5}
@@ -52,6 +59,38 @@ def test_resume_from_mid_run_checkpoint_is_bit_identical(tmp_path) -> None:
         np.testing.assert_array_equal(x, y)
     assert [r["train_loss"] for r in straight.history] == [r["train_loss"]
                                                           for r in resumed.history]
+
+
+@pytest.mark.parametrize(("epochs", "steps_per_epoch", "min_steps", "budget"), [
+    (50, 60, None, 50),   # no step budget: the configured epochs
+    (50, 60, 3800, 64),   # md's baseline: 3800 student steps / 60 -> 63.3, rounded up
+    (50, 25, 1710, 69),   # mol's: 1710 / 25 -> 68.4
+    (50, 7, 14, 2),       # a whole number of epochs
+    (50, 9, 1, 1),        # at least one epoch
+])
+def test_a_step_budget_becomes_the_fewest_whole_epochs_that_reach_it(
+        epochs, steps_per_epoch, min_steps, budget) -> None:
+    assert epoch_budget(epochs, steps_per_epoch, min_steps) == budget
+
+
+def test_a_step_budget_sets_the_epochs_and_early_stopping_may_end_them(tmp_path) -> None:
+    """8 frames in batches of 4: 2 steps per epoch, so 5 steps take 3 epochs (6 steps); with
+    an improvement threshold nothing meets, patience 1 ends the run after epoch 2 of 10."""
+    frames = toy_frames(10, seed=0)
+    train, val = frames.subset(range(8)), frames.subset(range(8, 10))
+    cfg = {"epochs": 1, "batch_size": 4, "checkpoint_every": 0, "progress_interval": 1e9}
+    full = fit(ForceField(TINY), train, val, cfg, tmp_path / "full", log=lambda _: None,
+               min_steps=5)
+    assert {k: full.info[k] for k in ("steps_per_epoch", "epochs", "epochs_run", "final_step",
+                                      "stopped_early")} == {
+        "steps_per_epoch": 2, "epochs": 3, "epochs_run": 3, "final_step": 6,
+        "stopped_early": False}
+    stopping = {**cfg, "patience": 1, "min_delta": 1e9}
+    stopped = fit(ForceField(TINY), train, val, stopping, tmp_path / "stopped",
+                  log=lambda _: None, min_steps=20)
+    assert {k: stopped.info[k] for k in ("epochs", "epochs_run", "best_epoch", "final_step",
+                                         "stopped_early")} == {
+        "epochs": 10, "epochs_run": 2, "best_epoch": 1, "final_step": 4, "stopped_early": True}
 
 
 def test_gradient_accumulation_equals_one_larger_batch() -> None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from distillery.data.settings import MdEmtGenerate, at_temperature
 from distillery.errors import ConfigError
+from distillery.forcefield.settings import ForcefieldSettings
 from distillery.settings import Config, json_schema, load, load_files, main, overlay
 from tests.conftest import DEFAULT_CONFIG, VALIDATION_CONFIG
 
@@ -220,8 +221,13 @@ def test_students_are_named_sizes_each_with_its_own_baseline(config):
     assert small.train.hvp_weight == 1.0  # students learn the teacher's HVP targets
     baseline = md.role("baseline_small")
     assert baseline.model == small.model and baseline.train.hvp_weight == 0.0
-    # mol's baseline_train serves every baseline, under its student's seed
-    assert (mol.role("baseline").train.epochs, mol.role("baseline").train.seed) == (60, 0)
+    # mol's baseline_train serves every baseline, under its student's seed, and every
+    # baseline stops early after `baseline_patience` epochs
+    patience = ForcefieldSettings.model_fields["baseline_patience"].default
+    assert patience > 0
+    train = mol.role("baseline").train
+    assert (train.batch_size, train.seed, train.patience) == (4, 0, patience)
+    assert (baseline.train.patience, small.train.patience) == (patience, 0)
     with pytest.raises(ValueError, match="'baseline_tiny': expected one of"):
         mol.role("baseline_tiny")
 

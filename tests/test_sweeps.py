@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from distillery.sweeps import (
 )
 from distillery.tracking.job import epoch_metrics
 from distillery.train.history import MetricsHistory, observe
-from tests.conftest import DEFAULT_CONFIG, TINY_CONFIG
+from tests.conftest import DEFAULT_CONFIG, TINY_CONFIG, planned_jobs, run_snakemake
 
 
 def _config(sweeps: dict) -> dict:
@@ -43,6 +44,8 @@ def test_grid_times_seeds_names_every_variant_with_its_overrides() -> None:
         "lr1_seed5": {"a.b": 2, "c": "x", "seed": 5},
     }
     assert variants("base", SweepSettings(dataset="md")) == {"base": {}}
+    student = SweepSettings(dataset="md", seeds=[1], seed_keys=["forcefield.student.train.seed"])
+    assert variants("rep", student) == {"rep_seed1": {"forcefield.student.train.seed": 1}}
 
 
 def test_names_split_into_dataset_variant_point_and_seed() -> None:
@@ -98,6 +101,7 @@ def test_seed_repeats_become_mean_and_std_in_the_leaderboard(tmp_path: Path) -> 
     assert table.loc["lr0", "primary_value"] == pytest.approx(7 / 3)
     assert table.loc["lr0", "primary_std"] == pytest.approx(math.sqrt(7 / 3))  # n - 1
     assert table.loc["lr0", "metric.force_mae"] == pytest.approx(7 / 3)
+    assert table.loc["lr0", "metric.force_mae_std"] == pytest.approx(math.sqrt(7 / 3))
     assert table.loc["lr0", "n_seeds"] == 3
     assert table.loc["lr1", "primary_value"] == 5.0 and table.loc["lr1", "n_seeds"] == 1
     assert math.isnan(table.loc["lr1", "primary_std"])
@@ -144,3 +148,40 @@ def test_config_diff_compares_two_variants(tmp_path: Path, capsys) -> None:
         ["forcefield.student.train.epochs", "1", "7"]]
     with pytest.raises(SystemExit):
         settings_cli(["diff", "md--nope", "md", "--configs", *configs])
+
+
+# grid x seeds over mol's student (an ASE teacher) and seed repeats of md's student alone (a
+# trained teacher): the variants of equal teacher, distillation and seed share those outputs
+SHARING = {
+    "ep": {"dataset": "mol", "grid": {"forcefield.student.train.epochs": [1, 2]},
+           "seeds": [0, 1, 2]},
+    "rep": {"dataset": "md", "seeds": [0, 1, 2], "seed_keys": ["forcefield.student.train.seed"]},
+}
+
+
+@pytest.mark.workflow
+def test_variants_share_the_teacher_and_distill_set_of_equal_settings_and_seed(tmp_path) -> None:
+    overlay = tmp_path / "sweep.yaml"
+    overlay.write_text(yaml.safe_dump({"sweeps": SHARING}))
+    resolved = load(_config(SHARING))
+    targets = [f"results/{name}/forcefield/metrics.json" for name in resolved.variants]
+    result = run_snakemake(tmp_path, "-n", *targets,
+                           configfiles=(DEFAULT_CONFIG, TINY_CONFIG, overlay))
+    jobs = planned_jobs(result.stdout + result.stderr)
+
+    def made_for(rule: str, model: str | None = None) -> Counter:
+        wildcards = [dict(w.split("=") for w in wc.split(", ")) for r, wc, _ in jobs if r == rule]
+        return Counter(wc["dataset"] for wc in wildcards if wc.get("model") == model)
+
+    # mol's seed 0 points use mol's own set; each further seed its first grid point's: 3
+    # samplings of 2 label chunks each, where every variant sampling alone would take 6 and 12;
+    # md's repeats vary the student's seed alone: md's teacher and set serve all three
+    samplers = {"mol": 1, "mol--ep0_seed1": 1, "mol--ep0_seed2": 1, "md": 1}
+    assert made_for("ff_distill_sample") == samplers
+    assert made_for("ff_distill_set") == samplers
+    assert made_for("ff_distill_label") == {name: 2 for name in samplers}
+    assert made_for("ff_train", "teacher") == {"md": 1}
+    # every variant trains and evaluates its own students and baselines
+    assert made_for("ff_train", "student") == dict.fromkeys(resolved.variants, 1)
+    assert made_for("ff_train", "baseline") == dict.fromkeys(resolved.variants, 1)
+    assert made_for("ff_evaluate") == dict.fromkeys(resolved.variants, 1)

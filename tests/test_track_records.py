@@ -10,7 +10,7 @@ import pytest
 from distillery.can.record import classifier_metrics
 from distillery.can.settings import CANGoalSettings, ClassifierSettings
 from distillery.cg.record import cg_metrics
-from distillery.forcefield.record import forcefield_metrics
+from distillery.forcefield.record import forcefield_metrics, training_figures
 from distillery.forcefield.settings import FFGoalSettings
 from distillery.metrics.record import read_metrics, write_metrics
 from tests.metrics_inputs import (
@@ -134,6 +134,27 @@ def test_forcefield_every_student_has_goals_and_its_baseline_ratio():
                      "force_mae_ratio_vs_baseline": True}
     assert record.summary["speedup_student_small_vs_teacher"] == pytest.approx(40.0)
     assert record.summary["force_mae_ratio_baseline_small_vs_teacher"] == pytest.approx(2.5)
+
+
+def test_forcefield_record_states_each_models_steps_and_how_its_training_ended():
+    student = {"final_step": 3800, "stopped_early": False, "epochs_run": 20, "epochs": 20,
+               "best_epoch": 19, "steps_per_epoch": 190, "batch_size": 4}
+    baseline = {**student, "final_step": 1440, "stopped_early": True, "epochs_run": 24,
+                "epochs": 64, "best_epoch": 14, "steps_per_epoch": 60, "student_steps": 3800}
+    models = ff_models()
+    models["teacher"]["training"] = training_figures(None)  # an ASE teacher: not trained here
+    models["student"]["training"] = training_figures(student)
+    models["baseline"]["training"] = training_figures(baseline)
+    record = forcefield_metrics("md", models, FFGoalSettings(), "cpu", n_frames=12)
+    assert _model(record, "teacher").metrics["training"] == {"optimizer_steps": None,
+                                                             "stopped_early": None}
+    assert _model(record, "student").metrics["training"] == {
+        "optimizer_steps": 3800, "stopped_early": False, "epochs_run": 20, "epoch_budget": 20,
+        "best_epoch": 19, "steps_per_epoch": 190}
+    # the baseline's budget came from its student's steps; its patience ran out first
+    assert _model(record, "baseline").metrics["training"] == {
+        "optimizer_steps": 1440, "stopped_early": True, "epochs_run": 24, "epoch_budget": 64,
+        "best_epoch": 14, "steps_per_epoch": 60, "student_steps": 3800}
 
 
 # --- classifier ------------------------------------------------------------------------------

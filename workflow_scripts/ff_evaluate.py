@@ -9,7 +9,9 @@ def main(snakemake) -> None:
     inp, out, params = snakemake.input, snakemake.output, snakemake.params
     enable_compilation_cache(params.cache_dir)
     models = {name: inp.get(name) for name in params.models if inp.get(name)}
-    steps.evaluate(snakemake.wildcards.dataset, params.models, models, params.teacher,
+    infos = {name: inp.get(f"info_{name}") for name in params.models
+             if inp.get(f"info_{name}")}
+    steps.evaluate(snakemake.wildcards.dataset, params.models, models, infos, params.teacher,
                    inp.get("teacher"), params.evaluate, params.goals, inp.frames, inp.splits,
                    dict(out.items()))
 

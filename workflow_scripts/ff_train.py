@@ -10,7 +10,7 @@ def main(snakemake) -> None:
     enable_compilation_cache(params.cache_dir)
     steps.train(snakemake.wildcards.model, params.role, inp.frames, inp.splits, dict(out.items()),
                 params.checkpoints, distill=inp.get("distill"), hvp=inp.get("hvp"),
-                teacher_weight=params.teacher_weight)
+                teacher_weight=params.teacher_weight, student_info=inp.get("student_info"))
 
 
 run_script(main, snakemake, tracked=True)

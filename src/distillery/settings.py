@@ -19,7 +19,7 @@ import json
 import re
 import sys
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -125,6 +125,16 @@ class Resolved:
     def base_dataset(self, name: str) -> str:
         """The dataset whose data a variant shares (a configured dataset: itself)."""
         return self.variants[name][0] if name in self.variants else name
+
+    def first_alike(self, name: str, settings: Callable[[str], Any]) -> str:
+        """The first dataset of `name`'s family (its base dataset, then the base's sweep
+        variants in order) whose `settings(dataset)` equal `name`'s. The family shares its
+        frames and splits, so where `settings` hold everything else some outputs depend on,
+        `name` reads that dataset's outputs instead of making its own."""
+        base = self.base_dataset(name)
+        family = [base, *(n for n, (b, _) in self.variants.items() if b == base)]
+        mine = settings(name)
+        return next(n for n in family if settings(n) == mine)
 
     def seed(self, name: str) -> int:
         own = self.dataset(name).seed

@@ -9,7 +9,9 @@
 
 gives the variants `lr0_seed0` ... `lr1_seed2`, built as the datasets `md--lr0_seed0` ...:
 a variant shares the base dataset's frames and splits (linked, never re-ingested) and has its
-own track outputs, so a rerun rebuilds only the variants whose settings changed. The metrics
+own track outputs, so a rerun rebuilds only the variants whose settings changed; a track may
+share more (the force-field variants read the teacher and distillation set of the first
+dataset of the family whose settings of them and seed are the same). The metrics
 record's `variant` names the variant; the leaderboard folds the `_seed<k>` repeats of one grid
 point into mean ± std.
 """
@@ -41,8 +43,13 @@ class SweepSettings(Settings):
     """Dotted key inside the dataset's entry -> the values to try; variants are the
     product."""
     seeds: list[int] = Field(default_factory=list)
-    """Each grid point once per seed (the dataset's `seed`); empty: once, with its own
+    """Each grid point once per seed (written to `seed_keys`); empty: once, with its own
     seed."""
+    seed_keys: list[str] = Field(["seed"], min_length=1)
+    """Dotted keys of the dataset's entry that each seed is written to. `seed`: the dataset's
+    seed, which every seeded step reads; `forcefield.student.train.seed`: the student's alone
+    (its baseline takes its student's seed), so the repeats share the teacher and the
+    distillation set and retrain only what the seed changes."""
 
 
 def nested(dotted: str, value: Any) -> dict[str, Any]:
@@ -67,7 +74,8 @@ def variants(name: str, sweep: SweepSettings) -> dict[str, dict[str, Any]]:
         overrides = dict(zip(keys, values, strict=True))
         for seed in sweep.seeds or [None]:
             variant = point if seed is None else f"{point}_seed{seed}"
-            out[variant] = overrides if seed is None else {**overrides, "seed": seed}
+            out[variant] = (overrides if seed is None
+                            else {**overrides, **dict.fromkeys(sweep.seed_keys, seed)})
     return out
 
 

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from distillery.forcefield.pareto import dominators
+from distillery.forcefield.record import training_figures
 from distillery.forcefield.settings import baseline_of
 from distillery.metrics.build import number, ratio
 from distillery.metrics.record import Goal, MetricsFile, ModelRecord
@@ -174,18 +175,34 @@ def _md(model: str, entry: Mapping[str, Any] | None, s: Mapping[str, Any]) -> li
     return [line + "unstable: " + "; ".join(failed) + "."]
 
 
-def _training(info: Mapping[str, Any]) -> list[str]:
+def _steps(training: Mapping[str, Any]) -> str:
+    """`3,800 optimizer steps, 20 of 20 epochs (best epoch 19), ran its whole budget`."""
+    steps, budget = training.get("optimizer_steps"), training.get("epoch_budget")
+    end = ("stopped early: its validation loss no longer improved" if training.get("stopped_early")
+           else "ran its whole budget")
+    return (f"{'n/a' if steps is None else f'{steps:,}'} optimizer steps, "
+            f"{training.get('epochs_run')} of {'n/a' if budget is None else budget} epochs "
+            f"(best epoch {training.get('best_epoch')}), {end}")
+
+
+def _training(info: Mapping[str, Any], baseline: ModelRecord | None) -> list[str]:
+    """The distillation set, the student's training (`info`: its train_info.json) and its
+    baseline's, from the record."""
     distill = info.get("distill")
-    trained = (f"Trained {info.get('epochs_run')} epochs (best epoch {info.get('best_epoch')}), "
-               f"batch size {info.get('batch_size')}.")
+    lines = [f"Trained {_steps(training_figures(info))}; batch size {info.get('batch_size')}."]
+    if baseline is not None:
+        training = baseline.metrics.get("training") or {}
+        lines.append(f"Its baseline ({baseline.model}) trained {_steps(training)}; its budget "
+                     "was the fewest epochs that give it at least the student's "
+                     f"{_num(training.get('student_steps'), ',.0f')} optimizer steps.")
     if distill is None:
-        return ["The distillation set was not recorded.", trained]
+        return ["The distillation set was not recorded.", *lines]
     weight = distill["teacher_weight"]
     return [f"Distillation set of {distill['frames']} frames: {distill['original']} training "
             f"frames, {distill['displaced']} displaced copies and {distill['teacher_md']} "
             f"frames of teacher-driven MD, labelled by the teacher (target on the training "
             f"frames: {weight:g} x teacher + {1 - weight:g} x reference); Hessian-vector-"
-            f"product targets: {'yes' if distill['hvp'] else 'no'}.", trained]
+            f"product targets: {'yes' if distill['hvp'] else 'no'}.", *lines]
 
 
 def model_card(record: MetricsFile, model: str, training: Mapping[str, Any],
@@ -233,7 +250,7 @@ def model_card(record: MetricsFile, model: str, training: Mapping[str, Any],
         "",
         "## Training data",
         "",
-        *_training(training),
+        *_training(training, models.get(baseline_of(model))),
         "",
         "## Goals",
         "",

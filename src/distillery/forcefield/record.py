@@ -14,12 +14,27 @@ HEADLINE = Headline(primary="force_mae", direction="minimize", unit="eV/Å",
                     throughput="frames_per_s", throughput_unit="frames/s")
 
 
+def training_figures(info: Mapping[str, Any] | None) -> dict[str, Any]:
+    """How a model was trained, from its train_info.json (None: a teacher trained elsewhere,
+    with no steps to state): optimizer steps, epochs run of the epoch budget, best epoch,
+    whether early stopping ended it before the budget did, and for a baseline the optimizer
+    steps of its student, which its budget was derived from."""
+    if info is None:
+        return {"optimizer_steps": None, "stopped_early": None}
+    figures = {"optimizer_steps": info["final_step"], "stopped_early": info["stopped_early"],
+               "epochs_run": info["epochs_run"], "epoch_budget": info.get("epochs"),
+               "best_epoch": info["best_epoch"], "steps_per_epoch": info["steps_per_epoch"]}
+    if "student_steps" in info:
+        figures["student_steps"] = info["student_steps"]
+    return figures
+
+
 def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                        goals: FFGoalSettings, device: str | Mapping[str, Any], n_frames: int,
                        *, variant: str = "default", split: str = "test",
                        teacher_type: str = "model") -> MetricsFile:
     """`models`: {model name: flat figures} as `ff_evaluate` collects them (`evaluate` +
-    `throughput` figures, `n_params`, `size_bytes`, `config`), named `teacher`,
+    `throughput` figures, `n_params`, `size_bytes`, `config`, `training`), named `teacher`,
     `student[_<name>]` and `baseline[_<name>]`; the teacher and at least one student are
     required. Students and baselines get their speed-up and force-MAE ratio over the teacher,
     a student with a baseline its force-MAE ratio over it; every student carries the goals.

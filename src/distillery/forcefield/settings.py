@@ -232,7 +232,12 @@ class ForcefieldSettings(Settings):
     """Further student sizes beside `student`, each the model `student_<name>`."""
     baseline_train: FFTrainSettings | None = None
     """Training of the baselines (a student's architecture on the reference labels); null:
-    the student's training settings."""
+    the student's training settings. Its `epochs` and `patience` are not read: a baseline may
+    train as many epochs as give it at least its student's optimizer steps, and stops early
+    after `baseline_patience` epochs without improvement."""
+    baseline_patience: PositiveInt = 10
+    """Early stopping of every baseline: epochs without improvement of its loss on the
+    validation split."""
     distill: DistillSettings = DistillSettings()
     """The distill set the students learn from."""
     evaluate: EvaluateSettings = EvaluateSettings()
@@ -268,8 +273,9 @@ class ForcefieldSettings(Settings):
     def role(self, model: str) -> RoleSettings:
         """Architecture and training of `model`. A student adds the HVP loss when the distill
         set has Hessian-vector-product targets; a baseline is its student's architecture with
-        `baseline_train` (few reference frames need other batches and epochs than thousands of
-        distilled ones) under the student's seed."""
+        `baseline_train` (few reference frames need other batches than thousands of distilled
+        ones) under the student's seed, stopping early after `baseline_patience` epochs (its
+        epochs are set when it trains, from its student's optimizer steps)."""
         if model not in self.models():
             raise ValueError(f"force-field model {model!r}: expected one of {list(self.models())}")
         if model == "teacher":
@@ -278,6 +284,16 @@ class ForcefieldSettings(Settings):
         train = student.train
         if model_role(model) == "student" and self.distill.hvp:
             train = train.model_copy(update={"hvp_weight": self.distill.hvp_weight})
-        if model_role(model) == "baseline" and self.baseline_train is not None:
-            train = self.baseline_train.model_copy(update={"seed": student.train.seed})
+        if model_role(model) == "baseline":
+            train = (self.baseline_train or train).model_copy(update={
+                "seed": student.train.seed, "patience": self.baseline_patience})
         return RoleSettings(model=student.model, train=train)
+
+    def shared_settings(self, stage: Literal["teacher", "distill"], seed: int) -> dict[str, Any]:
+        """What the outputs of a stage depend on besides the dataset's frames and splits
+        (`seed`: the dataset's): two datasets of equal such settings, sharing their data, may
+        share the stage's outputs. `teacher`: the trained teacher; `distill`: the sampled and
+        teacher-labelled distillation set."""
+        if stage == "teacher":
+            return {"teacher": self.teacher}
+        return {"teacher": self.teacher, "distill": self.distill, "seed": seed}

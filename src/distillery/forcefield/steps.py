@@ -39,7 +39,7 @@ from distillery.forcefield.md_stability import (
 )
 from distillery.forcefield.plots import error_histogram, pareto_plot, parity_plot
 from distillery.forcefield.rdf import radial_distribution, rdf_distance
-from distillery.forcefield.record import forcefield_metrics
+from distillery.forcefield.record import forcefield_metrics, training_figures
 from distillery.forcefield.settings import (
     DistillSettings,
     EvaluateSettings,
@@ -68,12 +68,18 @@ def _split(frames_path: str, splits_path: str, name: str) -> FrameSet:
 
 def train(model_name: str, role: RoleSettings, frames: str, splits: str,
           outputs: Mapping[str, str], checkpoints: str, distill: str | None = None,
-          hvp: str | None = None, teacher_weight: float | None = None) -> None:
+          hvp: str | None = None, teacher_weight: float | None = None,
+          student_info: str | None = None) -> None:
     """`ff_train`: a teacher or baseline on the reference labels, or a student on the teacher's
-    labels of the distillation set (`distill`, with HVP targets from `hvp`)."""
+    labels of the distillation set (`distill`, with HVP targets from `hvp`). A baseline with
+    its student's `student_info` (train_info.json) gets at least the student's optimizer
+    steps: as many epochs as reach them."""
     all_frames, split = read_frames(frames), read_splits(splits)
     train_set, val = all_frames.subset(split["train"]), all_frames.subset(split["val"])
-    labels, trained_on = None, {}
+    labels, trained_on, min_steps = None, {}, None
+    if student_info is not None:
+        min_steps = int(read_json(student_info)["final_step"])
+        trained_on = {"student_steps": min_steps}
     if distill is not None:
         distilled = read_frames(distill)
         labels = mixed_labels(distilled, train_set, teacher_weight)
@@ -87,7 +93,8 @@ def train(model_name: str, role: RoleSettings, frames: str, splits: str,
                                   "hvp": hvp is not None}}
     model = ForceField(role.model)
     history = MetricsHistory(outputs["history_csv"], outputs["history_parquet"])
-    result = fit(model, train_set, val, role.train, checkpoints, history, train_labels=labels)
+    result = fit(model, train_set, val, role.train, checkpoints, history, train_labels=labels,
+                 min_steps=min_steps)
     if not result.is_main:
         return  # the other ranks of a multi-process run: rank 0 writes the outputs
     info = {"role": model_name, **result.info, **trained_on}
@@ -133,11 +140,12 @@ def gather_distill(frames: str, labels: Sequence[str], output: str, hvp_output: 
 
 
 def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str],
-             teacher: TeacherSettings, teacher_file: str | None, evaluate: EvaluateSettings,
-             goals: FFGoalSettings, frames: str, splits: str,
+             infos: Mapping[str, str], teacher: TeacherSettings, teacher_file: str | None,
+             evaluate: EvaluateSettings, goals: FFGoalSettings, frames: str, splits: str,
              outputs: Mapping[str, str]) -> None:
     """`ff_evaluate`: test-split metrics, agreement with the teacher, speed, figures and the
-    metrics record of every model of a dataset."""
+    metrics record of every model of a dataset; `infos`: the train_info.json of every model
+    trained here, whose optimizer steps and early stopping the record states."""
     test = _split(frames, splits, "test")
     device = describe_jax_device()
     speed_frames = test.subset(range(min(evaluate.speed_frames, len(test))))
@@ -172,7 +180,9 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
             if name != "teacher":
                 figures |= agreement(energy, forces, t_energy, t_forces, test.n_atoms)
         metrics = label_metrics(energy, forces, ref_energy, ref_forces, test.numbers)
-        records[name] = {**metrics, "device": device["platform"], **figures}
+        records[name] = {**metrics, "device": device["platform"], **figures,
+                         "training": training_figures(read_json(infos[name]) if name in infos
+                                                      else None)}
         predictions[name] = (energy / test.n_atoms, np.concatenate(forces))
         print(f"{name}: force MAE {metrics['force_mae']:.4f} eV/Å, energy MAE "
               f"{metrics['energy_mae_per_atom'] * 1000:.2f} meV/atom, "

@@ -90,8 +90,10 @@ def combine_repeats(table: pd.DataFrame) -> pd.DataFrame:
 
     The seed repeats of a sweep's grid point (variants `<point>_seed<k>`, see
     `distillery.sweeps`) become one row of variant `<point>`: numbers are the mean over the
-    seeds, `primary_std` the standard deviation of the primary metric (n - 1), `n_seeds` how
-    many. (The database holds one record per dataset and variant, so a seed cannot repeat.)
+    seeds, `primary_std` the standard deviation of the primary metric (n - 1) and
+    `metric.<name>_std` that of each figure (a student's `force_mae_ratio_vs_baseline`
+    among them), `n_seeds` how many. (The database holds one record per dataset and variant,
+    so a seed cannot repeat.)
     """
     point_seed = [repeat_of(str(v)) for v in table["variant"]]
     table = table.assign(variant=[p for p, _ in point_seed],
@@ -107,6 +109,8 @@ def combine_repeats(table: pd.DataFrame) -> pd.DataFrame:
                 values = pd.to_numeric(group[column], errors="coerce")
                 if values.notna().any():
                     row[column] = values.mean()
+                    if column.startswith("metric."):
+                        row[f"{column}_std"] = values.std()
             row["primary_std"] = pd.to_numeric(group["primary_value"], errors="coerce").std()
         rows.append(row)
     return pd.DataFrame(rows).drop(columns="seed").reset_index(drop=True).infer_objects()

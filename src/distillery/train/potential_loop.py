@@ -208,9 +208,12 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
         checkpoint_dir: str | Path, history: MetricsHistory | None = None,
         train_labels: Labels | None = None, val_labels: Labels | None = None,
         stats: Mapping[str, np.ndarray] | None = None,
-        log: Callable[[str], None] = print) -> FitResult:
+        log: Callable[[str], None] = print, min_steps: int | None = None) -> FitResult:
     """Train `model` on `train` (or on `train_labels`), validating on `val`; resumes from the
     latest checkpoint in `checkpoint_dir`. Returns the best EMA parameters.
+
+    `min_steps`: an optimizer-step budget in place of `cfg.epochs`: the fewest whole epochs
+    that give at least that many steps (early stopping may end the run before).
 
     With several devices (or processes) each batch is split over all of them; only the main
     process writes checkpoints, the history table and log lines."""
@@ -264,19 +267,19 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
     accumulate = max(int(cfg.accumulate), 1)
     n_batches = len(batch_plan(train_buckets, batch_size))
     steps_per_epoch = -(-n_batches // accumulate)
+    epochs = epoch_budget(int(cfg.epochs), steps_per_epoch, min_steps)
     schedule = make_schedule(cfg.schedule, max(
-        int(cfg.epochs) * steps_per_epoch - int(cfg.schedule.warmup_steps), 1))
+        epochs * steps_per_epoch - int(cfg.schedule.warmup_steps), 1))
     info = {**describe_jax_device(), "n_devices": dp.n_devices, "n_processes": dp.n_processes,
             "data_parallel": dp.describe(), "batch_size": batch_size, "padded_batch": place.rows,
-            "accumulate": accumulate, "steps_per_epoch": steps_per_epoch, "n_train": len(train),
-            "n_val": len(val)}
+            "accumulate": accumulate, "steps_per_epoch": steps_per_epoch, "epochs": epochs,
+            "n_train": len(train), "n_val": len(val)}
     log(f"training {model.kind} on {info['platform']} ({info['device']}, {info['dtype']}), "
         f"{dp.describe()}, {len(train)} frames, batch {batch_size} x {accumulate}, "
         f"{steps_per_epoch} steps/epoch")
-    progress = Progress(int(cfg.epochs) * steps_per_epoch, model.kind,
-                        float(cfg.progress_interval))
+    progress = Progress(epochs * steps_per_epoch, model.kind, float(cfg.progress_interval))
     epoch = int(state["epoch"])
-    while epoch < int(cfg.epochs) and not stopper.should_stop:
+    while epoch < epochs and not stopper.should_stop:
         epoch += 1
         start = time.perf_counter()
         plan = batch_plan(train_buckets, batch_size, rng)
@@ -319,17 +322,28 @@ def fit(model: ForceField, train: FrameSet, val: FrameSet, cfg: FFTrainSettings 
                           "fingerprint": fingerprint,
                           "batch_size": batch_size, "stopper": stopper.state_dict(),
                           "history": history.state_dict()}, epoch, is_best=improved)
-    if stopper.should_stop:
-        log(f"early stopping after epoch {epoch}: no improvement in {stopper.patience} epochs")
+    # stopped early: the patience ran out before the epoch budget did
+    stopped_early = stopper.should_stop and epoch < epochs
+    if stopped_early:
+        log(f"early stopping after epoch {epoch} of {epochs}: no improvement in "
+            f"{stopper.patience} epochs")
     # other ranks read the main one's best checkpoint
     dp.barrier("potential_loop checkpoints written")
     best = manager.load_best()
     best_epoch, best_state = best if best is not None else (epoch, {"ema": ema})
     params = {"net": jax.tree.map(jnp.asarray, jax.device_get(best_state["ema"])),
               "stats": stats}
-    info.update(epochs_run=epoch, best_epoch=best_epoch, stopped_early=stopper.should_stop,
+    info.update(epochs_run=epoch, best_epoch=best_epoch, stopped_early=stopped_early,
                 final_step=step)
     return FitResult(params, history.state_dict(), info, dp.is_main)
+
+
+def epoch_budget(epochs: int, steps_per_epoch: int, min_steps: int | None) -> int:
+    """`epochs`, or with a step budget the fewest whole epochs of `steps_per_epoch` optimizer
+    steps that reach `min_steps` (at least one)."""
+    if min_steps is None:
+        return epochs
+    return max(-(-int(min_steps) // max(steps_per_epoch, 1)), 1)
 
 
 def _silent(_: str) -> None:
