@@ -32,22 +32,36 @@ class LossWeights(Settings):
     """Weight of each mean-square loss (in reporting units, see the module docstring)."""
 
     esp: float = Field(1.0, ge=0)
+    """ESP on the grid points, (kcal/mol/e)²."""
     dipole: float = Field(1.0, ge=0)
+    """Dipole components, D²."""
     quadrupole: float = Field(0.1, ge=0)
-    total_charge: float = Field(1.0, ge=0)  # only acts when the charge is not conserved
-    mono: float = Field(0.0, ge=0)  # reference charges as a target (Mulliken: off by default)
+    """Quadrupole components, (D·Å)²."""
+    total_charge: float = Field(1.0, ge=0)
+    """Total charge, e²; acts only when the charge is not conserved exactly."""
+    mono: float = Field(0.0, ge=0)
+    """Per-atom charges, e²: the teacher's charges for a student; reference (Mulliken)
+    charges are no target by default."""
 
 
 class ChargeTrainSettings(Settings):
     """Optimisation of the charge head; early stopping on the validation ESP RMSE."""
 
     epochs: PositiveInt = 100
+    """Passes over the training frames."""
     batch_size: PositiveInt = 8
+    """Frames per batch."""
     schedule: ScheduleSettings = ScheduleSettings()
+    """Learning-rate schedule."""
     clip_norm: PositiveFloat = 10.0
-    patience: int = Field(0, ge=0)  # epochs without a better validation ESP; 0 = off
+    """Global gradient norm clipped to."""
+    patience: int = Field(0, ge=0)
+    """Epochs without a better validation ESP RMSE before stopping; 0 = off."""
     weights: LossWeights = LossWeights()
-    seed: int | None = None  # null: the dataset's seed (0 outside a workflow)
+    """Weights of the losses."""
+    seed: int | None = None
+    """Seed of initialisation and shuffling; null: the dataset's seed (0 outside a
+    workflow)."""
 
 
 def losses(model: ChargeModel, params: Any, batch: Mapping[str, jnp.ndarray]
@@ -98,6 +112,9 @@ def fit(model: ChargeModel, train: FrameSet, val: FrameSet, settings: ChargeTrai
         log: Callable[[str], None] = print) -> tuple[Any, list[dict[str, float]]]:
     """Train from a seeded start; return the parameters of the best validation ESP RMSE and
     the per-epoch history (train_*, val_*, diff_pct_* for every metric)."""
+    for name, frames in (("training", train), ("validation", val)):
+        if "esp" not in frames.extras:
+            raise ValueError(f"{name} frames without ESP labels (esp on esp_grid points)")
     seed = run_seed(settings.seed)
     train_buckets = electrostatic_buckets(train, model.cutoff)
     val_buckets = electrostatic_buckets(val, model.cutoff)
