@@ -28,7 +28,7 @@ rule es_reference:
     benchmark:
         benchmark_path("es_reference")
     conda:
-        conda_env("data")
+        conda_env("forcefield")
     script:
         "../workflow_scripts/es_reference.py"
 

@@ -17,34 +17,12 @@ from typing import Any
 
 import numpy as np
 from ase import units
-from pydantic import Field
 
-from distillery.base_settings import Settings
 from distillery.data.frames import FrameSet
 from distillery.data.generate.xtb_molecule import write_npz
 from distillery.electrostatics.physics import centre_of_mass, vdw_surface
+from distillery.electrostatics.settings import EspReferenceSettings
 from distillery.io import atomic_write
-
-
-class EspReferenceSettings(Settings):
-    """Which frames are labelled and how."""
-
-    method: str = "HF"
-    """HF, or a PySCF functional name (B3LYP)."""
-    basis: str = "6-31G*"
-    """Basis set (PySCF name)."""
-    n_frames: int = Field(200, ge=1)
-    """Frames labelled, spread evenly over the source frames."""
-    n_points: int = Field(300, ge=1)
-    """ESP points per frame."""
-    scales: tuple[float, ...] = Field((1.4, 1.6, 1.8, 2.0), min_length=1)
-    """Shells of ESP points at these multiples of the vdW radii."""
-    density: float = Field(1.0, gt=0)
-    """Surface points per Å² before `n_points` are drawn."""
-    charge: int = 0
-    """Total charge of the molecule in e."""
-    conv_tol: float = Field(1e-9, gt=0)
-    """SCF energy convergence in Hartree."""
 
 
 def frame_indices(n_source: int, n_frames: int) -> np.ndarray:

@@ -19,33 +19,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import yaml
-from pydantic import Field, PositiveFloat, ValidationError
+from pydantic import ValidationError
 
 from distillery.array_files import load_arrays, save_arrays
-from distillery.base_settings import Settings
 from distillery.data.frames import FrameSet
 from distillery.electrostatics import physics
+from distillery.electrostatics.settings import ChargeModelSettings
 from distillery.errors import InputError, reason
 from distillery.io import read_yaml, write_yaml
 from distillery.potentials.layers import edge_geometry
 from distillery.potentials.model import ARCHITECTURES, MODEL_ARRAYS, MODEL_META, count_parameters
 from distillery.potentials.neighbours import Bucket, build_buckets
-from distillery.potentials.settings import ModelSettings
 from distillery.potentials.tree_arrays import flatten_tree, unflatten_named
-
-
-class ChargeModelSettings(Settings):
-    """A charge head on a force-field representation, atom-centred or with off-centre
-    charges."""
-
-    model: ModelSettings = ModelSettings()
-    """The representation network, as for a force field."""
-    n_dcm: int = Field(0, ge=0, le=8)
-    """Off-centre charges per atom (DCM); 0: atom-centred charges only."""
-    max_offset: PositiveFloat = 0.5
-    """Largest displacement of an off-centre charge from its atom, in Å."""
-    conserve_charge: bool = True
-    """Hold the total charge exactly (a mean shift); false: only learned through its loss."""
 
 
 class ChargeHead(nn.Module):

@@ -1,5 +1,6 @@
 """Settings of the electrostatics track: the PySCF reference, the teacher charge models
-(atom-centred and distributed charges), the distilled student, evaluation and goals.
+(atom-centred and distributed charges), the distilled student, evaluation and goals. Plain
+settings only (no JAX), so that loading a config stays light.
 
 The global `electrostatics:` block is the default; a dataset's own `electrostatics:` block
 overrides any part of it.
@@ -10,14 +11,83 @@ from __future__ import annotations
 from pydantic import Field, PositiveFloat, PositiveInt
 
 from distillery.base_settings import Settings
-from distillery.electrostatics.generate import EspReferenceSettings
-from distillery.electrostatics.model import ChargeModelSettings
-from distillery.electrostatics.training import ChargeTrainSettings, LossWeights
 from distillery.potentials.settings import ModelSettings
 from distillery.train.settings import ScheduleSettings
 
 # every model an electrostatics dataset can train, in the order they are trained
 MODELS = ("teacher", "teacher_dcm", "student")
+
+
+class EspReferenceSettings(Settings):
+    """Which frames are labelled and how."""
+
+    method: str = "HF"
+    """HF, or a PySCF functional name (B3LYP)."""
+    basis: str = "6-31G*"
+    """Basis set (PySCF name)."""
+    n_frames: int = Field(200, ge=1)
+    """Frames labelled, spread evenly over the source frames."""
+    n_points: int = Field(300, ge=1)
+    """ESP points per frame."""
+    scales: tuple[float, ...] = Field((1.4, 1.6, 1.8, 2.0), min_length=1)
+    """Shells of ESP points at these multiples of the vdW radii."""
+    density: float = Field(1.0, gt=0)
+    """Surface points per Å² before `n_points` are drawn."""
+    charge: int = 0
+    """Total charge of the molecule in e."""
+    conv_tol: float = Field(1e-9, gt=0)
+    """SCF energy convergence in Hartree."""
+
+
+class ChargeModelSettings(Settings):
+    """A charge head on a force-field representation, atom-centred or with off-centre
+    charges."""
+
+    model: ModelSettings = ModelSettings()
+    """The representation network, as for a force field."""
+    n_dcm: int = Field(0, ge=0, le=8)
+    """Off-centre charges per atom (DCM); 0: atom-centred charges only."""
+    max_offset: PositiveFloat = 0.5
+    """Largest displacement of an off-centre charge from its atom, in Å."""
+    conserve_charge: bool = True
+    """Hold the total charge exactly (a mean shift); false: only learned through its loss."""
+
+
+class LossWeights(Settings):
+    """Weight of each mean-square loss, in the units its metric reports (see
+    `distillery.electrostatics.training`)."""
+
+    esp: float = Field(1.0, ge=0)
+    """ESP on the grid points, (kcal/mol/e)²."""
+    dipole: float = Field(1.0, ge=0)
+    """Dipole components, D²."""
+    quadrupole: float = Field(0.1, ge=0)
+    """Quadrupole components, (D·Å)²."""
+    total_charge: float = Field(1.0, ge=0)
+    """Total charge, e²; acts only when the charge is not conserved exactly."""
+    mono: float = Field(0.0, ge=0)
+    """Per-atom charges, e²: the teacher's charges for a student; reference (Mulliken)
+    charges are no target by default."""
+
+
+class ChargeTrainSettings(Settings):
+    """Optimisation of the charge head; early stopping on the validation ESP RMSE."""
+
+    epochs: PositiveInt = 100
+    """Passes over the training frames."""
+    batch_size: PositiveInt = 8
+    """Frames per batch."""
+    schedule: ScheduleSettings = ScheduleSettings()
+    """Learning-rate schedule."""
+    clip_norm: PositiveFloat = 10.0
+    """Global gradient norm clipped to."""
+    patience: int = Field(0, ge=0)
+    """Epochs without a better validation ESP RMSE before stopping; 0 = off."""
+    weights: LossWeights = LossWeights()
+    """Weights of the losses."""
+    seed: int | None = None
+    """Seed of initialisation and shuffling; null: the dataset's seed (0 outside a
+    workflow)."""
 
 
 class ReferenceSettings(EspReferenceSettings):

@@ -14,54 +14,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from pydantic import Field, PositiveFloat, PositiveInt
 
-from distillery.base_settings import Settings
 from distillery.data.electrostatics import KCAL_PER_MOL
 from distillery.data.frames import FrameSet
 from distillery.electrostatics.metrics import DEBYE, electrostatic_metrics
 from distillery.electrostatics.model import ChargeModel, electrostatic_buckets
+from distillery.electrostatics.settings import ChargeTrainSettings
 from distillery.potentials.neighbours import Bucket, batch_plan, take_batch
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import difference_pct, epoch_summary
 from distillery.train.schedule import make_schedule
-from distillery.train.settings import ScheduleSettings, run_seed
-
-
-class LossWeights(Settings):
-    """Weight of each mean-square loss (in reporting units, see the module docstring)."""
-
-    esp: float = Field(1.0, ge=0)
-    """ESP on the grid points, (kcal/mol/e)²."""
-    dipole: float = Field(1.0, ge=0)
-    """Dipole components, D²."""
-    quadrupole: float = Field(0.1, ge=0)
-    """Quadrupole components, (D·Å)²."""
-    total_charge: float = Field(1.0, ge=0)
-    """Total charge, e²; acts only when the charge is not conserved exactly."""
-    mono: float = Field(0.0, ge=0)
-    """Per-atom charges, e²: the teacher's charges for a student; reference (Mulliken)
-    charges are no target by default."""
-
-
-class ChargeTrainSettings(Settings):
-    """Optimisation of the charge head; early stopping on the validation ESP RMSE."""
-
-    epochs: PositiveInt = 100
-    """Passes over the training frames."""
-    batch_size: PositiveInt = 8
-    """Frames per batch."""
-    schedule: ScheduleSettings = ScheduleSettings()
-    """Learning-rate schedule."""
-    clip_norm: PositiveFloat = 10.0
-    """Global gradient norm clipped to."""
-    patience: int = Field(0, ge=0)
-    """Epochs without a better validation ESP RMSE before stopping; 0 = off."""
-    weights: LossWeights = LossWeights()
-    """Weights of the losses."""
-    seed: int | None = None
-    """Seed of initialisation and shuffling; null: the dataset's seed (0 outside a
-    workflow)."""
+from distillery.train.settings import run_seed
 
 
 def losses(model: ChargeModel, params: Any, batch: Mapping[str, jnp.ndarray]
