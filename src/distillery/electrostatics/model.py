@@ -88,7 +88,7 @@ class ChargeModel:
         numbers = jnp.array([8, 1], jnp.int32)
         vectors = jnp.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
         edges = jnp.array([1, 0], jnp.int32)
-        # one compiled program: run eagerly, every layer's init compiles op by op
+        # jitted: run eagerly, every operation of the initialisation compiles on its own
         return jax.jit(self.module.init)(jax.random.PRNGKey(seed), numbers, vectors, edges,
                                          edges[::-1], jnp.ones(2, bool))
 
