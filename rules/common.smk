@@ -29,6 +29,7 @@ EXPORT_DIR = f"{DATASET_DIR}/export"
 MD_DIR = f"{DATASET_DIR}/md"
 CG_DIR = f"{DATASET_DIR}/priors"
 CAN_DIR = f"{DATASET_DIR}/classifier"
+ES_DIR = f"{DATASET_DIR}/electrostatics"
 REPORT_DIR = f"{RESULTS}/report"
 # the project database (distillery.db); every job writes through to it as it ends
 PROJECT_DB = f"{RESULTS}/project.db"
@@ -86,10 +87,13 @@ def all_targets():
 
 
 def raw_files(wildcards):
-    """Raw inputs of a dataset: generated under data/raw/ or the configured paths."""
+    """Raw inputs of a dataset: generated under data/raw/ or the configured paths (a path
+    missing from the working directory but shipped in the repository: the shipped file)."""
     cfg = dataset_cfg(wildcards.dataset)
     if cfg.generate is None:
-        return [entry.path for entry in cfg.raw_entries()]
+        paths = [entry.path for entry in cfg.raw_entries()]
+        return [p if Path(p).exists() or not shipped_file(p).exists() else str(shipped_file(p))
+                for p in paths]
     if cfg.generate.kind == "can_bus":
         return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.captures]
     return [f"data/raw/{wildcards.dataset}.npz"]

@@ -20,6 +20,8 @@ from tests.conftest import DEFAULT_CONFIG, VALIDATION_CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "config" / "schemas" / "config.schema.json"
+# what a dataset entry must say, having no default: its track, format, data and temperature
+SOURCE_KEYS = ("track", "format", "generate", "raw", "temperature")
 
 
 @pytest.fixture
@@ -78,10 +80,10 @@ def test_settings_from_config_and_from_schema_defaults_agree(config):
     """Every block of the default config is the block the schema's defaults give."""
     schema = json.loads(SCHEMA.read_text())
     minimal = {"datasets": {name: {k: v for k, v in entry.items()
-                                   if k in ("track", "format", "generate", "temperature")}
+                                   if k in SOURCE_KEYS}
                             for name, entry in config["datasets"].items()}}
     from_file, from_defaults = load(config), load(minimal)
-    for name in ("seed", "results", "report", "forcefield", "classifier"):
+    for name in ("seed", "results", "report", "forcefield", "classifier", "electrostatics"):
         assert getattr(from_file.config, name) == getattr(from_defaults.config, name)
         if name in schema["properties"] and "default" in schema["properties"][name]:
             default = schema["properties"][name]["default"]
@@ -91,14 +93,12 @@ def test_settings_from_config_and_from_schema_defaults_agree(config):
 
 def test_the_default_config_restates_no_default(config):
     """config/config.yaml holds only what differs from the settings' defaults."""
-    defaults = load({"datasets": {n: {k: v for k, v in e.items()
-                                      if k in ("track", "format", "generate", "temperature")}
+    defaults = load({"datasets": {n: {k: v for k, v in e.items() if k in SOURCE_KEYS}
                                   for n, e in config["datasets"].items()}})
     for name, entry in config["datasets"].items():
         default = defaults.dataset(name).as_dict()
         for key, value in _leaves({k: v for k, v in entry.items()
-                                   if k not in ("track", "format", "generate",
-                                                "temperature")}).items():
+                                   if k not in SOURCE_KEYS}).items():
             assert _leaves(default).get(key) != value, f"datasets.{name}.{key} restates a default"
 
 
@@ -128,6 +128,11 @@ def test_the_default_config_restates_no_default(config):
         (lambda c: c["datasets"]["md"]["forcefield"].update(
             md_stability={"models": ["student_large"]}),
          r"md_stability\.models: \['student_large'\] not among the models \['teacher', 'student'"),
+        (lambda c: c["datasets"]["mol_esp"]["electrostatics"]["reference"].update(source="can"),
+         r"datasets\.mol_esp\.electrostatics\.reference\.source: found 'can', expected one "
+         r"of \['md', 'mol'"),
+        (lambda c: c.update(electrostatics={"teacher": {"charges": {"n_dcm": 9}}}),
+         r"config: electrostatics\.teacher\.charges\.n_dcm: found 9"),
     ],
 )
 def test_errors_name_the_key_and_what_is_allowed(config, edit, message):

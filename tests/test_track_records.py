@@ -10,6 +10,8 @@ import pytest
 from distillery.can.record import classifier_metrics
 from distillery.can.settings import CANGoalSettings, ClassifierSettings
 from distillery.cg.record import cg_metrics
+from distillery.electrostatics.record import electrostatics_metrics
+from distillery.electrostatics.settings import EsGoalSettings
 from distillery.forcefield.record import forcefield_metrics, training_figures
 from distillery.forcefield.settings import FFGoalSettings
 from distillery.metrics.record import read_metrics, write_metrics
@@ -311,3 +313,40 @@ def test_cg_non_finite_values_and_unknown_modes(tmp_path):
     with pytest.raises(ValueError, match="no 'force_mae'"):
         cg_metrics("cg", {"full": {"force_rmse": 1.0}}, "cpu", n_frames=8)
 
+
+
+# --- electrostatics --------------------------------------------------------------------------
+
+def _es(esp_rmse: float, dipole_mae: float, n_dcm: int | None = None,
+        frames_per_s: float | None = None) -> dict:
+    figures = {"esp_rmse": esp_rmse, "dipole_mae": dipole_mae, "quadrupole_mae": 0.3}
+    if n_dcm is not None:  # a learned model: size and speed
+        figures |= {"n_dcm": n_dcm, "frames_per_s": frames_per_s, "n_params": 5000,
+                    "size_bytes": 20_000}
+    return figures
+
+
+def test_electrostatics_goals_are_on_the_learned_models_by_their_kind():
+    models = {"reference_charges": _es(4.6, 1.3), "per_frame_fit": _es(1.0, 0.03),
+              "teacher": _es(1.2, 0.08, 0, 1000.0), "teacher_dcm": _es(1.1, 0.05, 2, 500.0),
+              "student": _es(1.6, 0.2, 0, 3000.0)}
+    record = electrostatics_metrics("mol_esp", models, EsGoalSettings(), JAX_CPU, n_frames=40)
+    assert [(m.model, m.role) for m in record.models] == [
+        ("reference_charges", "baseline"), ("per_frame_fit", "baseline"),
+        ("teacher", "teacher"), ("teacher_dcm", "model"), ("student", "student")]
+    goals = {(model, g.name): (g.threshold, g.passed) for model, g in record.goals()}
+    assert goals == {
+        ("teacher", "esp_rmse_ratio_vs_fit"): (1.5, True), ("teacher", "dipole_mae"): (0.1, True),
+        # distributed charges must beat the per-frame atom-centred fit: 1.1x misses
+        ("teacher_dcm", "esp_rmse_ratio_vs_fit"): (1.0, False),
+        ("teacher_dcm", "dipole_mae"): (0.1, True),
+        ("student", "esp_rmse_ratio_vs_fit"): (1.5, False), ("student", "dipole_mae"): (0.1, False)}
+    student = _model(record, "student")
+    assert student.metrics["speedup_vs_teacher"] == pytest.approx(3.0)
+    assert student.throughput.value == 3000.0 and student.n_params == 5000
+    assert _model(record, "reference_charges").metrics["esp_rmse_ratio_vs_fit"] == \
+        pytest.approx(4.6)
+    assert record.summary["speedup_student_vs_teacher"] == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="expected per_frame_fit, teacher"):
+        electrostatics_metrics("mol_esp", {"teacher": models["teacher"]}, EsGoalSettings(),
+                               JAX_CPU, n_frames=40)

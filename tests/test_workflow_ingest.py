@@ -12,6 +12,7 @@ import yaml
 from distillery.data.can import read_can_frames
 from distillery.data.frames import read_frames
 from distillery.data.splits import read_splits
+from distillery.tracks import TRACKS
 from tests.conftest import TINY_CONFIG, TINY_DATASETS, run_snakemake
 
 pytestmark = pytest.mark.workflow
@@ -45,8 +46,7 @@ def test_ingest_writes_validated_parquet_and_splits(ingested):
         assert "done in" in (ingested / f"results/{name}/logs/ingest.log").read_text()
         provenance = json.loads(
             (ingested / f"results/{name}/logs/ingest.provenance.json").read_text())
-        assert provenance["params"]["data"]["track"] in ("forcefield", "coarse_grained",
-                                                        "classifier")
+        assert provenance["params"]["data"]["track"] in TRACKS
         assert provenance["versions"]["numpy"] == np.__version__
 
 

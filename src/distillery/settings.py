@@ -1,7 +1,8 @@
 """The whole configuration as typed settings, built once from `config/config.yaml`.
 
 Each block is a settings class defined beside the code that uses it (`data.settings`,
-`forcefield.settings`, `cg.settings`, `can.settings`, `report.settings`); this module composes
+`forcefield.settings`, `electrostatics.settings`, `cg.settings`, `can.settings`,
+`report.settings`); this module composes
 them, merges a dataset's own track blocks over the global ones, and turns validation errors
 into one line that names the key. `config/schemas/config.schema.json` is generated from
 `Config` (`python -m distillery.settings schema`), so every default lives in exactly one place.
@@ -31,6 +32,7 @@ from distillery.base_settings import Settings
 from distillery.can.settings import ClassifierSettings, WindowSettings
 from distillery.cg.settings import CGSettings
 from distillery.data.settings import DataSettings
+from distillery.electrostatics.settings import ChargeRoleSettings, ElectrostaticsSettings
 from distillery.errors import ConfigError
 from distillery.forcefield.settings import ForcefieldSettings, RoleSettings
 from distillery.report.settings import ReportSettings
@@ -39,7 +41,8 @@ from distillery.tracking.settings import TrackingSettings
 from distillery.train.plan_settings import PlanSettings
 
 DATASET_NAME = r"^[A-Za-z0-9_-]+$"
-R = TypeVar("R", bound=RoleSettings)
+# a model role: its training block takes the dataset's seed
+R = TypeVar("R", RoleSettings, ChargeRoleSettings)
 
 
 class DatasetSettings(DataSettings):
@@ -49,6 +52,9 @@ class DatasetSettings(DataSettings):
     """This dataset's force-field settings, merged over the global `forcefield:` block."""
     classifier: dict[str, Any] = Field(default_factory=dict)
     """This dataset's classifier settings, merged over the global `classifier:` block."""
+    electrostatics: dict[str, Any] = Field(default_factory=dict)
+    """This dataset's electrostatics settings, merged over the global `electrostatics:`
+    block."""
     cg: CGSettings = CGSettings()
     """Coarse-graining of a coarse_grained dataset: mapping, priors, delta model, simulation."""
     windows: WindowSettings = WindowSettings()
@@ -78,6 +84,9 @@ class Config(Settings):
     """Force-field track defaults: teacher, students, distillation, evaluation, export, MD."""
     classifier: ClassifierSettings = ClassifierSettings()
     """CAN intrusion-detection track defaults: architectures, KD, fusion, training, goals."""
+    electrostatics: ElectrostaticsSettings = ElectrostaticsSettings()
+    """Electrostatics track defaults: PySCF reference, teacher charge models (atom-centred
+    and distributed charges), distilled student, goals."""
     tracking: TrackingSettings = TrackingSettings()
     """MLflow logging of training and evaluation jobs (local SQLite store by default)."""
     sweeps: dict[str, SweepSettings] = Field(default_factory=dict)
@@ -109,6 +118,7 @@ class Resolved:
             self.forcefield(name)
             self.classifier(name)
             self._check_temperature(name)
+            self._check_reference_source(name)
 
     @property
     def datasets(self) -> dict[str, DatasetSettings]:
@@ -148,6 +158,11 @@ class Resolved:
     def classifier(self, name: str) -> ClassifierSettings:
         return self._track_views[("classifier", name)]
 
+    def electrostatics(self, name: str) -> ElectrostaticsSettings:
+        """The global `electrostatics:` block with the dataset's own block merged over it and
+        the dataset's seed in every training block that leaves it open."""
+        return self._track_views[("electrostatics", name)]
+
     def cg(self, name: str) -> CGSettings:
         """The dataset's `cg:` block with its temperature and seed filled in for simulation."""
         cg = self.dataset(name).cg
@@ -166,7 +181,8 @@ class Resolved:
         track block, as plain values (what `config_diff` compares between two variants)."""
         entry = self.dataset(name)
         track = {"forcefield": self.forcefield, "classifier": self.classifier,
-                 "coarse_grained": self.cg}[entry.track](name)
+                 "coarse_grained": self.cg,
+                 "electrostatics": self.electrostatics}[entry.track](name)
         return {"dataset": entry.as_dict(), entry.track: track.model_dump(mode="json")}
 
     @cached_property
@@ -190,6 +206,11 @@ class Resolved:
                             f"{where}.classifier")
             views[("classifier", name)] = can.model_copy(
                 update={"train": _seeded(can.train, seed)})
+            es = _validate(ElectrostaticsSettings,
+                           overlay(self.config.electrostatics, entry.electrostatics),
+                           f"{where}.electrostatics")
+            views[("electrostatics", name)] = es.model_copy(update={
+                role: _seeded_role(getattr(es, role), seed) for role in es.roles()})
         return views
 
     def _sweep_variants(self) -> dict[str, tuple[str, DatasetSettings]]:
@@ -211,6 +232,16 @@ class Resolved:
                                   f"sweeps.{sweep_name}")
                 out[name] = (sweep.dataset, entry)
         return out
+
+    def _check_reference_source(self, name: str) -> None:
+        """An electrostatics dataset's PySCF reference labels frames of a molecular dataset."""
+        reference = self.electrostatics(name).reference
+        if self.dataset(name).track != "electrostatics" or reference is None:
+            return
+        molecular = [n for n, d in self.datasets.items() if d.format != "can_csv" and n != name]
+        if reference.source not in molecular:
+            raise ConfigError(f"config: datasets.{name}.electrostatics.reference.source: found "
+                              f"{reference.source!r}, expected one of {molecular}")
 
     def _check_temperature(self, name: str) -> None:
         """Every temperature a step reads is set once here: the dataset's, or the block's own

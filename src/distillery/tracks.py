@@ -5,5 +5,5 @@ from __future__ import annotations
 
 from typing import Literal, get_args
 
-Track = Literal["forcefield", "coarse_grained", "classifier"]
+Track = Literal["forcefield", "coarse_grained", "classifier", "electrostatics"]
 TRACKS: tuple[Track, ...] = get_args(Track)

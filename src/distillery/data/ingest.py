@@ -18,6 +18,8 @@ from distillery.errors import InputError
 MOLECULAR_FORMATS = ("npz", "extxyz")
 # labels a track cannot train without: missing ones stop the ingest, not a later stage
 REQUIRED_LABELS: dict[str, tuple[str, ...]] = {"forcefield": ("energy", "forces")}
+# electrostatic labels (distillery.data.electrostatics) a track cannot train without
+REQUIRED_ELECTROSTATICS: dict[str, tuple[str, ...]] = {"electrostatics": ("esp", "esp_grid")}
 
 
 def raw_entries(cfg: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -39,6 +41,13 @@ def read_molecular(paths: Sequence[str], fmt: str, cfg: Mapping[str, Any]) -> Fr
     required = REQUIRED_LABELS.get(cfg.get("track", ""), ())
     reader = read_npz if fmt == "npz" else read_extxyz
     sets = [reader(path, units, cfg.get("fields"), required) for path in paths]
+    for fs, path in zip(sets, paths, strict=True):
+        for name in REQUIRED_ELECTROSTATICS.get(cfg.get("track", ""), ()):
+            if name not in fs.extras:
+                raise InputError(path, name, f"no {name} among the labels {sorted(fs.extras)}",
+                                 "ESP values (esp) on their points (vdw_surface or esp_grid)",
+                                 fix="rename the fields or map them with fields: in the "
+                                 "dataset config")
     fs = concat_frames(sets, paths)
     check_frames(fs, ",".join(paths))
     return fs

@@ -17,25 +17,12 @@ from typing import Any
 
 import numpy as np
 from ase import units
-from pydantic import Field
 
-from distillery.base_settings import Settings
 from distillery.data.frames import FrameSet
 from distillery.data.generate.xtb_molecule import write_npz
 from distillery.electrostatics.physics import centre_of_mass, vdw_surface
-
-
-class EspReferenceSettings(Settings):
-    """Which frames are labelled and how: `method` HF or a PySCF functional name (B3LYP)."""
-
-    method: str = "HF"
-    basis: str = "6-31G*"
-    n_frames: int = Field(60, ge=1, description="frames spread evenly over the source")
-    n_points: int = Field(300, ge=1, description="ESP points per frame")
-    scales: tuple[float, ...] = Field((1.4, 1.6, 1.8, 2.0), min_length=1)
-    density: float = Field(1.0, gt=0, description="surface points per Å² before drawing")
-    charge: int = 0
-    conv_tol: float = Field(1e-9, gt=0, description="SCF energy convergence (Hartree)")
+from distillery.electrostatics.settings import EspReferenceSettings
+from distillery.io import atomic_write
 
 
 def frame_indices(n_source: int, n_frames: int) -> np.ndarray:
@@ -110,15 +97,23 @@ def reference_arrays(frames: FrameSet, settings: EspReferenceSettings, seed: int
 
 
 def generate_reference(frames: FrameSet, path: str | Path, settings: EspReferenceSettings,
-                       seed: int, log: Callable[[str], None] = print) -> dict[str, Any]:
+                       seed: int, log: Callable[[str], None] = print,
+                       compact: bool = False) -> dict[str, Any]:
     """Label frames with PySCF, write the NPZ atomically and return a provenance record
-    (with the seconds per frame)."""
+    (with the seconds per frame). `compact`: float arrays as float32 in a compressed archive
+    (a file to ship: a quarter of the size, ESP to 1e-7 relative)."""
     import pyscf
 
     start = time.perf_counter()
     arrays = reference_arrays(frames, settings, seed, log)
     seconds = time.perf_counter() - start
-    write_npz(path, arrays)
+    if compact:
+        arrays = {k: v.astype(np.float32) if v.dtype.kind == "f" else v
+                  for k, v in arrays.items()}
+        with atomic_write(path) as handle:
+            np.savez_compressed(handle, **arrays)
+    else:
+        write_npz(path, arrays)
     return {"generator": "esp_reference", "seed": seed, **settings.model_dump(mode="json"),
             "pyscf": pyscf.__version__, "n_frames": len(arrays["R"]),
             "n_atoms": len(arrays["z"]), "seconds_per_frame": seconds / len(arrays["R"])}

@@ -11,32 +11,26 @@ the same point-charge model the baselines use.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
-from pydantic import Field, PositiveFloat
+import yaml
+from pydantic import ValidationError
 
-from distillery.base_settings import Settings
+from distillery.array_files import load_arrays, save_arrays
 from distillery.data.frames import FrameSet
 from distillery.electrostatics import physics
+from distillery.electrostatics.settings import ChargeModelSettings
+from distillery.errors import InputError, reason
+from distillery.io import read_yaml, write_yaml
 from distillery.potentials.layers import edge_geometry
-from distillery.potentials.model import ARCHITECTURES
+from distillery.potentials.model import ARCHITECTURES, MODEL_ARRAYS, MODEL_META, count_parameters
 from distillery.potentials.neighbours import Bucket, build_buckets
-from distillery.potentials.settings import ModelSettings
-
-
-class ChargeModelSettings(Settings):
-    """The representation (`model`, as for a force field), `n_dcm` off-centre charges per atom
-    (0: atom-centred only), their largest displacement (Å) and whether the total charge is
-    conserved exactly (the mean shift) or only learned through its loss."""
-
-    model: ModelSettings = ModelSettings()
-    n_dcm: int = Field(0, ge=0, le=8)
-    max_offset: PositiveFloat = 0.5
-    conserve_charge: bool = True
+from distillery.potentials.tree_arrays import flatten_tree, unflatten_named
 
 
 class ChargeHead(nn.Module):
@@ -94,8 +88,9 @@ class ChargeModel:
         numbers = jnp.array([8, 1], jnp.int32)
         vectors = jnp.array([[1.0, 0.0, 0.0], [-1.0, 0.0, 0.0]])
         edges = jnp.array([1, 0], jnp.int32)
-        return self.module.init(jax.random.PRNGKey(seed), numbers, vectors, edges,
-                                edges[::-1], jnp.ones(2, bool))
+        # jitted: run eagerly, every operation of the initialisation compiles on its own
+        return jax.jit(self.module.init)(jax.random.PRNGKey(seed), numbers, vectors, edges,
+                                         edges[::-1], jnp.ones(2, bool))
 
     def sites(self, params: Any, batch: Mapping[str, jnp.ndarray]
               ) -> tuple[jnp.ndarray, jnp.ndarray, jnp.ndarray]:
@@ -139,36 +134,70 @@ class ChargeModel:
 TARGETS = ("esp", "dipole", "quadrupole", "mono")
 
 
+def save_charge_model(directory: str | Path, model: ChargeModel, params: Any,
+                      meta: Mapping[str, Any] | None = None) -> None:
+    """`model.npz` (the parameters as arrays keyed by their '/'-joined paths) and `model.yaml`
+    beside it: the charge-model settings, the parameter count and `meta`."""
+    directory = Path(directory)
+    host = jax.tree.map(np.asarray, jax.device_get(params))
+    save_arrays(directory / MODEL_ARRAYS, flatten_tree(host))
+    write_yaml(directory / MODEL_META, {"charges": model.settings.as_dict(),
+                                        "n_parameters": count_parameters(host),
+                                        **dict(meta or {})})
+
+
+def load_charge_model(directory: str | Path) -> tuple[ChargeModel, Any]:
+    """The charge model and its parameters from a directory written by `save_charge_model`;
+    anything else raises a one-line InputError."""
+    directory = Path(directory)
+    arrays_path, meta_path = directory / MODEL_ARRAYS, directory / MODEL_META
+    expected, fix = f"{MODEL_ARRAYS} and {MODEL_META} written by save_charge_model", \
+        "retrain the model"
+    arrays = load_arrays(arrays_path, expected, fix)
+    try:
+        model = ChargeModel(ChargeModelSettings.model_validate(read_yaml(meta_path)["charges"]))
+    except (OSError, yaml.YAMLError, TypeError, KeyError, ValidationError) as exc:
+        raise InputError(meta_path, "charges", f"no usable model description ({reason(exc)})",
+                         expected, fix=fix) from None
+    template = jax.eval_shape(lambda: model.init(0))
+    return model, unflatten_named(template, arrays, arrays_path, fix, exact_dtypes=False)
+
+
 def total_charges(frames: FrameSet) -> np.ndarray:
-    """Each frame's total charge: its `total_charge` label, else its rounded charge sum."""
+    """Each frame's total charge: its `total_charge` label, else its rounded charge sum (0
+    without charges)."""
     if "total_charge" in frames.extras:
         return np.asarray(frames.extras["total_charge"], np.float64)
+    if "mono" not in frames.extras:
+        return np.zeros(len(frames))
     return np.array([np.round(np.sum(q)) for q in frames.extras["mono"]], np.float64)
 
 
 def electrostatic_buckets(frames: FrameSet, cutoff: float) -> list[Bucket]:
     """Padded graph buckets of `frames` with their electrostatic labels: `esp` (B, G),
     `esp_grid` (B, G, 3), `dipole`, `quadrupole`, `mono` (B, n_atoms padded), `total_charge`
-    and `has_<target>` flags (0 where a label is missing; ESP points are required)."""
-    if "esp" not in frames.extras:
-        raise ValueError("frames without ESP labels (esp on esp_grid points)")
+    and `has_<target>` flags (0 where a label is missing: frames to be labelled). ESP points
+    are required."""
+    if "esp_grid" not in frames.extras:
+        raise ValueError("frames without ESP points (esp_grid)")
     totals = total_charges(frames)
     buckets = build_buckets(frames, cutoff)
     for bucket in buckets:
         rows, size = bucket.index, bucket.n_atoms
         arrays = bucket.arrays
-        arrays["esp"] = np.asarray(frames.extras["esp"], np.float64)[rows]
-        arrays["esp_grid"] = np.asarray(frames.extras["esp_grid"], np.float64)[rows]
+        grid = np.asarray(frames.extras["esp_grid"], np.float64)[rows]
+        arrays["esp_grid"] = grid
         arrays["total_charge"] = totals[rows]
-        for name, shape in (("dipole", (3,)), ("quadrupole", (3, 3))):
+        for name, shape in (("esp", grid.shape[1:2]), ("dipole", (3,)),
+                            ("quadrupole", (3, 3))):
             present = name in frames.extras
             arrays[name] = (np.asarray(frames.extras[name], np.float64)[rows] if present
                             else np.zeros((len(rows), *shape)))
             arrays[f"has_{name}"] = np.full(len(rows), float(present))
         mono = np.zeros((len(rows), size))
-        for row, k in enumerate(rows):
-            mono[row, :len(frames.numbers[k])] = frames.extras["mono"][k]
+        if "mono" in frames.extras:
+            for row, k in enumerate(rows):
+                mono[row, :len(frames.numbers[k])] = frames.extras["mono"][k]
         arrays["mono"] = mono
         arrays["has_mono"] = np.full(len(rows), float(np.any(mono != 0)))
-        arrays["has_esp"] = np.ones(len(rows))
     return buckets

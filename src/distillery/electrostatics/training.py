@@ -14,40 +14,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from pydantic import Field, PositiveFloat, PositiveInt
 
-from distillery.base_settings import Settings
 from distillery.data.electrostatics import KCAL_PER_MOL
 from distillery.data.frames import FrameSet
 from distillery.electrostatics.metrics import DEBYE, electrostatic_metrics
 from distillery.electrostatics.model import ChargeModel, electrostatic_buckets
+from distillery.electrostatics.settings import ChargeTrainSettings
 from distillery.potentials.neighbours import Bucket, batch_plan, take_batch
 from distillery.train.early_stopping import EarlyStopping
 from distillery.train.history import difference_pct, epoch_summary
 from distillery.train.schedule import make_schedule
-from distillery.train.settings import ScheduleSettings, run_seed
-
-
-class LossWeights(Settings):
-    """Weight of each mean-square loss (in reporting units, see the module docstring)."""
-
-    esp: float = Field(1.0, ge=0)
-    dipole: float = Field(1.0, ge=0)
-    quadrupole: float = Field(0.1, ge=0)
-    total_charge: float = Field(1.0, ge=0)  # only acts when the charge is not conserved
-    mono: float = Field(0.0, ge=0)  # reference charges as a target (Mulliken: off by default)
-
-
-class ChargeTrainSettings(Settings):
-    """Optimisation of the charge head; early stopping on the validation ESP RMSE."""
-
-    epochs: PositiveInt = 100
-    batch_size: PositiveInt = 8
-    schedule: ScheduleSettings = ScheduleSettings()
-    clip_norm: PositiveFloat = 10.0
-    patience: int = Field(0, ge=0)  # epochs without a better validation ESP; 0 = off
-    weights: LossWeights = LossWeights()
-    seed: int | None = None  # null: the dataset's seed (0 outside a workflow)
+from distillery.train.settings import run_seed
 
 
 def losses(model: ChargeModel, params: Any, batch: Mapping[str, jnp.ndarray]
@@ -98,6 +75,9 @@ def fit(model: ChargeModel, train: FrameSet, val: FrameSet, settings: ChargeTrai
         log: Callable[[str], None] = print) -> tuple[Any, list[dict[str, float]]]:
     """Train from a seeded start; return the parameters of the best validation ESP RMSE and
     the per-epoch history (train_*, val_*, diff_pct_* for every metric)."""
+    for name, frames in (("training", train), ("validation", val)):
+        if "esp" not in frames.extras:
+            raise ValueError(f"{name} frames without ESP labels (esp on esp_grid points)")
     seed = run_seed(settings.seed)
     train_buckets = electrostatic_buckets(train, model.cutoff)
     val_buckets = electrostatic_buckets(val, model.cutoff)
