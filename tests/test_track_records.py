@@ -82,6 +82,19 @@ def test_forcefield_goals_are_on_the_student_with_the_settings_thresholds():
     assert [g for _, g in failing.goals() if g.passed] == []
 
 
+def test_a_trained_teacher_carries_its_own_force_mae_goal_when_one_is_set():
+    teacher_mae = ff_models()["teacher"]["force_mae"]
+    for limit, passed in ((teacher_mae * 1.01, True), (teacher_mae * 0.99, False)):
+        record = forcefield_metrics("md", ff_models(), FFGoalSettings(max_teacher_force_mae=limit),
+                                    "cpu", n_frames=12)
+        (goal,) = _model(record, "teacher").goals
+        assert (goal.name, goal.value, goal.passed) == ("force_mae", teacher_mae, passed)
+    # a reference teacher's error is zero by construction: no goal on it
+    surrogate = forcefield_metrics("md", ff_models(), FFGoalSettings(max_teacher_force_mae=1e-9),
+                                   "cpu", n_frames=12, teacher_type="reference")
+    assert _model(surrogate, "teacher").goals == ()
+
+
 def test_forcefield_non_finite_figures_become_null(tmp_path):
     models = ff_models()
     models["student"]["force_r2"] = float("nan")

@@ -37,7 +37,8 @@ def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
     `throughput` figures, `n_params`, `size_bytes`, `config`, `training`), named `teacher`,
     `student[_<name>]` and `baseline[_<name>]`; the teacher and at least one student are
     required. Students and baselines get their speed-up and force-MAE ratio over the teacher,
-    a student with a baseline its force-MAE ratio over it; every student carries the goals.
+    a student with a baseline its force-MAE ratio over it; every student carries the goals, a
+    trained teacher its own force-MAE goal when one is set.
     A `reference` teacher (the method that wrote the labels) makes the students surrogates and
     a `foundation` teacher's labels are the reference: then there is no ratio to the teacher's
     error, which is zero up to numerics; a foundation student's goal is its own force MAE."""
@@ -53,6 +54,9 @@ def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
     for name, role in roles.items():
         figures = dict(models[name])
         model_goals = []
+        if role == "teacher" and teacher_type == "model" and goals.max_teacher_force_mae:
+            model_goals = [check("force_mae", figures.get(HEADLINE.primary),
+                                 goals.max_teacher_force_mae, "<=")]
         if role != "teacher":
             speedup = ratio(figures.get(HEADLINE.throughput), teacher.get(HEADLINE.throughput))
             # the teacher of a surrogate or of a foundation student is the reference itself:

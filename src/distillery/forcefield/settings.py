@@ -217,6 +217,9 @@ class FFGoalSettings(Settings):
     max_force_mae_vs_foundation: PositiveFloat = 0.05
     """Largest student force MAE in eV/Å against a foundation teacher, whose labels are its
     reference."""
+    max_teacher_force_mae: PositiveFloat | None = None
+    """Largest force MAE in eV/Å of a `model` teacher against the reference; null: no goal
+    (the validation mode sets one for its trained ethanol teacher)."""
 
 
 class ForcefieldSettings(Settings):
