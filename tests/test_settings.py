@@ -144,11 +144,11 @@ def test_errors_name_the_key_and_what_is_allowed(config, edit, message):
 
 def test_a_null_dataset_in_an_overlay_leaves_it_out(config):
     config = copy.deepcopy(config)
-    config["datasets"]["mol"] = None
+    config["datasets"]["cg"] = None
     jsonschema.validate(config, json.loads(SCHEMA.read_text()))
     resolved = load(config)
-    assert "mol" not in resolved.datasets and "md" in resolved.datasets
-    assert "mol" not in resolved.datasets_for("forcefield")
+    assert "cg" not in resolved.datasets and "md" in resolved.datasets
+    assert "cg" not in resolved.datasets_for("coarse_grained")
     with pytest.raises(ConfigError, match="datasets"):
         load({**config, "datasets": {name: None for name in config["datasets"]}})
 
