@@ -86,10 +86,13 @@ def all_targets():
 
 
 def raw_files(wildcards):
-    """Raw inputs of a dataset: generated under data/raw/ or the configured paths."""
+    """Raw inputs of a dataset: generated under data/raw/, the generator's shipped file, or
+    the configured paths."""
     cfg = dataset_cfg(wildcards.dataset)
     if cfg.generate is None:
         return [entry.path for entry in cfg.raw_entries()]
+    if getattr(cfg.generate, "shipped", None) is not None:
+        return [str(shipped_file(cfg.generate.shipped))]
     if cfg.generate.kind == "can_bus":
         return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.captures]
     return [f"data/raw/{wildcards.dataset}.npz"]
