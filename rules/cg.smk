@@ -111,7 +111,8 @@ rule cg_evaluate_modes:
 rule cg_simulate:
     """Langevin dynamics of prior + ML (and of the prior alone), or of the prior alone without
     a delta model, from test frames; Jensen–Shannon divergences of bonds, angles, dihedrals
-    and a 2-D free-energy surface against the reference; stability."""
+    and a 2-D free-energy surface against the reference and between the halves of each run;
+    basin populations and sampling; stability per replica."""
     input:
         unpack(cg_model_inputs),
     output:

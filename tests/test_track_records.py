@@ -273,6 +273,10 @@ def test_cg_goals_missed_are_recorded_as_misses():
                         goals=loose)
     assert all(passed for _, passed in _goals(record).values())
     assert [g.threshold for g in _model(record, "full").goals] == [4, 0.7, 0.2, 0.8]
+    # a null threshold drops its goal
+    record = cg_metrics("ala2", cg_modes(), "cpu", n_frames=8, simulation=simulation,
+                        goals=CGGoalSettings(max_fes_js_vs_prior=None))
+    assert list(_goals(record)) == ["fes_js_vs_floor", "basin_error", "stable_fraction"]
 
 
 def test_cg_goals_of_a_prior_only_simulation_without_basins():

@@ -1,5 +1,6 @@
 """Distributions of a simulation against reference frames: Jensen–Shannon divergences of
-bonds, angles and dihedrals, and 2-D free-energy surfaces of two collective variables."""
+bonds, angles and dihedrals, 2-D free-energy surfaces of two collective variables, basin
+populations, and the autocorrelation time that says how many frames are independent."""
 
 from __future__ import annotations
 

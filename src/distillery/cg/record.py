@@ -40,13 +40,14 @@ def basin_error(populations: Mapping[str, float] | None,
 def simulation_goals(model: str, figures: Mapping[str, Mapping[str, Any]],
                      simulation: Mapping[str, Any], goals: CGGoalSettings) -> list[Goal]:
     """The goals of the simulated `model`: its free-energy JS over the reference-halves floor
-    and (full with the prior alone beside it) over the prior's, its largest basin-population
-    error (where basins are defined) and its fraction of stable replicas."""
+    and (full with the prior alone beside it, unless that goal is null) over the prior's, its
+    largest basin-population error (where basins are defined) and its fraction of stable
+    replicas."""
     own = figures[model]
     fes = number((own.get("js_divergence") or {}).get("fes"))
     floor = number(simulation["js_reference_halves"].get("fes"))
     out = [check("fes_js_vs_floor", ratio(fes, floor), goals.max_fes_js_vs_floor, "<=")]
-    if model == "full" and "prior-only" in figures:
+    if model == "full" and "prior-only" in figures and goals.max_fes_js_vs_prior is not None:
         prior = (figures["prior-only"].get("js_divergence") or {}).get("fes")
         out.append(check("fes_js_vs_prior", ratio(fes, prior), goals.max_fes_js_vs_prior, "<="))
     reference = simulation["reference"]["basin_populations"]

@@ -157,8 +157,9 @@ class CGGoalSettings(Settings):
 
     max_fes_js_vs_floor: PositiveFloat = 2.0
     """Largest free-energy JS divergence over the reference-halves JS (the noise floor)."""
-    max_fes_js_vs_prior: PositiveFloat = 0.5
-    """Largest free-energy JS divergence of the full model over the prior alone's."""
+    max_fes_js_vs_prior: PositiveFloat | None = 0.5
+    """Largest free-energy JS divergence of the full model over the prior alone's; null: no
+    such goal (a prior that is already the reference's own potential)."""
     max_basin_error: float = Field(0.03, ge=0, le=1)
     """Largest difference of a basin's population from the reference's (0.03: 3 percentage
     points), over `simulate.basins`."""
