@@ -84,9 +84,11 @@ rule cg_train_delta:
 
 rule cg_evaluate_modes:
     """Force and energy metrics on the test split of the dataset's models: full, prior-only
-    and ml-only, or prior-only alone without a delta model."""
+    and ml-only, or prior-only alone without a delta model; the simulation's figures beside
+    them and the track's goals on the simulated model."""
     input:
         unpack(cg_model_inputs),
+        simulation=f"{CG_DIR}/simulation.json",
     output:
         metrics=f"{CG_DIR}/metrics.json",
         table=cg_report(f"{CG_DIR}/metrics_modes.csv", "priors_modes.rst",
@@ -94,7 +96,7 @@ rule cg_evaluate_modes:
         parity=cg_report(f"{CG_DIR}/plots/parity_modes.svg", "priors_modes.rst",
                          figure="force parity per mode"),
     params:
-        **settings_params(models=lambda wc: cg(wc).models()),
+        **settings_params(models=lambda wc: cg(wc).models(), goals=lambda wc: cg(wc).goals),
         cache_dir=JAX_CACHE,
     log:
         log_path("cg_evaluate_modes"),
@@ -109,7 +111,8 @@ rule cg_evaluate_modes:
 rule cg_simulate:
     """Langevin dynamics of prior + ML (and of the prior alone), or of the prior alone without
     a delta model, from test frames; Jensen–Shannon divergences of bonds, angles, dihedrals
-    and a 2-D free-energy surface against the reference; stability."""
+    and a 2-D free-energy surface against the reference and between the halves of each run;
+    basin populations and sampling; stability per replica."""
     input:
         unpack(cg_model_inputs),
     output:

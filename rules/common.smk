@@ -87,13 +87,16 @@ def all_targets():
 
 
 def raw_files(wildcards):
-    """Raw inputs of a dataset: generated under data/raw/ or the configured paths (a path
-    missing from the working directory but shipped in the repository: the shipped file)."""
+    """Raw inputs of a dataset: generated under data/raw/, the generator's shipped file, or
+    the configured paths (a path missing from the working directory but shipped in the
+    repository: the shipped file)."""
     cfg = dataset_cfg(wildcards.dataset)
     if cfg.generate is None:
         paths = [entry.path for entry in cfg.raw_entries()]
         return [p if Path(p).exists() or not shipped_file(p).exists() else str(shipped_file(p))
                 for p in paths]
+    if getattr(cfg.generate, "shipped", None) is not None:
+        return [str(shipped_file(cfg.generate.shipped))]
     if cfg.generate.kind == "can_bus":
         return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.captures]
     return [f"data/raw/{wildcards.dataset}.npz"]

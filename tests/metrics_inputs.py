@@ -83,6 +83,32 @@ def cg_modes() -> dict[str, dict[str, Any]]:
             "ml-only": {**mode(2.0), "n_parameters": 3_000}}
 
 
+def cg_simulation(full_fes: float = 0.06, prior_fes: float = 0.5, floor: float = 0.025,
+                  alpha_r: float = 0.22, stable_replicas: int = 8) -> dict[str, Any]:
+    """A `cg_simulate` summary (the keys the record reads) of full and prior-only runs of 8
+    replicas; the reference has 20 % of its frames in alpha_R."""
+    def run(fes: float, populations: dict[str, float], stable: int) -> dict[str, Any]:
+        return {"js_divergence": {"bond": 0.01, "angle": 0.02, "fes": fes},
+                "js_halves": {"bond": 0.005, "angle": 0.01, "fes": fes / 3},
+                "stability": {"stable": stable == 8, "n_replicas": 8, "stable_replicas": stable},
+                "basin_populations": populations,
+                "sampling": {b: {"decorrelation_frames": 20.0, "effective_samples": 400.0,
+                                 "entries": 50} for b in populations}}
+
+    reference = {"beta_C7eq": 0.79, "alpha_R": 0.20, "alpha_L_C7ax": 0.01}
+    full = {"beta_C7eq": 0.99 - alpha_r, "alpha_R": alpha_r, "alpha_L_C7ax": 0.01}
+    prior = {"beta_C7eq": 0.30, "alpha_R": 0.25, "alpha_L_C7ax": 0.45}
+    return {"model": "full", "n_replicas": 8, "simulated_ps_total": 800.0,
+            **run(full_fes, full, stable_replicas),
+            "js_reference_halves": {"bond": 0.004, "angle": 0.008, "fes": floor},
+            "reference": {"n_frames": 6000, "basin_populations": reference,
+                          "sampling": {b: {"decorrelation_frames": 10.0,
+                                           "effective_samples": 600.0, "entries": 80}
+                                       for b in reference}},
+            "prior_only": run(prior_fes, prior, 8),
+            "fes_js_ratio_full_vs_prior": full_fes / prior_fes}
+
+
 def write_track_records(root: Path) -> dict[str, Path]:
     """A metrics.json per track, each written by its track's record function."""
     paths = {"md": root / "md/forcefield/metrics.json",

@@ -54,6 +54,8 @@ def test_npz_is_in_openmm_units_and_names_its_topology(generated):
     with np.load(tmp / "ad.npz") as f:
         assert str(f["topology"]) == TOPOLOGY
         assert f["R"].shape == f["F"].shape == (4, 22, 3) and f["E"].shape == (4,)
+        # float32 labels: nanoseconds of frames ship in a few MB
+        assert f["R"].dtype == f["F"].dtype == f["E"].dtype == np.float32
         # nm: bonded atoms ~0.1-0.15 apart
         assert 0.09 < np.linalg.norm(f["R"][0, 4] - f["R"][0, 5]) < 0.14
         np.testing.assert_array_equal(f["z"][:6], [6, 1, 1, 1, 6, 8])
@@ -68,9 +70,10 @@ def test_ingest_converts_kj_per_mol_and_nm_and_labels_match_the_force_field(gene
     fs = read_frames(tmp / "frames.parquet")
     kj = units.kJ / units.mol
     with np.load(tmp / "ad.npz") as f:
-        np.testing.assert_allclose(fs.stacked_positions(), f["R"] * 10.0, rtol=1e-15)
-        np.testing.assert_allclose(fs.energy, f["E"] * kj, rtol=1e-15)
-        np.testing.assert_allclose(fs.stacked_forces(), f["F"] * kj / 10.0, rtol=1e-15)
+        r, e, forces = (f[k].astype(np.float64) for k in ("R", "E", "F"))
+        np.testing.assert_allclose(fs.stacked_positions(), r * 10.0, rtol=1e-15)
+        np.testing.assert_allclose(fs.energy, e * kj, rtol=1e-15)
+        np.testing.assert_allclose(fs.stacked_forces(), forces * kj / 10.0, rtol=1e-15)
     assert "topology" not in fs.extras
     # an independent double-precision evaluation of frame 2 gives the same labels in eV and Å
     pdb = app.PDBFile(str(shipped_file(TOPOLOGY)))

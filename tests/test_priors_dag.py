@@ -48,3 +48,14 @@ def test_prior_only_and_user_prior_datasets_plan_no_delta_model_and_no_fit(tmp_p
     # the user's file is the input of the priors step of its dataset only
     assert str(user) in jobs[("cg_fit_priors", "ala2")]
     assert str(user) not in jobs[("cg_fit_priors", "cg")]
+
+
+def test_the_default_peptide_reads_its_shipped_trajectory(tmp_path: Path):
+    """`generate.shipped`: ingest reads the file the generator wrote earlier; nothing is
+    simulated in the run."""
+    result = run_snakemake(tmp_path, "-n", "results/ala2/data/frames.parquet",
+                           configfiles=(DEFAULT_CONFIG,))
+    jobs = planned_inputs(result.stdout + result.stderr)
+    assert set(jobs) == {("ingest", "ala2")}
+    (shipped,) = jobs[("ingest", "ala2")]
+    assert shipped.endswith("data/reference/ala2_6ns.npz") and Path(shipped).is_file()

@@ -154,6 +154,17 @@ def test_a_prior_only_dataset_is_evaluated_and_simulated_without_a_network(data,
     assert summary["prior_only"] is None and summary["fes_js_ratio_full_vs_prior"] is None
     assert 0.0 < summary["js_divergence"]["bond"] < 1.0
     assert np.load(tmp_path / "trajectory.npz")["positions"].shape == (2, 2, N_BEADS, 3)
+    assert set(summary["js_halves"]) == {"bond", "angle", "dihedral", "fes"}
+    assert summary["basin_populations"] == summary["reference"]["basin_populations"] == {}
+    # the simulated prior carries the track's goals: no prior to compare with, no basins
+    cg_evaluate_modes(data["frames"], data["splits"], known, ("prior-only",), dataset="chain",
+                      out_metrics=tmp_path / "metrics.json", out_table=tmp_path / "modes.csv",
+                      out_parity=tmp_path / "parity.svg",
+                      simulation=outputs["out_summary"])
+    (prior,) = read_metrics(tmp_path / "metrics.json").models
+    assert [g.name for g in prior.goals] == ["fes_js_vs_floor", "stable_fraction"]
+    assert prior.goals[0].value == pytest.approx(
+        summary["js_divergence"]["fes"] / summary["js_reference_halves"]["fes"])
     with pytest.raises(ValueError, match="full \\(with a delta model\\)"):
         cg_simulate(data["frames"], data["splits"], known, settings, ("full",),
                     out_trajectory=tmp_path / "unused.npz", **outputs)

@@ -63,7 +63,9 @@ def test_modes_and_simulation_are_reported(cg_run):
         return {**{name: h.divergence for name, h in hists.items()}, "fes": fes.divergence}
 
     assert divergences(reference, simulated) == pytest.approx(sim["js_divergence"], abs=1e-6)
-    assert divergences(reference[::2], reference[1::2]) == pytest.approx(
+    # the reference's halves in time: its first and second half
+    half = len(reference) // 2
+    assert divergences(reference[:half], reference[half:]) == pytest.approx(
         sim["js_reference_halves"], rel=1e-9)
     # the prior alone is simulated beside the full model, from the same starts
     prior = sim["prior_only"]
@@ -71,6 +73,14 @@ def test_modes_and_simulation_are_reported(cg_run):
     assert 0.0 < prior["js_divergence"]["fes"] < 1.0
     assert sim["fes_js_ratio_full_vs_prior"] == pytest.approx(
         sim["js_divergence"]["fes"] / prior["js_divergence"]["fes"])
+    # the simulated model carries the track's goals, on the figures of simulation.json (the
+    # chain's prior is the generator's potential: no goal against it)
+    goals = {g.name: g for g in modes["full"].goals}
+    assert list(goals) == ["fes_js_vs_floor", "stable_fraction"]
+    assert goals["fes_js_vs_floor"].value == pytest.approx(
+        sim["js_divergence"]["fes"] / sim["js_reference_halves"]["fes"])
+    assert goals["stable_fraction"].passed
+    assert record.summary["simulation"]["fes_js"]["prior-only"] == prior["js_divergence"]["fes"]
     # the chain generator's beads are all carbon: one type, one class per kind
     assert json.loads((cg_run / "beads.json").read_text())["types"] == ["C"] * 12
     assert traj["positions"].shape == (10, 2, 12, 3)

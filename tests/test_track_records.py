@@ -10,6 +10,7 @@ import pytest
 from distillery.can.record import classifier_metrics
 from distillery.can.settings import CANGoalSettings, ClassifierSettings
 from distillery.cg.record import cg_metrics
+from distillery.cg.settings import CGGoalSettings
 from distillery.electrostatics.record import electrostatics_metrics
 from distillery.electrostatics.settings import EsGoalSettings
 from distillery.forcefield.record import forcefield_metrics, training_figures
@@ -21,6 +22,7 @@ from tests.metrics_inputs import (
     JAX_CPU,
     can_models,
     cg_modes,
+    cg_simulation,
     ff_model,
     ff_models,
 )
@@ -285,7 +287,7 @@ def test_the_payload_model_carries_the_unseen_attack_goals():
 
 # --- coarse-grained --------------------------------------------------------------------------
 
-def test_cg_record_has_one_model_per_mode_and_no_goals():
+def test_cg_record_has_one_model_per_mode_and_no_goals_without_a_simulation():
     record = cg_metrics("cg", cg_modes(), JAX_CPU, n_frames=8, variant="long_prior")
     assert (record.track, record.variant) == ("coarse_grained", "long_prior")
     assert [(m.model, m.role) for m in record.models] == [
@@ -300,6 +302,74 @@ def test_cg_record_has_one_model_per_mode_and_no_goals():
     assert record.summary["force_mae_ratio_full_vs_prior"] == pytest.approx(1 / 3)
     assert record.summary["energy_note"].startswith("energies compared")
     assert record.goals() == []
+
+
+def _goals(record, model="full"):
+    return {g.name: (g.value, g.passed) for g in _model(record, model).goals}
+
+
+def test_cg_goals_met_by_a_converged_full_model():
+    """Full JS 0.04 against a floor of 0.025 (1.6x, goal <= 2x) and a prior's 0.5 (0.08x,
+    goal <= 0.5x); alpha_R 22 % against 20 % (2 points, goal <= 3); 8 of 8 replicas stable."""
+    record = cg_metrics("ala2", cg_modes(), "cpu", n_frames=8,
+                        simulation=cg_simulation(full_fes=0.04, alpha_r=0.22),
+                        goals=CGGoalSettings())
+    goals = _goals(record)
+    assert list(goals) == ["fes_js_vs_floor", "fes_js_vs_prior", "basin_error",
+                           "stable_fraction"]
+    assert goals["fes_js_vs_floor"] == (pytest.approx(1.6), True)
+    assert goals["fes_js_vs_prior"] == (pytest.approx(0.08), True)
+    assert goals["basin_error"] == (pytest.approx(0.02), True)
+    assert goals["stable_fraction"] == (1.0, True)
+    # only the simulated model carries goals; its figures and the prior's join the record
+    assert _model(record, "prior-only").goals == () and _model(record, "ml-only").goals == ()
+    full = _model(record, "full").metrics
+    assert full["basin_populations"]["alpha_R"] == pytest.approx(0.22)
+    assert full["js_halves"]["fes"] == pytest.approx(0.04 / 3)
+    assert _model(record, "prior-only").metrics["js_divergence"]["fes"] == 0.5
+    assert "js_divergence" not in _model(record, "ml-only").metrics
+    sim = record.summary["simulation"]
+    assert sim["fes_js_reference_halves"] == 0.025
+    assert sim["fes_js"] == {"full": 0.04, "prior-only": 0.5}
+    assert sim["basin_populations"]["reference"]["alpha_R"] == 0.20
+    assert sim["basin_populations"]["prior-only"]["alpha_L_C7ax"] == 0.45
+
+
+def test_cg_goals_missed_are_recorded_as_misses():
+    """JS 0.3 against a floor of 0.1 (3x) and a prior's 0.5 (0.6x); alpha_R 6 % against 20 %
+    (14 points); 7 of 8 replicas stable: every goal missed, with its figure."""
+    simulation = cg_simulation(full_fes=0.3, floor=0.1, alpha_r=0.06, stable_replicas=7)
+    record = cg_metrics("ala2", cg_modes(), "cpu", n_frames=8, simulation=simulation)
+    goals = _goals(record)
+    assert goals == {"fes_js_vs_floor": (pytest.approx(3.0), False),
+                     "fes_js_vs_prior": (pytest.approx(0.6), False),
+                     "basin_error": (pytest.approx(0.14), False),
+                     "stable_fraction": (0.875, False)}
+    # thresholds are the settings'
+    loose = CGGoalSettings(max_fes_js_vs_floor=4, max_fes_js_vs_prior=0.7, max_basin_error=0.2,
+                           min_stable_fraction=0.8)
+    record = cg_metrics("ala2", cg_modes(), "cpu", n_frames=8, simulation=simulation,
+                        goals=loose)
+    assert all(passed for _, passed in _goals(record).values())
+    assert [g.threshold for g in _model(record, "full").goals] == [4, 0.7, 0.2, 0.8]
+    # a null threshold drops its goal
+    record = cg_metrics("ala2", cg_modes(), "cpu", n_frames=8, simulation=simulation,
+                        goals=CGGoalSettings(max_fes_js_vs_prior=None))
+    assert list(_goals(record)) == ["fes_js_vs_floor", "basin_error", "stable_fraction"]
+
+
+def test_cg_goals_of_a_prior_only_simulation_without_basins():
+    """A dataset without a delta model reports the prior's run: no ratio to itself; no basins
+    defined, no basin goal; a run that blew up has no divergence, a missed goal."""
+    simulation = cg_simulation()
+    prior = simulation.pop("prior_only")
+    simulation.update(prior, model="prior-only", prior_only=None)
+    simulation["reference"]["basin_populations"] = {}
+    simulation["js_divergence"]["fes"] = None
+    record = cg_metrics("cg", {"prior-only": cg_modes()["prior-only"]}, "cpu", n_frames=8,
+                        simulation=simulation)
+    assert _goals(record, "prior-only") == {"fes_js_vs_floor": (None, False),
+                                            "stable_fraction": (1.0, True)}
 
 
 def test_cg_record_of_a_prior_only_dataset():

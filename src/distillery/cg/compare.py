@@ -1,5 +1,6 @@
 """Distributions of a simulation against reference frames: Jensen–Shannon divergences of
-bonds, angles and dihedrals, and 2-D free-energy surfaces of two collective variables."""
+bonds, angles and dihedrals, 2-D free-energy surfaces of two collective variables, basin
+populations, and the autocorrelation time that says how many frames are independent."""
 
 from __future__ import annotations
 
@@ -99,6 +100,13 @@ def is_dihedral(name: str, variables: Mapping[str, Sequence[int]] | None = None)
     return len(beads) == 4 if beads is not None else name.startswith("dihedral_")
 
 
+def is_angular(name: str, variables: Mapping[str, Sequence[int]] | None = None) -> bool:
+    """An angle or dihedral (in radians), as opposed to a length."""
+    beads = (variables or {}).get(name)
+    return len(beads) in (3, 4) if beads is not None else name.startswith(("angle_",
+                                                                             "dihedral_"))
+
+
 def fes_histograms(reference: np.ndarray, simulated: np.ndarray, topology: Topology,
                    names: Sequence[str], bins: int,
                    variables: Mapping[str, Sequence[int]] | None = None) -> Histograms:
@@ -119,3 +127,58 @@ def free_energy(counts: np.ndarray, kt: float) -> np.ndarray:
         f = -kt * np.log(counts / counts.sum())
     f[~np.isfinite(f)] = np.nan
     return f - np.nanmin(f)
+
+
+def in_interval(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    """low <= value < high; for low > high the interval wraps: value >= low or value < high."""
+    if low <= high:
+        return (values >= low) & (values < high)
+    return (values >= low) | (values < high)
+
+
+def basin_membership(positions: np.ndarray, topology: Topology,
+                     basins: Mapping[str, Mapping[str, Sequence[float]]],
+                     variables: Mapping[str, Sequence[int]] | None = None,
+                     ) -> dict[str, np.ndarray]:
+    """Per basin, whether each frame of `positions` (..., n_beads, 3) lies in its box of
+    collective variables (`SimulationSettings.basins`: degrees for angles and dihedrals)."""
+    values: dict[str, np.ndarray] = {}
+    inside = {}
+    for basin, box in basins.items():
+        member = np.ones(positions.shape[:-2], bool)
+        for name, (low, high) in box.items():
+            if name not in values:
+                x = collective_variable(name, positions, topology, variables)
+                values[name] = np.degrees(x) if is_angular(name, variables) else x
+            member &= in_interval(values[name], low, high)
+        inside[basin] = member
+    return inside
+
+
+def basin_populations(positions: np.ndarray, topology: Topology,
+                      basins: Mapping[str, Mapping[str, Sequence[float]]],
+                      variables: Mapping[str, Sequence[int]] | None = None,
+                      ) -> dict[str, float]:
+    """Fraction of the frames in each basin (a frame may lie in none, or in overlapping
+    boxes)."""
+    return {name: float(member.mean()) for name, member in
+            basin_membership(positions, topology, basins, variables).items()}
+
+
+def integrated_time(series: np.ndarray, window: float = 5.0) -> float | None:
+    """Integrated autocorrelation time, in frames, of `series` (n_frames, n_series): several
+    runs of one process (replicas), fluctuations taken about their pooled mean so that
+    replicas stuck apart count as slow. tau = 1 + 2 sum_t rho(t), summed up to Sokal's window,
+    the first lag M >= `window` tau(M). N / tau frames are effectively independent. None for
+    a constant series."""
+    x = np.asarray(series, np.float64)
+    x = x.reshape(len(x), -1) - x.mean()
+    n = len(x)
+    spectrum = np.fft.rfft(x, 2 * n, axis=0)
+    acf = np.fft.irfft(spectrum * spectrum.conj(), axis=0)[:n].mean(axis=1)
+    acf /= np.arange(n, 0, -1)  # unbiased: each lag averages n - t products
+    if acf[0] <= 0:
+        return None
+    tau = 2.0 * np.cumsum(acf / acf[0]) - 1.0
+    within = np.arange(n) >= window * tau
+    return float(tau[np.argmax(within)] if within.any() else tau[-1])

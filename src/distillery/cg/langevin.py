@@ -76,15 +76,22 @@ def langevin(energy_fn: Callable[[jnp.ndarray], jnp.ndarray], start: np.ndarray,
 
 def stability(traj: Trajectory, topology: Topology, max_bond: float,
               planned_records: int) -> dict[str, Any]:
-    """Stable: every recorded frame is finite and no bond ever exceeds `max_bond` (Å)."""
-    finite = np.isfinite(traj.positions).all(axis=(1, 2, 3))
+    """Stable: every recorded frame is finite and no bond ever exceeds `max_bond` (Å), over
+    the planned length. A replica is stable when its own frames are; a run stops when any
+    replica turns non-finite, so then none ran its planned length."""
+    finite_replica = np.isfinite(traj.positions).all(axis=(2, 3))  # (n_records, n_replicas)
     bonds = geometry.bond_lengths(np.where(np.isfinite(traj.positions), traj.positions, 0.0),
                                   topology.bonds)
+    broken_replica = ~finite_replica | (bonds.max(axis=2) > max_bond)
+    finite = finite_replica.all(axis=1)
     longest = bonds.max(axis=(1, 2))
-    broken = ~finite | (longest > max_bond)
+    broken = broken_replica.any(axis=1)
     first = int(np.argmax(broken)) if broken.any() else None
+    complete = len(traj.time_ps) == planned_records
     return {
-        "stable": bool(not broken.any() and len(traj.time_ps) == planned_records),
+        "stable": bool(not broken.any() and complete),
+        "n_replicas": int(traj.positions.shape[1]),
+        "stable_replicas": int((~broken_replica.any(axis=0)).sum()) if complete else 0,
         "finite": bool(finite.all()),
         "max_bond_threshold": float(max_bond),
         "longest_bond": float(np.nanmax(np.where(finite, longest, np.nan)))

@@ -137,6 +137,10 @@ class SimulationSettings(Settings):
     end_to_end, radius_of_gyration or bond_<i>, angle_<i>, dihedral_<i> of the topology."""
     bins: int = Field(25, ge=5)
     """Histogram bins per collective variable in the reference comparison."""
+    basins: dict[str, dict[str, tuple[float, float]]] = Field(default_factory=dict)
+    """Named basins, each a box over collective variables: {variable: [low, high]}, degrees
+    for angles and dihedrals, Å otherwise; low > high wraps through ±180°. Their populations
+    are compared with the reference's."""
     prior_only: bool = True
     """Also simulate the prior alone, for the comparison."""
 
@@ -145,6 +149,22 @@ class SimulationSettings(Settings):
         if self.steps < self.stride:
             raise ValueError(f"steps ({self.steps}) must be at least stride ({self.stride})")
         return self
+
+
+class CGGoalSettings(Settings):
+    """Targets of the coarse-grained track, checked on the simulated model (`full`, or the
+    prior alone without a delta model) in metrics.json."""
+
+    max_fes_js_vs_floor: PositiveFloat = 2.0
+    """Largest free-energy JS divergence over the reference-halves JS (the noise floor)."""
+    max_fes_js_vs_prior: PositiveFloat | None = 0.5
+    """Largest free-energy JS divergence of the full model over the prior alone's; null: no
+    such goal (a prior that is already the reference's own potential)."""
+    max_basin_error: float = Field(0.03, ge=0, le=1)
+    """Largest difference of a basin's population from the reference's (0.03: 3 percentage
+    points), over `simulate.basins`."""
+    min_stable_fraction: float = Field(1.0, ge=0, le=1)
+    """Smallest fraction of the replicas that stay stable."""
 
 
 class PriorSourceSettings(Settings):
@@ -176,6 +196,8 @@ class CGSettings(PriorFitSettings):
     no network (evaluated and simulated as `prior-only`)."""
     simulate: SimulationSettings = SimulationSettings()
     """Simulation of prior + ML and its comparison with the reference."""
+    goals: CGGoalSettings = CGGoalSettings()
+    """Targets of the simulated model, checked in metrics.json."""
 
     def models(self) -> tuple[CGModel, ...]:
         """The models the track evaluates: `full`, `prior-only` and `ml-only` with a delta

@@ -13,7 +13,14 @@ import pandas as pd
 from ase import units
 
 from distillery.cg import geometry
-from distillery.cg.compare import coordinate_histograms, fes_histograms, free_energy
+from distillery.cg.compare import (
+    basin_membership,
+    basin_populations,
+    coordinate_histograms,
+    fes_histograms,
+    free_energy,
+    integrated_time,
+)
 from distillery.cg.delta import combined_energy
 from distillery.cg.langevin import Trajectory, langevin, stability
 from distillery.cg.plots import plot_distributions, plot_fes, plot_placeholder
@@ -42,15 +49,38 @@ def finite_frames(traj: Trajectory) -> np.ndarray:
     return frames[np.isfinite(frames).all(axis=(1, 2))]
 
 
-def reference_floor(reference: np.ndarray, topology: Topology,
-                    settings: SimulationSettings) -> dict[str, float]:
-    """The divergences between two halves of the reference: the sampling-noise floor."""
-    halves = reference[::2], reference[1::2]
-    floor = {name: h.divergence for name, h in
-             coordinate_histograms(*halves, topology, settings.bins).items()}
-    floor["fes"] = fes_histograms(*halves, topology, settings.fes, settings.bins,
-                                  settings.variables).divergence
-    return floor
+def halves_divergences(series: np.ndarray, topology: Topology,
+                       settings: SimulationSettings) -> dict[str, float]:
+    """The divergences between the first and the second half in time of `series` (n_frames,
+    ..., n_beads, 3; replicas pooled within each half, non-finite frames left out): how far
+    a run's own sampling is from converged. Of the reference, the noise floor; consecutive
+    frames are correlated, so halves in time (not alternate frames) show it."""
+    half = len(series) // 2
+    first, second = (np.asarray(h).reshape(-1, *series.shape[-2:])
+                     for h in (series[:half], series[half:]))
+    first, second = (h[np.isfinite(h).all(axis=(1, 2))] for h in (first, second))
+    out = {name: h.divergence for name, h in
+           coordinate_histograms(first, second, topology, settings.bins).items()}
+    out["fes"] = fes_histograms(first, second, topology, settings.fes, settings.bins,
+                                settings.variables).divergence
+    return out
+
+
+def sampling(series: np.ndarray, topology: Topology, settings: SimulationSettings,
+             ) -> dict[str, dict[str, float | None]]:
+    """Per basin of `settings.basins`, the integrated autocorrelation time of being in it (in
+    recorded frames), the effective number of independent frames of `series` (n_frames, ...,
+    n_beads, 3: replicas along the middle axes) and the number of entries into it. A basin
+    entered a few times is sampled no better than its entries, whatever its tau."""
+    out: dict[str, dict[str, float | None]] = {}
+    member = basin_membership(series, topology, settings.basins, settings.variables)
+    for basin, inside in member.items():
+        inside = inside.reshape(len(inside), -1)
+        tau = integrated_time(inside.astype(np.float64))
+        out[basin] = {"decorrelation_frames": tau,
+                      "effective_samples": None if tau is None else inside.size / tau,
+                      "entries": int((inside[1:] & ~inside[:-1]).sum())}
+    return out
 
 
 def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
@@ -88,7 +118,7 @@ def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
         np.savez_compressed(handle, positions=traj.positions.astype(np.float32),
                             time_ps=traj.time_ps, numbers=numbers)
 
-    floor = reference_floor(reference, top, settings)
+    floor = halves_divergences(reference, top, settings)
     divergences: dict[str, dict[str, float | None]] = {}
     panels: list[tuple[str, np.ndarray]] = []
     edges = None
@@ -119,16 +149,43 @@ def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
         print(f"{mode}: stable {runs[mode][1]['stable']}, JS divergences: "
               + ", ".join(f"{k} {v:.4g}" for k, v in values.items() if v is not None))
 
+    halves = {mode: halves_divergences(run.positions, top, settings)
+              for mode, (run, _) in runs.items()}
+    populations = {"reference": basin_populations(reference, top, settings.basins,
+                                                  settings.variables),
+                   **{mode: basin_populations(finite_frames(run), top, settings.basins,
+                                              settings.variables)
+                      for mode, (run, _) in runs.items()}}
+    frame_ps = settings.timestep * settings.stride
+    sampled = {"reference": sampling(reference, top, settings),
+               **{mode: sampling(run.positions, top, settings) for mode, (run, _) in runs.items()}}
+    for mode in runs:
+        print(f"{mode}: free-energy JS between the run's halves {halves[mode]['fes']:.4g} "
+              f"(reference halves {floor['fes']:.4g})")
+    for name, pops in populations.items():
+        print(f"basins of {name}: " + ", ".join(f"{b} {p:.1%}" for b, p in pops.items()))
+
     full_fes = divergences.get("full", {}).get("fes")
     prior_fes = divergences.get("prior-only", {}).get("fes")
     beside = "prior-only" in runs and primary != "prior-only"
+
+    def figures(mode: CGModel) -> dict[str, Any]:
+        return {"js_divergence": divergences[mode], "js_halves": halves[mode],
+                "stability": runs[mode][1], "basin_populations": populations[mode],
+                "sampling": sampled[mode]}
+
     summary = {
         "model": primary, "temperature": temperature, "n_replicas": len(starts),
-        "n_recorded_frames": len(finite_frames(traj)), "fes_variables": list(settings.fes),
-        "js_divergence": divergences[primary], "js_reference_halves": floor, "js_base": 2,
-        "stability": stable,
-        "prior_only": {"js_divergence": divergences["prior-only"],
-                       "stability": runs["prior-only"][1]} if beside else None,
+        "n_recorded_frames": len(finite_frames(traj)), "frame_ps": frame_ps,
+        "simulated_ps_total": len(starts) * stable["simulated_ps"],
+        "fes_variables": list(settings.fes), "js_base": 2,
+        **figures(primary),
+        "js_reference_halves": floor,
+        "reference": {"n_frames": len(reference),
+                      "basin_populations": populations["reference"],
+                      "sampling": sampled["reference"]},
+        "basins": settings.basins,
+        "prior_only": figures("prior-only") if beside else None,
         "fes_js_ratio_full_vs_prior": full_fes / prior_fes
         if full_fes is not None and prior_fes else None,
         "settings": settings.as_dict(),
@@ -138,6 +195,10 @@ def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
     with atomic_path(out_table) as tmp:
         pd.DataFrame([{"mode": mode,
                        **{f"js_{k}": v for k, v in divergences[mode].items()},
+                       **{f"js_{k}_halves": v for k, v in halves[mode].items()},
                        **{f"js_{k}_reference_halves": v for k, v in floor.items()},
+                       **{f"basin_{b}": p for b, p in populations[mode].items()},
+                       **{f"basin_{b}_reference": p
+                          for b, p in populations["reference"].items()},
                        **runs[mode][1]} for mode in runs]).to_csv(tmp, index=False)
     return summary

@@ -18,12 +18,19 @@ from distillery.cg.plots import plot_fit, plot_mode_parity, plot_placeholder
 from distillery.cg.prior_fit import class_histograms, fit_priors
 from distillery.cg.record import cg_metrics
 from distillery.cg.serialise import load_priors, priors_to_dict, read_user_priors, save_priors
-from distillery.cg.settings import CGModel, DeltaSettings, MappingSettings, PriorFitSettings
+from distillery.cg.settings import (
+    CGGoalSettings,
+    CGModel,
+    DeltaSettings,
+    MappingSettings,
+    PriorFitSettings,
+)
 from distillery.cg.topology import from_config as topology_from_config
 from distillery.cg.truth import parameter_recovery, read_reference_terms
 from distillery.data.frames import FrameSet, read_frames, write_frames
 from distillery.data.splits import read_splits
-from distillery.io import atomic_path, write_json, write_yaml
+from distillery.io import atomic_path, read_json, write_json, write_yaml
+from distillery.metrics.build import goal_lines
 from distillery.metrics.record import write_metrics
 from distillery.potentials.model import count_parameters, load_model, save_model
 from distillery.sweeps import split_variant
@@ -128,10 +135,12 @@ def cg_train_delta(frames: PathLike, splits: PathLike, priors: PathLike,
 def cg_evaluate_modes(frames: PathLike, splits: PathLike, priors: PathLike,
                       models: Sequence[CGModel], *, dataset: str, out_metrics: PathLike,
                       out_table: PathLike, out_parity: PathLike,
-                      delta: PathLike | None = None) -> dict[str, dict[str, float]]:
+                      delta: PathLike | None = None, simulation: PathLike | None = None,
+                      goals: CGGoalSettings | None = None) -> dict[str, dict[str, float]]:
     """Force and energy metrics of `models` (`CGSettings.models`) on the test split: the
     metrics record, a table and a force parity plot. `delta`: the delta model's file, needed
-    by every model but `prior-only`. `dataset` may be a sweep variant."""
+    by every model but `prior-only`. `simulation`: `cg_simulate`'s summary, whose figures join
+    the record with the `goals` checked on them. `dataset` may be a sweep variant."""
     (test,) = split_frames(frames, splits, "test")
     model, params = load_model(Path(delta).parent) if delta is not None else (None, None)
     predictions = mode_predictions(load_priors(priors), model, params, test, models)
@@ -143,8 +152,12 @@ def cg_evaluate_modes(frames: PathLike, splits: PathLike, priors: PathLike,
         print(f"{mode:>10}: force RMSE {row['force_rmse']:.4g} eV/Å, "
               f"MAE {row['force_mae']:.4g} eV/Å, R² {row['force_r2']:.4f}")
     name, variant = split_variant(dataset)
-    write_metrics(out_metrics, cg_metrics(name, metrics, describe_jax_device(),
-                                          n_frames=len(test), variant=variant))
+    record = cg_metrics(name, metrics, describe_jax_device(), n_frames=len(test),
+                        simulation=read_json(simulation) if simulation else None, goals=goals,
+                        variant=variant)
+    write_metrics(out_metrics, record)
+    for line in goal_lines(record):
+        print(f"goal {line}")
     with atomic_path(out_table) as tmp:
         pd.DataFrame([{"mode": m, **row} for m, row in metrics.items()]).to_csv(tmp, index=False)
     plot_mode_parity(out_parity, {m: f for m, (_, f) in predictions.items()},

@@ -72,6 +72,9 @@ class OpenmmPeptideSettings(Settings):
     """OpenMM platform that runs the MD."""
     threads: int = Field(1, ge=1)
     """CPU platform threads."""
+    shipped: str | None = None
+    """An NPZ this generator wrote earlier with these settings (e.g. one shipped in data/):
+    ingest reads it instead of simulating again; null: simulate in the run."""
 
     @model_validator(mode="after")
     def _stable_step(self) -> OpenmmPeptideSettings:
@@ -163,9 +166,12 @@ def basin_populations(phi: np.ndarray, psi: np.ndarray) -> dict[str, float]:
 
 
 def write_npz(path: str | Path, arrays: dict[str, np.ndarray], topology: str) -> None:
+    """Compressed, float32 labels: nanoseconds of 1 ps frames stay a few MB (float32 keeps
+    positions to 1e-7 nm, far below thermal motion)."""
+    labels = {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in arrays.items()}
     with atomic_write(path) as handle:
-        np.savez(handle, **arrays, topology=np.array(topology),
-                 units=np.array("energy kJ/mol, length nm, forces kJ/mol/nm"))
+        np.savez_compressed(handle, **labels, topology=np.array(topology),
+                            units=np.array("energy kJ/mol, length nm, forces kJ/mol/nm"))
 
 
 def generate(path: str | Path, settings: OpenmmPeptideSettings, seed: int,
