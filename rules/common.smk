@@ -91,7 +91,7 @@ def raw_files(wildcards):
     if cfg.generate is None:
         return [entry.path for entry in cfg.raw_entries()]
     if cfg.generate.kind == "can_bus":
-        return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.captures]
+        return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.capture_specs()]
     return [f"data/raw/{wildcards.dataset}.npz"]
 
 
