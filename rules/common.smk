@@ -98,7 +98,7 @@ def raw_files(wildcards):
     if getattr(cfg.generate, "shipped", None) is not None:
         return [str(shipped_file(cfg.generate.shipped))]
     if cfg.generate.kind == "can_bus":
-        return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.captures]
+        return [f"data/raw/{wildcards.dataset}/{c}.csv" for c in cfg.generate.capture_specs()]
     return [f"data/raw/{wildcards.dataset}.npz"]
 
 

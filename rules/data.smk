@@ -28,12 +28,13 @@ rule generate_frames:
 
 
 rule generate_can_capture:
-    """One CAN capture in the Car-Hacking CSV layout with injected attack bursts."""
+    """One CAN capture of one generated vehicle in the Car-Hacking CSV layout with injected
+    attack bursts."""
     output:
         "data/raw/{dataset}/{capture}.csv",
     params:
         **settings_params(
-            generate=lambda wc: dataset_cfg(wc.dataset).generate,
+            capture=lambda wc: dataset_cfg(wc.dataset).generate.capture_specs()[wc.capture],
             seed=lambda wc: dataset_seed(wc.dataset),
         ),
     log:

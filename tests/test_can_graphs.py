@@ -35,13 +35,14 @@ def _arrays(frames):
             np.array([f[2] for f in frames], dtype=np.int8), payload)
 
 
-def _table(labels, captures=None, dt=0.01):
+def _table(labels, captures=None, dt=0.01, vehicles=None):
     """A frames table in the ingest schema with one frame per label."""
     n = len(labels)
     rng = np.random.default_rng(0)
     table = pd.DataFrame({
         "frame": np.arange(n, dtype=np.int64),
         "capture": captures if captures is not None else ["a"] * n,
+        "vehicle": vehicles if vehicles is not None else ["car"] * n,
         "timestamp": np.arange(n) * dt,
         "can_id": rng.choice([0x100, 0x200, 0x300], n).astype(np.int32),
         "dlc": np.full(n, 8, dtype=np.int8),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from distillery.can.metrics import macro_f1, precision_recall_f1
 from distillery.can.settings import CANGoalSettings
+from distillery.can.vehicles import FOUR_SPLITS, KNOWN_VEHICLE
 from distillery.metrics.record import read_metrics
 from tests.conftest import copy_run, run_snakemake
 
@@ -17,7 +19,7 @@ METRICS = "results/can/classifier/metrics.json"
 def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
     tmp_path = copy_run(tiny_run, tmp_path / "copy")
     record = read_metrics(tmp_path / METRICS)
-    models = {m.model: m for m in record.models if m.role != "anomaly"}
+    models = {m.model: m for m in record.models if m.role not in ("anomaly", "fusion")}
     assert set(models) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch"}
     assert [models[m].role for m in ("teacher", "mlp_kd", "mlp_scratch")] == [
         "teacher", "student", "baseline"]
@@ -36,6 +38,21 @@ def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
         for attack in figures["attacks"].values():
             assert 0.0 <= attack["detection_rate"]["0.01"] <= 1.0
     assert (tmp_path / "results/can/classifier/detection.svg").read_text().startswith("<?xml")
+    # the four vehicle/attack splits: vehicle b (test data only) is the unknown vehicle, its
+    # windows are in no other figure; the stacking fusion carries the split goals
+    splits = record.summary["vehicle_splits"]
+    assert splits["vehicles"] == {"known": ["a"], "unknown": ["b"]}
+    assert set(splits["models"]) == set(record.summary["ids"])
+    stacking = splits["models"]["stacking"]["splits"]
+    assert list(stacking) == list(FOUR_SPLITS)
+    assert all(s["n_normal"] > 0 and s["n_attack"] > 0 for s in stacking.values())
+    assert sum(stacking[s]["n_normal"] + stacking[s]["n_attack"] for s in KNOWN_VEHICLE) \
+        == record.summary["n_windows"]
+    fusion = next(m for m in record.models if m.model == "stacking")
+    assert fusion.role == "fusion"
+    assert [g.name for g in fusion.goals] == [f"macro_f1_{s}" for s in FOUR_SPLITS]
+    table = pd.read_csv(tmp_path / "results/can/classifier/vehicle_splits.csv")
+    assert len(table) == 4 * len(splits["models"])
     for entry in models.values():
         for key in ("accuracy", "precision", "recall", "auroc_ovr", "confusion_matrix",
                     "latency_batch1_ms", "latency_batched_ms", "speedup_vs_teacher"):

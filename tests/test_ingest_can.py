@@ -173,20 +173,23 @@ def test_streamed_parquet_equals_the_in_memory_table(tmp_path, captures, block_b
 
 def test_ingested_table_holds_exactly_the_generated_frames(tmp_path):
     """The Parquet content, built independently from the generator's rows: what the in-memory
-    ingest wrote before streaming (frame numbers over all captures, sorted label classes)."""
+    ingest wrote before streaming (frame numbers over all captures, sorted label classes),
+    with each `raw:` entry's vehicle tag as a column."""
     entries, expected = [], []
-    for attack in ("spoofing", "dos"):
-        rows = simulate_capture(attack, duration=2.0, n_bursts=1, seed=8)
+    for attack, vehicle in (("spoofing", "a"), ("dos", "b")):
+        rows = simulate_capture(attack, duration=2.0, n_bursts=1, seed=8, vehicle=vehicle)
         path = tmp_path / f"{attack}.csv"
         write_capture(path, rows)
-        entries.append({"path": str(path), "attack": attack, "capture": attack})
-        expected += [{"capture": attack, "timestamp": float(f"{t:.6f}"), "can_id": i, "dlc": n,
+        entries.append({"path": str(path), "attack": attack, "capture": attack,
+                        "vehicle": vehicle})
+        expected += [{"capture": attack, "vehicle": vehicle, "timestamp": float(f"{t:.6f}"),
+                      "can_id": i, "dlc": n,
                       **{f"b{k}": int(data[k]) if k < n else 0 for k in range(8)},
                       "label": attack if flag == "T" else "normal"}
                      for t, i, n, data, flag in rows]
     table = pd.DataFrame(expected)
     table.insert(0, "frame", np.arange(len(table), dtype=np.int64))
-    table = table.astype({"capture": str, "can_id": np.int32, "dlc": np.int8,
+    table = table.astype({"capture": str, "vehicle": str, "can_id": np.int32, "dlc": np.int8,
                           **{f"b{k}": np.uint8 for k in range(8)}, "label": "category"})
     ingest([e["path"] for e in entries], {"format": "can_csv", "raw": entries},
            tmp_path / "frames.parquet")

@@ -1,5 +1,6 @@
 """Test-set metrics, latency and speed-up of every CAN classifier; confusion matrices; the IDS
-figures of every scored model and fusion; the payload model's size and speed."""
+figures of every scored model and fusion, also on the four vehicle/attack splits; the payload
+model's size and speed."""
 
 import torch
 
@@ -15,7 +16,7 @@ def main(snakemake) -> None:
         p.held_out, p.ids, p.goals, p.evaluate, p.device, test=inp.test, meta=inp.meta,
         scores=inp.scores, windows=inp.windows, metrics=out.metrics, table=out.table,
         confusion=out.confusion, ids_csv=out.ids, detection=out.detection,
-        payload=inp.get("payload"), frames=inp.get("frames"))
+        vehicle_splits=out.vehicle_splits, payload=inp.get("payload"), frames=inp.get("frames"))
 
 
 run_script(main, snakemake, tracked=True)

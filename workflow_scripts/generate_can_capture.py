@@ -5,11 +5,11 @@ from distillery.workflow import run_script
 
 
 def main(snakemake) -> None:
-    generate = snakemake.params.generate
-    rows = simulate_capture(snakemake.wildcards.capture, generate.duration,
-                            seed=snakemake.params.seed)
+    capture = snakemake.params.capture
+    rows = simulate_capture(capture.attack, capture.duration, n_bursts=capture.bursts,
+                            seed=snakemake.params.seed, vehicle=capture.vehicle)
     write_capture(snakemake.output[0], rows)
-    print(f"wrote {len(rows)} frames to {snakemake.output[0]}")
+    print(f"wrote {len(rows)} frames of vehicle {capture.vehicle} to {snakemake.output[0]}")
 
 
 run_script(main, snakemake)

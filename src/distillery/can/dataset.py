@@ -48,6 +48,7 @@ def build_split(
     payload = table[CAN_BYTES].to_numpy()
     labels = table["label"].astype(str).to_numpy()
     captures = table["capture"].to_numpy()
+    vehicles = table["vehicle"].to_numpy()
     frames = table["frame"].to_numpy()
     xs, edges, weights, ys, meta = [], [], [], [], []
     for number, window in enumerate(split_windows(table, rows, spec)):
@@ -59,14 +60,15 @@ def build_split(
         ys.append(classes.index(label))
         meta.append({
             "split": split, "window": number, "capture": captures[window[0]],
+            "vehicle": vehicles[window[0]],
             "first_frame": int(frames[window[0]]), "last_frame": int(frames[window[-1]]),
             "t_start": float(timestamp[window[0]]), "t_end": float(timestamp[window[-1]]),
             "label": label, "attack_frac": float(np.mean(labels[window] != NORMAL)),
             "n_nodes": len(graph.x), "n_edges": graph.edge_index.shape[1],
         })
     windows = pd.DataFrame(meta, columns=[
-        "split", "window", "capture", "first_frame", "last_frame", "t_start", "t_end", "label",
-        "attack_frac", "n_nodes", "n_edges",
+        "split", "window", "capture", "vehicle", "first_frame", "last_frame", "t_start", "t_end",
+        "label", "attack_frac", "n_nodes", "n_edges",
     ])
     n_features = len(FEATURE_NAMES)
     collated = {

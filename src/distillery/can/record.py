@@ -1,6 +1,7 @@
 """The CAN classifier evaluation (teacher, KD students, students trained from scratch, and the
 payload model as a detector of attacks it never saw) as the metrics record, with the goals of
-`CANGoalSettings` on the teacher, the primary student and the payload model."""
+`CANGoalSettings` on the teacher, the primary student, the payload model and the model of the
+four vehicle/attack splits (`ids.split_model`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from distillery.can.settings import PAYLOAD, TEACHER, CANGoalSettings, ModelLineup
+from distillery.can.settings import FUSIONS, PAYLOAD, TEACHER, CANGoalSettings, ModelLineup
+from distillery.can.vehicles import FOUR_SPLITS
 from distillery.metrics.build import (
     Headline,
     check,
@@ -19,7 +21,7 @@ from distillery.metrics.build import (
     plain,
     ratio,
 )
-from distillery.metrics.record import MetricsFile, ModelRecord
+from distillery.metrics.record import Goal, MetricsFile, ModelRecord
 
 HEADLINE = Headline(primary="macro_f1", direction="maximize", unit="",
                     throughput="windows_per_s", throughput_unit="windows/s", n_params="params")
@@ -27,11 +29,12 @@ HEADLINE = Headline(primary="macro_f1", direction="maximize", unit="",
 DETECTOR_HEADLINE = Headline(primary="min_auroc", direction="maximize", unit="",
                              throughput="windows_per_s", throughput_unit="windows/s",
                              n_params="params")
+# a fusion has a record only as the model of the vehicle/attack splits: its worst split
+SPLIT_HEADLINE = Headline(primary="min_split_macro_f1", direction="maximize", unit="")
 
 
 # the detectors the fusions combine, the supervised one first (payload: when configured)
 SINGLE = ("teacher", "vgae", PAYLOAD)
-FUSIONS = ("stacking", "dqn")
 
 
 def unseen_summary(ids: Mapping[str, Mapping[str, Any]], held_out: Sequence[str], fpr: float
@@ -89,13 +92,39 @@ def payload_record(figures: Mapping[str, Any], ids: Mapping[str, Any], held_out:
         "detection_rate": rates, "fpr": fpr}, DETECTOR_HEADLINE, device=device, goals=checks)
 
 
+def split_goals(figures: Mapping[str, Any], goals: CANGoalSettings) -> list[Goal]:
+    """The macro-F1 goal of each of the four splits (`vehicle_split_figures` of one model):
+    `known_split_macro_f1` on known vehicle and attack, `unknown_split_macro_f1` on the
+    others; a split without windows has no value and misses it."""
+    return [check(f"macro_f1_{name}", figures["splits"][name]["macro_f1"],
+                  goals.known_split_macro_f1 if name == FOUR_SPLITS[0]
+                  else goals.unknown_split_macro_f1, ">=") for name in FOUR_SPLITS]
+
+
+def with_split_goals(records: tuple[ModelRecord, ...], model: str, figures: Mapping[str, Any],
+                     goals: CANGoalSettings, device: str | Mapping[str, Any]
+                     ) -> tuple[ModelRecord, ...]:
+    """`records` with the split goals on `model`'s record; a fusion, which has none, gets one
+    of role `fusion`, headed by its lowest macro-F1 over the splits that have windows."""
+    checks = tuple(split_goals(figures, goals))
+    if any(r.model == model for r in records):
+        return tuple(r.model_copy(update={"goals": (*r.goals, *checks)}) if r.model == model
+                     else r for r in records)
+    f1 = [s["macro_f1"] for s in figures["splits"].values() if s["macro_f1"] is not None]
+    return (*records, model_record(model, "fusion", {
+        "min_split_macro_f1": min(f1) if f1 else None, **figures}, SPLIT_HEADLINE,
+        device=device, goals=checks))
+
+
 def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                        goals: CANGoalSettings, lineup: ModelLineup,
                        device: str | Mapping[str, Any], classes: Sequence[str],
                        n_windows: int, *, ids: Mapping[str, Mapping[str, Any]] | None = None,
                        held_out: Sequence[str] = (), fprs: Sequence[float] = (0.01,),
                        payload: Mapping[str, Any] | None = None, variant: str = "default",
-                       split: str = "test") -> MetricsFile:
+                       split: str = "test", vehicle_splits: Mapping[str, Any] | None = None,
+                       split_model: str | None = None,
+                       vehicles: Mapping[str, Sequence[str]] | None = None) -> MetricsFile:
     """`models`: {name: flat figures} as `can_evaluate` collects them (`evaluate_model`,
     `best_epoch`, optionally `size_bytes`). `lineup` (`ClassifierSettings.lineup`) gives each
     model's role and the primary student compared with the teacher. Every model gets its
@@ -104,7 +133,10 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
     every scored model and fusion, kept in the summary with the unseen-attack comparison.
     `payload` holds the payload model's own figures (`params`, `size_bytes`, `windows_per_s`):
     with its IDS figures it becomes a record of role `anomaly` that carries the unseen-attack
-    goals. Every classifier also gets `macro_f1_seen` (`seen_macro_f1`)."""
+    goals. Every classifier also gets `macro_f1_seen` (`seen_macro_f1`). `vehicle_splits`
+    holds every scored model's figures on the four vehicle/attack splits
+    (`vehicle_split_figures`), kept in the summary with the `vehicles` known and unknown;
+    `split_model`'s carry the split goals."""
     student = lineup.student
     unknown = sorted(set(models) - set(lineup.roles))
     missing = [m for m in (TEACHER, student) if m not in models]
@@ -137,6 +169,12 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
         for name, figures in models.items())
     if payload is not None and ids is not None and PAYLOAD in ids:
         records += (payload_record(payload, ids[PAYLOAD], held_out, fprs[0], goals, device),)
+    if vehicle_splits is not None and split_model is not None:
+        if split_model not in vehicle_splits:
+            raise ValueError(f"split model {split_model!r}: no split figures among "
+                             f"{sorted(vehicle_splits)}")
+        records = with_split_goals(records, split_model, vehicle_splits[split_model], goals,
+                                   device)
     scratch = models.get(lineup.scratch) if lineup.scratch is not None else None
     summary = {
         "student": student,
@@ -155,5 +193,9 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
     if ids is not None:
         summary["ids"] = plain(dict(ids))
         summary["unseen"] = unseen_summary(ids, held_out, fprs[0])
+    if vehicle_splits is not None:
+        summary["vehicle_splits"] = {"split_model": split_model,
+                                     "vehicles": plain(dict(vehicles or {})),
+                                     "models": plain(dict(vehicle_splits))}
     return MetricsFile(dataset=dataset, track="classifier", variant=variant, split=split,
                        models=records, summary={**summary, **environment(device)})

@@ -205,6 +205,9 @@ class IDSSettings(Settings):
 
     fprs: tuple[float, ...] = Field((0.01, 0.001), min_length=1)
     """False-positive rates on the normal validation windows that set the thresholds."""
+    split_model: str = "stacking"
+    """The scored model or fusion whose figures on the four vehicle/attack splits carry the
+    split goals (`goals.known_split_macro_f1`, `goals.unknown_split_macro_f1`)."""
 
 
 class CANEvaluateSettings(Settings):
@@ -233,10 +236,17 @@ class CANGoalSettings(Settings):
     unseen_auroc: float = Field(0.97, ge=0, le=1)
     """Lowest AUROC of every held-out attack (against the normal test windows) of the payload
     model."""
+    known_split_macro_f1: float = Field(0.95, ge=0, le=1)
+    """Lowest macro-F1 (normal against attack windows, alarms at the first `ids.fprs`) of
+    `ids.split_model` on the test windows of known vehicles and attacks."""
+    unknown_split_macro_f1: float = Field(0.90, ge=0, le=1)
+    """Lowest macro-F1 of `ids.split_model` on each of the other three vehicle/attack splits
+    (unknown vehicle, unknown attack, both); a split without test windows misses it."""
 
 
 TEACHER = "teacher"
 PAYLOAD = "payload"  # the payload model's name among the scored models and in the record
+FUSIONS = ("stacking", "dqn")
 ModelRole = Literal["teacher", "kd", "scratch"]
 # the role's name in the metrics record, shared by every track
 RECORD_ROLES: dict[str, str] = {"teacher": "teacher", "kd": "student", "scratch": "baseline"}
@@ -349,6 +359,10 @@ class ClassifierSettings(Settings):
         if self.curriculum.enabled and self.curriculum.epochs_to_full > self.train.epochs:
             raise ValueError(f"curriculum.epochs_to_full ({self.curriculum.epochs_to_full}) "
                              f"must be at most train.epochs ({self.train.epochs})")
+        scored = (*self.scored_models(), *((PAYLOAD,) if self.payload else ()), *FUSIONS)
+        if self.ids.split_model not in scored:
+            raise ValueError(f"ids.split_model: found {self.ids.split_model!r}, expected one "
+                             f"of {list(scored)}")
         return self
 
     def model_roles(self) -> dict[str, ClassifierModel]:

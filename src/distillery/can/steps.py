@@ -52,6 +52,13 @@ from distillery.can.training import (
     with_teacher,
     without_classes,
 )
+from distillery.can.vehicles import (
+    KNOWN_VEHICLE,
+    four_splits,
+    known_and_unknown,
+    vehicle_split_figures,
+    vehicle_split_table,
+)
 from distillery.can.windows import WindowSettings
 from distillery.data.can import read_can_frames
 from distillery.data.splits import read_splits
@@ -288,16 +295,22 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
                          evaluate: CANEvaluateSettings, device: str, *, test: PathLike,
                          meta: PathLike, scores: PathLike, windows: PathLike,
                          metrics: PathLike, table: PathLike, confusion: PathLike,
-                         ids_csv: PathLike, detection: PathLike,
+                         ids_csv: PathLike, detection: PathLike, vehicle_splits: PathLike,
                          payload: PathLike | None = None, frames: PathLike | None = None
                          ) -> None:
-    """can_evaluate: every classifier ({name: file}) on the test windows (metrics, latency,
-    speed-up), every scored model and fusion as an IDS (`scores`), the `payload` model's size
-    and speed (it reads `frames`), the goals; the metrics record of `dataset` (a dataset or a
-    sweep variant), its tables and figures."""
+    """can_evaluate: every classifier ({name: file}) on the test windows of the vehicles
+    trained on (metrics, latency, speed-up), every scored model and fusion as an IDS on them
+    (`scores`) and on the four vehicle/attack splits of all test windows, the `payload`
+    model's size and speed (it reads `frames`), the goals; the metrics record of `dataset` (a
+    dataset or a sweep variant), its tables and figures."""
     info = read_json(meta)
     classes = info["classes"]
-    graphs = load_graphs(test)
+    all_windows = pd.read_parquet(windows)
+    splits = four_splits(all_windows, held_out)
+    # the figures of each model and of the IDS are those of the vehicles trained on; the
+    # vehicles never seen are in the four-split table only
+    known = np.isin(splits, KNOWN_VEHICLE)
+    graphs = [g for g, k in zip(load_graphs(test), known, strict=True) if k]
     torch_dev = torch_device(device)
     figures = {}
     for name, path in models.items():
@@ -307,14 +320,18 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
                          **evaluate_model(model, graphs, classes, torch_dev, **evaluate.as_dict())}
         print(f"{name}: macro F1 {figures[name]['macro_f1']:.4f}, "
               f"{figures[name]['latency_batch1_ms']:.3f} ms/window at batch 1")
-    scored, test_windows = pd.read_parquet(scores), pd.read_parquet(windows)
-    test_windows = test_windows[test_windows["split"] == "test"]
+    scored = pd.read_parquet(scores)
+    test_windows = all_windows[all_windows["split"] == "test"].sort_values("window")
+    # renumbered, as the latency reads each window's alarm by its number
+    test_windows = test_windows[known].assign(window=np.arange(known.sum()))
     detector = {}
     for name, rows in scored.groupby("model", sort=False):
-        val, tst = rows[rows["split"] == "val"], rows[rows["split"] == "test"]
+        val = rows[rows["split"] == "val"]
+        tst = rows[rows["split"] == "test"].sort_values("window")[known]
         detector[name] = ids_figures(val["score"].to_numpy(), val["label"].to_numpy(),
                                      tst["score"].to_numpy(), tst["label"].to_numpy(),
                                      test_windows, classes, ids.fprs)
+    split_figures = vehicle_split_figures(scored, splits, ids.fprs[0])
     detector_figures = None
     if payload is not None:
         if frames is None:
@@ -325,7 +342,9 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
     record = classifier_metrics(name, figures, goals, lineup,
                                 describe_torch_device(torch_dev, amp=False), classes,
                                 n_windows=len(graphs), ids=detector, held_out=held_out,
-                                fprs=ids.fprs, payload=detector_figures, variant=variant)
+                                fprs=ids.fprs, payload=detector_figures, variant=variant,
+                                vehicle_splits=split_figures, split_model=ids.split_model,
+                                vehicles=known_and_unknown(all_windows))
     write_metrics(metrics, record)
     classifiers = [m for m in record.models if m.model in lineup.roles]
     models_table = pd.DataFrame([
@@ -341,8 +360,11 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
     rates = ids_table(detector, held_out)
     write_csv(ids_csv, rates)
     plot_detection(detection, rates, ids.fprs[0])
+    four = vehicle_split_table(split_figures)
+    write_csv(vehicle_splits, four)
     print(models_table.to_string(index=False))
     print(rates.to_string(index=False))
+    print(four.to_string(index=False))
     _print_unseen(record.summary["unseen"])
     for line in goal_lines(record):
         print(f"goal {line}")

@@ -37,7 +37,8 @@ __all__ = ["LAYOUTS", "NORMAL", "Capture", "CaptureReader", "combine_captures", 
            "read_can_csv", "read_can_frames"]
 
 FRAME_SCHEMA = pa.schema([
-    ("frame", pa.int64()), ("capture", pa.string()), ("timestamp", pa.float64()),
+    ("frame", pa.int64()), ("capture", pa.string()), ("vehicle", pa.string()),
+    ("timestamp", pa.float64()),
     ("can_id", pa.int32()), ("dlc", pa.int8()), *((b, pa.uint8()) for b in CAN_BYTES),
     ("label", pa.dictionary(pa.int32(), pa.string())),
 ])
@@ -46,14 +47,16 @@ FRAME_SCHEMA = pa.schema([
 @dataclass(frozen=True)
 class Capture:
     """One raw file: its capture name, the label of its attack frames, an optional layout
-    (None: the dataset's), and optional attack intervals in seconds from its first frame,
-    inside which every frame is labelled with the attack (ROAD-style metadata)."""
+    (None: the dataset's), optional attack intervals in seconds from its first frame,
+    inside which every frame is labelled with the attack (ROAD-style metadata), and the
+    vehicle it was recorded on."""
 
     path: str
     capture: str
     attack: str = "attack"
     layout: str | None = None
     attack_intervals: tuple[tuple[float, float], ...] = ()
+    vehicle: str = "vehicle"
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> Capture:
@@ -62,7 +65,8 @@ class Capture:
         intervals = entry.get("attack_intervals") or ()
         return cls(path, entry.get("capture") or Path(path).stem,
                    entry.get("attack") or "attack", entry.get("layout"),
-                   tuple((float(a), float(b)) for a, b in intervals))
+                   tuple((float(a), float(b)) for a, b in intervals),
+                   entry.get("vehicle") or "vehicle")
 
 
 class CaptureReader:
@@ -203,15 +207,21 @@ def _check_order(rows: RowChecker, kept: np.ndarray, timestamp: np.ndarray,
                   fix="sort the capture by time")
 
 
-def _table(frames: Frames, capture: str, first_frame: int, labels_as_text: bool) -> pd.DataFrame:
+def _table(frames: Frames, capture: Capture, first_frame: int, labels_as_text: bool
+           ) -> pd.DataFrame:
     n = len(frames)
     frame = np.arange(first_frame, first_frame + n, dtype=np.int64)
     label = pd.Categorical.from_codes(frames.label, categories=frames.classes)
+
+    def constant(text: str) -> pd.Series:
+        # a one-value dictionary decoded by Arrow: far cheaper than n Python strings
+        return pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [text]) \
+            .cast(pa.string()).to_pandas().set_axis(frame)
+
     return pd.DataFrame({
         "frame": frame,
-        # a one-value dictionary decoded by Arrow: far cheaper than n Python strings
-        "capture": pa.DictionaryArray.from_arrays(np.zeros(n, dtype=np.int32), [capture])
-                     .cast(pa.string()).to_pandas().set_axis(frame),
+        "capture": constant(capture.capture),
+        "vehicle": constant(capture.vehicle),
         "timestamp": frames.timestamp.astype(np.float64),
         "can_id": frames.can_id.astype(np.int32),
         "dlc": frames.dlc.astype(np.int8),
@@ -221,14 +231,15 @@ def _table(frames: Frames, capture: str, first_frame: int, labels_as_text: bool)
 
 
 def read_can_csv(path: str | Path, attack: str, capture: str, on_bad_rows: str = "error",
-                 layout: str = "auto") -> pd.DataFrame:
-    """Read one capture into memory (layout detected from its first line unless given).
+                 layout: str = "auto", vehicle: str = "vehicle") -> pd.DataFrame:
+    """Read one capture of `vehicle` into memory (layout detected from its first line unless
+    given).
 
     Rows of attack frames are labelled `attack`; pass the result through combine_captures.
     """
-    reader = CaptureReader(Capture(str(path), capture, attack), on_bad_rows, layout)
-    frames = Frames.concat(list(reader))
-    return _table(frames, capture, 0, labels_as_text=True).reset_index(drop=True)
+    source = Capture(str(path), capture, attack, vehicle=vehicle)
+    frames = Frames.concat(list(CaptureReader(source, on_bad_rows, layout)))
+    return _table(frames, source, 0, labels_as_text=True).reset_index(drop=True)
 
 
 def combine_captures(parts: list[pd.DataFrame], source: str) -> pd.DataFrame:
@@ -251,11 +262,12 @@ def ingest_can(captures: Sequence[Capture], output: str | Path, on_bad_rows: str
     layouts, skipped = {}, 0
     # dictionary pages only where values repeat: for the numeric columns they cost time, not size
     with atomic_path(output) as tmp, pq.ParquetWriter(
-            tmp, FRAME_SCHEMA, compression="zstd", use_dictionary=["capture", "label"]) as writer:
+            tmp, FRAME_SCHEMA, compression="zstd",
+            use_dictionary=["capture", "vehicle", "label"]) as writer:
         for capture in captures:
             reader = CaptureReader(capture, on_bad_rows, layout, block_bytes, threads)
             for frames in reader:
-                table = validate_can(_table(frames, capture.capture, frames_written, False),
+                table = validate_can(_table(frames, capture, frames_written, False),
                                      capture.path)
                 writer.write_table(pa.Table.from_pandas(table, schema=FRAME_SCHEMA,
                                                         preserve_index=False))
@@ -266,6 +278,7 @@ def ingest_can(captures: Sequence[Capture], output: str | Path, on_bad_rows: str
             layouts[capture.capture] = reader.layout
             skipped += reader.skipped
     return {"frames": frames_written, "captures": len({c.capture for c in captures}),
+            "vehicles": sorted({c.vehicle for c in captures}),
             "can_ids": len(can_ids), "labels": {k: v for k, v in sorted(labels.items()) if v},
             "layouts": layouts, "skipped_rows": skipped}
 
@@ -277,6 +290,7 @@ def read_can_frames(path: str | Path) -> pd.DataFrame:
         raise InputError(path, "file", f"unreadable Parquet ({exc})", "a CAN frames Parquet file",
                          fix="rerun the ingest rule") from None
     table["capture"] = table["capture"].astype(str)
+    table["vehicle"] = table["vehicle"].astype(str)
     # row groups carry their own label dictionaries; present one sorted set of classes
     table["label"] = table["label"].cat.reorder_categories(
         sorted(table["label"].cat.categories))

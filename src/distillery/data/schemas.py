@@ -79,6 +79,7 @@ CAN_SCHEMA = pa.DataFrameSchema(
     {
         "frame": pa.Column("int64", pa.Check.ge(0), unique=True),
         "capture": pa.Column(str),
+        "vehicle": pa.Column(str),
         "timestamp": pa.Column("float64", [pa.Check(np.isfinite), pa.Check.ge(0)]),
         "can_id": pa.Column("int32", pa.Check.in_range(0, 0x1FFFFFFF)),
         "dlc": pa.Column("int8", pa.Check.in_range(0, 8)),

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, PositiveFloat, PositiveInt, model_validat
 
 from distillery.base_settings import Settings
 from distillery.data.can_layouts import LAYOUTS
+from distillery.data.generate.can_bus import VEHICLES
 from distillery.data.generate.openmm_peptide import OpenmmPeptideSettings
 from distillery.data.generate.xtb_molecule import XtbMoleculeSettings
 from distillery.tracks import Track
@@ -28,6 +29,9 @@ class RawEntry(Settings):
     """The file, relative to the working directory or absolute."""
     attack: str = "attack"
     """Label of the file's attack frames (CAN captures)."""
+    vehicle: str = "vehicle"
+    """Vehicle the capture was recorded on (CAN captures): kept as a column, it sorts test
+    windows into known and unknown vehicles (`split.test_vehicles`)."""
     capture: str | None = None
     """Name of the capture; null: the file name without its suffix."""
     layout: Layout | None = None
@@ -71,6 +75,10 @@ class SplitSettings(Settings):
     """Fraction of the frames in the test split."""
     n_blocks: int = Field(10, ge=3)
     """Contiguous blocks each capture is cut into (blocks strategy)."""
+    test_vehicles: tuple[str, ...] = ()
+    """CAN vehicles (`vehicle:` tags) whose frames all go to the test split: no model trains,
+    validates or sets a threshold on them (the unknown vehicles of the four-split
+    evaluation); the fractions split the other frames."""
 
     @model_validator(mode="after")
     def _fractions(self) -> SplitSettings:
@@ -123,6 +131,37 @@ class CgChainGenerate(Settings):
     """Langevin steps before the first frame."""
 
 
+Vehicle = Literal[tuple(VEHICLES)]
+
+
+class GeneratedCapture(Settings):
+    """One generated CAN capture: its vehicle, attack, length and attack bursts."""
+
+    vehicle: Vehicle
+    """The generated vehicle the capture is recorded on."""
+    attack: str
+    """The attack injected in bursts (the label of its frames)."""
+    duration: PositiveFloat
+    """Length of the capture in s."""
+    bursts: PositiveInt
+    """Attack bursts in the capture."""
+
+    def entry(self, path: str, capture: str) -> RawEntry:
+        """The capture as a tagged `raw:` entry."""
+        return RawEntry(path=path, capture=capture, attack=self.attack, vehicle=self.vehicle)
+
+
+class OtherVehicleCaptures(Settings):
+    """Captures of a further generated vehicle, e.g. for the unknown-vehicle evaluation."""
+
+    captures: tuple[str, ...] = Field(min_length=1)
+    """One capture per attack, as in `captures`."""
+    duration: PositiveFloat = 5.0
+    """Length of each capture in s."""
+    bursts: PositiveInt = 2
+    """Attack bursts per capture."""
+
+
 class CanBusGenerate(Settings):
     """CAN captures in the Car-Hacking CSV layout with injected attack bursts."""
 
@@ -133,6 +172,32 @@ class CanBusGenerate(Settings):
     (a masquerade whose forged bytes stay inside their normal ranges)."""
     duration: PositiveFloat = 30.0
     """Length of each capture in s."""
+    bursts: PositiveInt = 6
+    """Attack bursts per capture."""
+    vehicle: Vehicle = "a"
+    """The generated vehicle of `captures`: a or b (different ECU IDs, periods, payload
+    layouts, counters; docs/classifier.md)."""
+    other_vehicles: dict[Vehicle, OtherVehicleCaptures] = Field(default_factory=dict)
+    """Captures of further generated vehicles by vehicle, each named `<vehicle>_<attack>`,
+    e.g. `{b: {captures: [dos, masquerade]}}` (their frames go to the test split when
+    `split.test_vehicles` names the vehicle)."""
+
+    @model_validator(mode="after")
+    def _vehicles_differ(self) -> CanBusGenerate:
+        if self.vehicle in self.other_vehicles:
+            raise ValueError(f"other_vehicles: {self.vehicle!r} is the vehicle of `captures`")
+        return self
+
+    def capture_specs(self) -> dict[str, GeneratedCapture]:
+        """Every capture by name (its file's stem): those of `captures` named by their
+        attack, then those of `other_vehicles`."""
+        specs = {a: GeneratedCapture(vehicle=self.vehicle, attack=a, duration=self.duration,
+                                     bursts=self.bursts) for a in self.captures}
+        for vehicle, other in self.other_vehicles.items():
+            specs.update({f"{vehicle}_{a}": GeneratedCapture(
+                vehicle=vehicle, attack=a, duration=other.duration, bursts=other.bursts)
+                for a in other.captures})
+        return specs
 
 
 GenerateSettings = Annotated[

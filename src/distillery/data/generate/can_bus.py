@@ -1,20 +1,30 @@
 """Synthetic CAN-bus captures in the public Car-Hacking CSV layout.
 
-Normal traffic: periodic IDs with jittered periods and payloads built from constants, rolling
-counters and slowly varying signals. Attacks happen in bursts and their frames are flagged T:
-DoS floods ID 0x000 with zero payloads, fuzzy sends random IDs and payloads, spoofing sends a
-legitimate ID (gear, 0x43F) with a fixed forged payload at a high rate. Two attacks target the
-fastest ECU and leave the ID-to-ID timing graph normal, for tests of attacks kept out of
-training: masquerade silences the ECU and sends its frames at its own period and with its
-counter, but with forged payloads (only payload statistics change); masquerade_subtle does
-the same with a payload whose every byte lies inside the range that byte takes in the ECU's
-genuine frames (a constant byte keeps its value, so only the varying signal is forged, and it
-stays inside its normal range); replay sends its frames recorded just before the burst again,
-half a period after the genuine ones (genuine payloads, only the rate of one ID changes).
+Two vehicles, each the same in every capture of a seed. Normal traffic: periodic IDs with
+jittered periods. Vehicle `a`: 21 ECUs (20 IDs in 0x080-0x5FE, and 0x43F) at periods of 10,
+20, 50 or 100 ms, payloads of constants, an 8-bit rolling counter and a one-byte signal, each
+at a byte position of its own. Vehicle `b`: 16 ECUs (15 IDs in 0x100-0x7EF, and 0x2C4) at 12.5,
+25, 40, 80 or 200 ms, every payload laid out alike: an XOR checksum of the other bytes in byte
+0, a 4-bit alive counter in the low nibble of byte 1, a 16-bit big-endian signal in bytes 2-3,
+constants after.
+
+Attacks happen in bursts and their frames are flagged T: DoS floods ID 0x000 with zero
+payloads, fuzzy sends random IDs and payloads, spoofing sends a legitimate ID (gear: 0x43F in
+`a`, 0x2C4 in `b`) with a fixed forged payload at a high rate. Two attacks target the fastest
+ECU and leave the ID-to-ID timing graph normal, for tests of attacks kept out of training:
+masquerade silences the ECU and sends its frames at its own period and with its counter (and,
+in `b`, a valid checksum), but with forged payloads (only payload statistics change);
+masquerade_subtle does the same with a payload whose every byte lies inside the range that
+byte takes in the ECU's genuine frames (a constant byte keeps its value, so only the varying
+signal is forged, and it stays inside its normal range); replay sends its frames recorded just
+before the burst again, half a period after the genuine ones (genuine payloads, only the rate
+of one ID changes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +33,12 @@ from distillery.io import atomic_write
 
 # new attacks go at the end: a capture's random stream is seeded with its attack's position
 ATTACKS = ("dos", "fuzzy", "spoofing", "masquerade", "replay", "masquerade_subtle")
-SPOOFED_ID = 0x43F
 
 
-def _normal_ids(rng: np.random.Generator, n_ids: int) -> list[dict]:
+def _ecus_a(rng: np.random.Generator, n_ids: int) -> list[dict]:
     ids = rng.choice(np.arange(0x080, 0x5FF), n_ids, replace=False)
     specs = []
-    for can_id in [*sorted(ids.tolist()), SPOOFED_ID]:
+    for can_id in [*sorted(ids.tolist()), VEHICLES["a"].spoofed_id]:
         specs.append({
             "id": int(can_id),
             "period": float(rng.choice([0.01, 0.02, 0.05, 0.1])),
@@ -38,20 +47,77 @@ def _normal_ids(rng: np.random.Generator, n_ids: int) -> list[dict]:
             "counter_byte": int(rng.integers(0, 8)),
             "signal_byte": int(rng.integers(0, 8)),
             "phase": float(rng.uniform(0, 2 * np.pi)),
+            "checksum_byte": None,
         })
     return specs
 
 
-def _normal_traffic(rng: np.random.Generator, specs: list[dict], duration: float) -> list[tuple]:
+def _payload_a(rng: np.random.Generator, spec: dict, t: float, count: int) -> np.ndarray:
+    data = spec["const"].copy()
+    data[spec["counter_byte"]] = count % 256
+    signal = 128 + 100 * np.sin(2 * np.pi * t / 7.0 + spec["phase"])
+    data[spec["signal_byte"]] = int(signal + rng.integers(-3, 4)) % 256
+    return data
+
+
+def _ecus_b(rng: np.random.Generator, n_ids: int) -> list[dict]:
+    spoofed = VEHICLES["b"].spoofed_id
+    ids = rng.choice(np.setdiff1d(np.arange(0x100, 0x7F0), [spoofed]), n_ids, replace=False)
+    return [{
+        "id": int(can_id),
+        "period": float(rng.choice([0.0125, 0.025, 0.04, 0.08, 0.2])),
+        "dlc": int(rng.choice([8, 8, 7, 6, 5])),
+        "const": rng.integers(0, 256, 8),
+        "checksum_byte": 0,
+        "counter_byte": 1,
+        "signal_period": float(rng.uniform(5.0, 15.0)),
+        "phase": float(rng.uniform(0, 2 * np.pi)),
+    } for can_id in [*sorted(ids.tolist()), spoofed]]
+
+
+def _checksum(data: np.ndarray, spec: dict) -> np.ndarray:
+    """`data` with its checksum byte set to the XOR of the ECU's other payload bytes (no
+    change for ECUs without one)."""
+    if spec["checksum_byte"] is not None:
+        others = np.delete(data[: spec["dlc"]], spec["checksum_byte"])
+        data[spec["checksum_byte"]] = np.bitwise_xor.reduce(others)
+    return data
+
+
+def _payload_b(rng: np.random.Generator, spec: dict, t: float, count: int) -> np.ndarray:
+    data = spec["const"].copy()
+    data[1] = (data[1] & 0xF0) | (count % 16)
+    signal = 3000 + 2500 * np.sin(2 * np.pi * t / spec["signal_period"] + spec["phase"])
+    value = int(signal) + int(rng.integers(-20, 21))
+    data[2], data[3] = value >> 8, value & 0xFF
+    return _checksum(data, spec)
+
+
+@dataclass(frozen=True)
+class Vehicle:
+    """A generated vehicle: its ECUs (IDs, periods, payload layouts) drawn from the seed, the
+    payload of an ECU's frame at time t with its frame count, the number of ECUs besides the
+    spoofing target, and that target (gear)."""
+
+    ecus: Callable[[np.random.Generator, int], list[dict]]
+    payload: Callable[[np.random.Generator, dict, float, int], np.ndarray]
+    n_ids: int
+    spoofed_id: int
+
+
+VEHICLES = {"a": Vehicle(_ecus_a, _payload_a, 20, 0x43F),
+            "b": Vehicle(_ecus_b, _payload_b, 15, 0x2C4)}
+
+
+def _normal_traffic(rng: np.random.Generator, specs: list[dict], duration: float,
+                    payload: Callable[[np.random.Generator, dict, float, int], np.ndarray]
+                    ) -> list[tuple]:
     rows = []
     for spec in specs:
         t = rng.uniform(0, spec["period"])
         count = 0
         while t < duration:
-            data = spec["const"].copy()
-            data[spec["counter_byte"]] = count % 256
-            signal = 128 + 100 * np.sin(2 * np.pi * t / 7.0 + spec["phase"])
-            data[spec["signal_byte"]] = int(signal + rng.integers(-3, 4)) % 256
+            data = payload(rng, spec, t, count)
             rows.append((t, spec["id"], spec["dlc"], data[: spec["dlc"]], "R"))
             count += 1
             t += spec["period"] * rng.normal(1.0, 0.02)
@@ -59,7 +125,7 @@ def _normal_traffic(rng: np.random.Generator, specs: list[dict], duration: float
 
 
 def _attack_traffic(
-    rng: np.random.Generator, attack: str, bursts: list[tuple[float, float]]
+    rng: np.random.Generator, attack: str, bursts: list[tuple[float, float]], spoofed_id: int
 ) -> list[tuple]:
     rows = []
     forged = rng.integers(0, 256, 8)
@@ -71,7 +137,7 @@ def _attack_traffic(
             elif attack == "fuzzy":
                 rows.append((t, int(rng.integers(0, 0x800)), 8, rng.integers(0, 256, 8), "T"))
             else:
-                rows.append((t, SPOOFED_ID, 8, forged, "T"))
+                rows.append((t, spoofed_id, 8, forged, "T"))
     return rows
 
 
@@ -81,10 +147,10 @@ def _inside(t: float, bursts: list[tuple[float, float]]) -> bool:
 
 def _masquerade(rng: np.random.Generator, rows: list[tuple], target: dict,
                 bursts: list[tuple[float, float]], in_range: bool = False) -> list[tuple]:
-    """The target ECU's frames inside the bursts carry one forged payload; its counter and its
-    timing stay genuine. The forged bytes are uniform in 0..255, or with `in_range` uniform
-    between the lowest and the highest value of the byte in the ECU's frames outside the
-    bursts."""
+    """The target ECU's frames inside the bursts carry one forged payload; its counter, its
+    timing and (when it has one) a valid checksum stay genuine. The forged bytes are uniform in
+    0..255, or with `in_range` uniform between the lowest and the highest value of the byte in
+    the ECU's frames outside the bursts."""
     if in_range:
         genuine = np.array([data for t, can_id, _, data, _ in rows
                             if can_id == target["id"] and not _inside(t, bursts)])
@@ -97,7 +163,7 @@ def _masquerade(rng: np.random.Generator, rows: list[tuple], target: dict,
             payload = forged[:dlc].copy()
             if target["counter_byte"] < dlc:
                 payload[target["counter_byte"]] = data[target["counter_byte"]]
-            masqueraded.append((t, can_id, dlc, payload, "T"))
+            masqueraded.append((t, can_id, dlc, _checksum(payload, target), "T"))
         else:
             masqueraded.append((t, can_id, dlc, data, flag))
     return masqueraded
@@ -115,20 +181,33 @@ def _replay(rows: list[tuple], target: dict, bursts: list[tuple[float, float]]) 
     return replayed
 
 
+def _rng(seed: int, vehicle: str, stream: int) -> np.random.Generator:
+    """Stream 0 draws a vehicle's ECUs, stream k the capture of attack k - 1; vehicle `a`
+    keeps the streams it had before there was a second vehicle."""
+    if vehicle == "a":
+        return np.random.default_rng(seed if stream == 0 else [seed, stream])
+    return np.random.default_rng([seed, stream, list(VEHICLES).index(vehicle)])
+
+
 def simulate_capture(
-    attack: str, duration: float, n_ids: int = 20, n_bursts: int = 6,
+    attack: str, duration: float, n_ids: int | None = None, n_bursts: int = 6,
     burst_length: float = 1.0, seed: int = 0, start_time: float = 1478198376.0,
+    vehicle: str = "a",
 ) -> list[tuple]:
-    """Rows (timestamp, id, dlc, payload bytes, flag) of one capture of `duration` s, sorted by
+    """Rows (timestamp, id, dlc, payload bytes, flag) of one capture of `duration` s on
+    `vehicle` (`n_ids` ECUs besides the spoofing target; None: the vehicle's number), sorted by
     time."""
     if attack not in ATTACKS:
         raise ValueError(f"unknown attack {attack!r}; expected one of {ATTACKS}")
+    if vehicle not in VEHICLES:
+        raise ValueError(f"unknown vehicle {vehicle!r}; expected one of {list(VEHICLES)}")
+    car = VEHICLES[vehicle]
     # the vehicle (normal IDs) is the same in every capture; the attacks differ
-    specs = _normal_ids(np.random.default_rng(seed), n_ids)
-    rng = np.random.default_rng([seed, ATTACKS.index(attack) + 1])
+    specs = car.ecus(_rng(seed, vehicle, 0), car.n_ids if n_ids is None else n_ids)
+    rng = _rng(seed, vehicle, ATTACKS.index(attack) + 1)
     starts = np.sort(rng.uniform(1.0, duration - burst_length, n_bursts))
     bursts = [(float(s), float(s + burst_length * rng.uniform(0.5, 1.0))) for s in starts]
-    rows = _normal_traffic(rng, specs, duration)
+    rows = _normal_traffic(rng, specs, duration, car.payload)
     # the fastest ECU (the longest payload among equals): its frames weigh most in a window
     target = min(specs, key=lambda spec: (spec["period"], -spec["dlc"]))
     if attack in ("masquerade", "masquerade_subtle"):
@@ -136,7 +215,7 @@ def simulate_capture(
     elif attack == "replay":
         rows += _replay(rows, target, bursts)
     else:
-        rows += _attack_traffic(rng, attack, bursts)
+        rows += _attack_traffic(rng, attack, bursts, car.spoofed_id)
     rows.sort(key=lambda row: row[0])
     return [(start_time + t, *rest) for t, *rest in rows]
 
