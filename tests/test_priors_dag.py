@@ -32,7 +32,7 @@ def test_prior_only_and_user_prior_datasets_plan_no_delta_model_and_no_fit(tmp_p
     user.write_text("{}")
     overlay = tmp_path / "cg_only.yaml"
     overlay.write_text(yaml.safe_dump({"datasets": {
-        "md": None, "mol": None, "can": None,
+        "md": None, "mol": None, "mol_esp": None, "can": None,
         "cg": {"cg": {"delta": None}},
         "ala2": {"cg": {"priors": {"file": str(user)}}}}}))
     result = run_snakemake(tmp_path, "-n", configfiles=(DEFAULT_CONFIG, TINY_CONFIG, overlay))
