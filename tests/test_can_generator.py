@@ -37,44 +37,38 @@ def test_every_capture_drives_the_same_vehicle():
     assert all(ids == normal_ids[0] for ids in normal_ids)
 
 
-def test_masquerade_keeps_the_timing_and_forges_the_payload():
-    # seed 0: the target ECU has a rolling counter (in some vehicles its signal overwrites it)
-    rows = simulate_capture("masquerade", duration=10.0, n_bursts=3, seed=0)
+def _masquerade(attack_name: str) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """The target ECU's forged and genuine payloads, its counter byte and the forged bytes
+    other than the counter, after checking what every masquerade keeps: one silenced ECU,
+    its period through the attack (no frame added or dropped), its counter running on and
+    one forged value in every other byte."""
+    rows = simulate_capture(attack_name, duration=10.0, n_bursts=3, seed=0)
     t, ids, attack = _columns(rows)
     target = np.unique(ids[attack])
     assert target.size == 1  # one silenced ECU
     mine = ids == target[0]
     gaps = np.diff(t[mine])
     period = np.median(gaps)
-    # no frame of the ECU is added or dropped: its period holds through the attack
     assert 0.85 * period < gaps.min() and gaps.max() < 1.15 * period
     payloads = np.array([rows[i][3] for i in np.flatnonzero(mine)])
     forged, genuine = payloads[attack[mine]], payloads[~attack[mine]]
-    # the counter runs on through forged frames; the other bytes are forged constants
     counter = next(b for b in range(payloads.shape[1])
                    if (np.diff(genuine[:50, b]) % 256 == 1).all())
     assert (np.diff(payloads[:, counter]) % 256 == 1).all()
     others = np.delete(forged, counter, axis=1)
     assert (others == others[0]).all()
+    return forged, genuine, counter, others
+
+
+def test_masquerade_keeps_the_timing_and_forges_the_payload():
+    # seed 0: the target ECU has a rolling counter (in some vehicles its signal overwrites it)
+    _, genuine, counter, others = _masquerade("masquerade")
+    # the other bytes are forged constants that no genuine frame carries
     assert not (np.delete(genuine, counter, axis=1) == others[0]).all(axis=1).any()
 
 
 def test_subtle_masquerade_forges_every_byte_inside_its_normal_range():
-    rows = simulate_capture("masquerade_subtle", duration=10.0, n_bursts=3, seed=0)
-    t, ids, attack = _columns(rows)
-    target = np.unique(ids[attack])
-    assert target.size == 1
-    mine = ids == target[0]
-    gaps = np.diff(t[mine])
-    assert 0.85 * np.median(gaps) < gaps.min() and gaps.max() < 1.15 * np.median(gaps)
-    payloads = np.array([rows[i][3] for i in np.flatnonzero(mine)])
-    forged, genuine = payloads[attack[mine]], payloads[~attack[mine]]
-    # the counter runs on; every other byte is one forged value within the genuine range
-    counter = next(b for b in range(payloads.shape[1])
-                   if (np.diff(genuine[:50, b]) % 256 == 1).all())
-    assert (np.diff(payloads[:, counter]) % 256 == 1).all()
-    others = np.delete(forged, counter, axis=1)
-    assert (others == others[0]).all()
+    forged, genuine, counter, others = _masquerade("masquerade_subtle")
     assert ((forged >= genuine.min(0)) & (forged <= genuine.max(0))).all()
     # constant bytes keep their value, so the forgery is in the varying signal alone
     constant = genuine.min(0) == genuine.max(0)
