@@ -120,6 +120,7 @@ rule ff_evaluate:
         pareto=ff_figure("pareto"),
     params:
         models=lambda wc: ff(wc).models(),
+        seed_groups=lambda wc: ff(wc).seed_groups(),
         **settings_params(
             teacher=lambda wc: ff(wc).teacher,
             evaluate=lambda wc: ff(wc).evaluate,
@@ -252,7 +253,8 @@ rule ff_md_report:
 register_targets(
     "forcefield",
     f"{FF_DIR}/metrics.json",
-    lambda dataset: [f"{EXPORT_DIR}/{m}/check.json" for m in ff_trained_models(dataset)],
+    lambda dataset: [f"{EXPORT_DIR}/{m}/check.json" for m in ff_trained_models(dataset)
+                     if m not in SETTINGS.forcefield(dataset).seed_replicas()],
     lambda dataset: [f"{FF_DIR}/cards/{m}.md"
                      for m in SETTINGS.forcefield(dataset).student_models()],
     f"{MD_DIR}/md_stability.json",

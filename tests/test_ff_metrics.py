@@ -111,3 +111,32 @@ def test_the_teacher_type_decides_the_student_goals(teacher_type: str) -> None:
         assert not goals["force_mae_vs_foundation"].passed  # goal <= 0.05 eV/Å
     else:
         assert "force_mae_vs_foundation" not in goals
+
+
+def test_a_student_of_several_seeds_checks_the_mean_ratio_to_its_baselines() -> None:
+    from distillery.forcefield.record import forcefield_metrics
+    from distillery.forcefield.settings import FFGoalSettings
+
+    models = {"teacher": _figures(0.03, 100.0),
+              "student": _figures(0.06, 2000.0), "baseline": _figures(0.08, 2000.0),
+              "student_seed1": _figures(0.09, 2000.0), "baseline_seed1": _figures(0.10, 2000.0),
+              "student_seed2": _figures(0.07, 2000.0), "baseline_seed2": _figures(0.07, 2000.0)}
+    group = ("student", "student_seed1", "student_seed2")
+    record = forcefield_metrics("mol", models, FFGoalSettings(), "cpu", n_frames=10,
+                                seed_groups={"student": group})
+    by_name = {m.model: m for m in record.models}
+    ratios = np.array([0.75, 0.9, 1.0])
+    student = by_name["student"]
+    assert student.metrics["n_seeds"] == 3
+    assert student.metrics["force_mae_ratio_vs_baseline"] == pytest.approx(0.75)  # its own seed
+    assert student.metrics["force_mae_ratio_vs_baseline_mean"] == pytest.approx(ratios.mean())
+    assert student.metrics["force_mae_ratio_vs_baseline_std"] == pytest.approx(
+        ratios.std(ddof=1))
+    assert student.metrics["baseline_force_mae_mean"] == pytest.approx(0.25 / 3)
+    goals = {g.name: g for g in student.goals}
+    # the seed-0 ratio alone (0.75) would pass; the mean (0.883) misses the 0.85 goal
+    assert "force_mae_ratio_vs_baseline" not in goals
+    assert not goals["force_mae_ratio_vs_baseline_mean"].passed
+    assert record.summary["force_mae_ratio_student_vs_baseline_std"] == pytest.approx(
+        ratios.std(ddof=1))
+    assert by_name["student_seed1"].goals == () and by_name["student_seed2"].role == "student"

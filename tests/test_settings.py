@@ -269,3 +269,22 @@ def test_validation_overlay_adds_its_datasets_and_keeps_the_defaults():
     teacher = both.forcefield("mol_validation").teacher
     assert teacher.teacher_type() == "model" and teacher.train.patience > 0
     assert both.forcefield("alloy_chgnet").teacher.teacher_type() == "foundation"
+
+
+def test_further_seeds_train_each_student_and_baseline_again(config):
+    config = copy.deepcopy(config)
+    config["datasets"]["md"]["seed"] = 7
+    config["datasets"]["md"]["forcefield"] = {"student": {"seeds": 3}}
+    md = load(config).forcefield("md")
+    assert md.seed_groups() == {"student": ("student", "student_seed1", "student_seed2")}
+    assert md.models() == ("teacher", "student", "student_seed1", "student_seed2",
+                           "baseline", "baseline_seed1", "baseline_seed2")
+    assert md.seed_replicas() == ("student_seed1", "student_seed2", "baseline_seed1",
+                                  "baseline_seed2")
+    assert list(md.student_models()) == ["student"]  # one card and one export per size
+    # each further seed is the next integer after the dataset's, for student and baseline
+    assert [md.role(m).train.seed for m in md.models()[1:]] == [7, 8, 9, 7, 8, 9]
+    assert md.role("baseline_seed2").model == md.role("student").model
+    config["datasets"]["md"]["forcefield"] = {"students": {"seed1": {"model": {}}}}
+    with pytest.raises(ConfigError, match=r"'seed1'\]: a size may not be named like a "):
+        load(config).forcefield("md")

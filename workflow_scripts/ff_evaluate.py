@@ -13,7 +13,7 @@ def main(snakemake) -> None:
              if inp.get(f"info_{name}")}
     steps.evaluate(snakemake.wildcards.dataset, params.models, models, infos, params.teacher,
                    inp.get("teacher"), params.evaluate, params.goals, inp.frames, inp.splits,
-                   dict(out.items()))
+                   dict(out.items()), params.seed_groups)
 
 
 run_script(main, snakemake, tracked=True)

@@ -6,6 +6,7 @@ any part of it (e.g. the MD temperature of a molecule next to a hot metal).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, StringConstraints, model_validator
@@ -51,6 +52,11 @@ class StudentSettings(RoleSettings):
 
     baseline: bool = True
     """Also train the student's architecture on the reference labels alone."""
+    seeds: PositiveInt = 1
+    """Training seeds of the student and its baseline: the first is `train.seed`, each further
+    one the next integer, trained as the models `<student>_seed<k>` and `<baseline>_seed<k>`
+    (k = 1 .. seeds - 1). The record gives the mean and std of the student/baseline force-MAE
+    ratio over the seeds, and the baseline goal checks the mean."""
 
 
 class TeacherSettings(RoleSettings):
@@ -253,6 +259,14 @@ class ForcefieldSettings(Settings):
     """Targets of every distilled student."""
 
     @model_validator(mode="after")
+    def _sizes_apart_from_seeds(self) -> ForcefieldSettings:
+        taken = [n for n in self.students if re.search(r"(^|_)seed[0-9]+$", n)]
+        if taken:
+            raise ValueError(f"students: {taken}: a size may not be named like a further seed "
+                             "(`seed<k>`); rename it")
+        return self
+
+    @model_validator(mode="after")
     def _md_models_exist(self) -> ForcefieldSettings:
         unknown = [m for m in self.md_stability.models if m not in self.models()]
         if unknown:
@@ -261,17 +275,42 @@ class ForcefieldSettings(Settings):
         return self
 
     def student_models(self) -> dict[str, StudentSettings]:
-        """Every student by model name: `student`, then `student_<name>` per `students` entry."""
+        """Every student size by model name: `student`, then `student_<name>` per `students`
+        entry (each under its first seed; `seed_groups` adds the further seeds)."""
         return {"student": self.student,
                 **{f"student_{name}": s for name, s in self.students.items()}}
 
+    def _seeded_students(self) -> dict[str, StudentSettings]:
+        """Every student model: each size under each of its seeds."""
+        models = {}
+        for name, student in self.student_models().items():
+            models[name] = student
+            for k in range(1, student.seeds):
+                train = student.train.model_copy(update={"seed": (student.train.seed or 0) + k})
+                models[f"{name}_seed{k}"] = student.model_copy(update={"train": train})
+        return models
+
+    def seed_groups(self) -> dict[str, tuple[str, ...]]:
+        """{student: its models under every seed, itself first} for students of several
+        seeds."""
+        return {name: (name, *(f"{name}_seed{k}" for k in range(1, s.seeds)))
+                for name, s in self.student_models().items() if s.seeds > 1}
+
+    def seed_replicas(self) -> tuple[str, ...]:
+        """The models of the further seeds (students and baselines): trained and evaluated,
+        but neither exported nor carded."""
+        replicas = [m for group in self.seed_groups().values() for m in group[1:]]
+        return (*replicas, *(baseline_of(m) for m in replicas
+                             if self._seeded_students()[m].baseline))
+
     def baselines(self) -> dict[str, str]:
         """{baseline model: its student model} for the students with `baseline: true`."""
-        return {baseline_of(m): m for m, s in self.student_models().items() if s.baseline}
+        return {baseline_of(m): m for m, s in self._seeded_students().items() if s.baseline}
 
     def models(self) -> tuple[str, ...]:
-        """Every model of the dataset: the teacher, the students, their baselines."""
-        return ("teacher", *self.student_models(), *self.baselines())
+        """Every model of the dataset: the teacher, the students under each seed, their
+        baselines."""
+        return ("teacher", *self._seeded_students(), *self.baselines())
 
     def role(self, model: str) -> RoleSettings:
         """Architecture and training of `model`. A student adds the HVP loss when the distill
@@ -283,7 +322,7 @@ class ForcefieldSettings(Settings):
             raise ValueError(f"force-field model {model!r}: expected one of {list(self.models())}")
         if model == "teacher":
             return self.teacher
-        student = self.student_models()[self.baselines().get(model, model)]
+        student = self._seeded_students()[self.baselines().get(model, model)]
         train = student.train
         if model_role(model) == "student" and self.distill.hvp:
             train = train.model_copy(update={"hvp_weight": self.distill.hvp_weight})

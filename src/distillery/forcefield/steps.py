@@ -48,6 +48,7 @@ from distillery.forcefield.settings import (
     MDStabilitySettings,
     RoleSettings,
     TeacherSettings,
+    baseline_of,
 )
 from distillery.forcefield.teachers import JaxTeacher, load_teacher
 from distillery.io import atomic_path, atomic_write, read_json, write_json
@@ -142,10 +143,12 @@ def gather_distill(frames: str, labels: Sequence[str], output: str, hvp_output: 
 def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str],
              infos: Mapping[str, str], teacher: TeacherSettings, teacher_file: str | None,
              evaluate: EvaluateSettings, goals: FFGoalSettings, frames: str, splits: str,
-             outputs: Mapping[str, str]) -> None:
+             outputs: Mapping[str, str],
+             seed_groups: Mapping[str, Sequence[str]] | None = None) -> None:
     """`ff_evaluate`: test-split metrics, agreement with the teacher, speed, figures and the
     metrics record of every model of a dataset; `infos`: the train_info.json of every model
-    trained here, whose optimizer steps and early stopping the record states."""
+    trained here, whose optimizer steps and early stopping the record states; `seed_groups`:
+    {student: its models under every seed} (`ForcefieldSettings.seed_groups`)."""
     test = _split(frames, splits, "test")
     device = describe_jax_device()
     speed_frames = test.subset(range(min(evaluate.speed_frames, len(test))))
@@ -189,11 +192,14 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
               f"{records[name]['frames_per_s']:.1f} frames/s at batch {batch_size}")
     parity_plot(outputs["parity"], e_ref, f_ref, predictions)
     error_histogram(outputs["errors"], f_ref, {n: f for n, (_, f) in predictions.items()})
+    replicas = {m for group in (seed_groups or {}).values() for m in group[1:]}
     pareto_plot(outputs["pareto"], {n: (m["frames_per_s"], m["force_mae"])
-                                    for n, m in records.items()}, batch_size)
+                                    for n, m in records.items()
+                                    if n not in replicas and baseline_of(n) not in replicas},
+                batch_size)
     name, variant = split_variant(dataset)
     record = forcefield_metrics(name, records, goals, device, n_frames=len(test),
-                                variant=variant, teacher_type=kind)
+                                variant=variant, teacher_type=kind, seed_groups=seed_groups)
     write_metrics(outputs["metrics"], record)
     for line in goal_lines(record):
         print(f"goal {line}")
