@@ -176,6 +176,9 @@ def test_search_starts_no_candidate_past_its_time_budget(durations, trials, seco
 
 
 def test_role_defaults_to_the_model_the_workflow_trains(config):
+    config = copy.deepcopy(config)
+    config["datasets"]["mol"]["forcefield"]["teacher"] = {
+        "source": "ase", "calculator": "tblite.ase:TBLite"}
     resolved = load(config)
     assert plan_role(resolved.forcefield("md"), "auto", "md")[0] == "teacher"
     assert plan_role(resolved.forcefield("mol"), "auto", "mol")[0] == "student"
