@@ -150,9 +150,10 @@ rule can_evaluate:
     as an IDS, per model and fusion: detection rate per attack at fixed false-positive rates,
     AUROC, AUPRC and detection latency, with held-out attacks reported apart (all on the
     vehicles trained on); macro F1 and detection on the four vehicle/attack splits; the
-    payload model's size and speed; the unseen-attack and split goals."""
+    payload model's size and speed; the unseen-attack and split goals; the operating points
+    on a long attack-free capture, when the dataset has one."""
     input:
-        unpack(can_payload_inputs),
+        unpack(can_evaluate_inputs),
         test=f"{CAN_DIR}/graphs/test.npz",
         meta=f"{CAN_DIR}/graphs/meta.json",
         scores=f"{CAN_DIR}/scores.parquet",
@@ -214,6 +215,69 @@ rule can_evaluate:
         conda_env("classifier")
     script:
         "../workflow_scripts/can_evaluate.py"
+
+
+rule generate_can_long_normal:
+    """A long attack-free CAN capture of the generated vehicle (its ECUs, a random stream of its
+    own), kept out of the dataset's frames: it measures operating points at low false-positive
+    rates (can_operating_points)."""
+    output:
+        "data/raw/{dataset}_long_normal.csv",
+    params:
+        **settings_params(
+            vehicle=lambda wc: dataset_cfg(wc.dataset).generate.vehicle,
+            duration=lambda wc: can(wc).operating_points.duration,
+            seed=lambda wc: dataset_seed(wc.dataset),
+        ),
+    log:
+        log_path("generate_can_long_normal"),
+    benchmark:
+        benchmark_path("generate_can_long_normal")
+    conda:
+        conda_env("data")
+    script:
+        "../workflow_scripts/generate_can_long_normal.py"
+
+
+rule can_operating_points:
+    """Operating points at low false-positive rates: a long attack-free capture streamed a block
+    at a time through the teacher, the VGAE, the payload model and the fusions (no full set of
+    window graphs in memory); thresholds on its first windows, the false-positive rate and
+    false alarms per hour measured on the rest, detection of the attack test windows at each
+    threshold, and the same at the validation thresholds."""
+    input:
+        unpack(can_operating_inputs),
+        models=lambda wc: can_model_files(wc.dataset, can_operating_models(wc)),
+        fusion=f"{CAN_DIR}/models/fusion.safetensors",
+        scores=f"{CAN_DIR}/scores.parquet",
+        windows=f"{CAN_DIR}/graphs/windows.parquet",
+        meta=f"{CAN_DIR}/graphs/meta.json",
+    output:
+        json=f"{CAN_DIR}/operating_points.json",
+        table=report(
+            f"{CAN_DIR}/operating_points.csv",
+            caption="../report/can_operating_points.rst",
+            category="Classifier",
+            subcategory="{dataset}",
+            labels={"dataset": "{dataset}", "figure": "operating points"},
+        ),
+    params:
+        models=can_operating_models,
+        **settings_params(
+            operating_points=lambda wc: can(wc).operating_points,
+            held_out=lambda wc: can(wc).held_out,
+            device=lambda wc: can(wc).device,
+        ),
+        batch_size=lambda wc: can(wc).evaluate.batch_size,
+    threads: 1
+    log:
+        log_path("can_operating_points"),
+    benchmark:
+        benchmark_path("can_operating_points")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_operating_points.py"
 
 
 rule can_export_model:

@@ -1,4 +1,5 @@
 # Input functions and model lists of the CAN track (rules/can.smk).
+from distillery.can.record import SINGLE
 
 # every classifier, anomaly model and exported model of every classifier dataset: the
 # `{model}` and `{anomaly}` wildcards take these values only
@@ -72,3 +73,38 @@ def can_export_files(wildcards):
     """The check file of every export of the dataset (`ClassifierSettings.exports`)."""
     return [f"{EXPORT_DIR}/classifier/{m}/check_{fmt}.json".format(dataset=wildcards.dataset)
             for m, fmt in can(wildcards).exports()]
+
+
+def can_operating_capture(dataset):
+    """The attack-free capture of the operating points: `classifier.operating_points.capture`,
+    else the one generated for a dataset of generated captures when `duration` is set; None:
+    no operating points."""
+    settings = SETTINGS.classifier(dataset).operating_points
+    if settings.capture is not None:
+        return settings.capture
+    generate = dataset_cfg(dataset).generate
+    if generate is not None and generate.kind == "can_bus" and settings.duration:
+        return f"data/raw/{dataset}_long_normal.csv"
+    return None
+
+
+def can_operating_models(wildcards):
+    """The detectors the fusions combine that have model files (teacher, VGAE)."""
+    return [m for m in SINGLE if m in can(wildcards).scored_models()]
+
+
+def can_operating_inputs(wildcards):
+    inputs = {"capture": can_operating_capture(wildcards.dataset)}
+    if can(wildcards).payload is not None:
+        inputs["payload"] = f"{CAN_DIR}/models/payload.safetensors".format(
+            dataset=wildcards.dataset)
+    return inputs
+
+
+def can_evaluate_inputs(wildcards):
+    """The payload model's inputs, and the operating points when the dataset has a capture."""
+    inputs = can_payload_inputs(wildcards)
+    if can_operating_capture(wildcards.dataset) is not None:
+        inputs["operating_points"] = f"{CAN_DIR}/operating_points.json".format(
+            dataset=wildcards.dataset)
+    return inputs

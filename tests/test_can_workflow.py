@@ -48,6 +48,12 @@ def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
     assert all(s["n_normal"] > 0 and s["n_attack"] > 0 for s in stacking.values())
     assert sum(stacking[s]["n_normal"] + stacking[s]["n_attack"] for s in KNOWN_VEHICLE) \
         == record.summary["n_windows"]
+    # operating points: the 60 s attack-free capture streamed through the fused detectors
+    points = record.summary["operating_points"]
+    assert points["fprs"] == [0.01, 0.001, 0.0001]
+    assert set(points["models"]) == {"teacher", "vgae", "payload", "stacking", "dqn"}
+    assert points["calibration_windows"] + points["evaluation_windows"] < points["windows"]
+    assert len(pd.read_csv(tmp_path / "results/can/classifier/operating_points.csv")) == 30
     fusion = next(m for m in record.models if m.model == "stacking")
     assert fusion.role == "fusion"
     assert [g.name for g in fusion.goals] == [f"macro_f1_{s}" for s in FOUR_SPLITS]

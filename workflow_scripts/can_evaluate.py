@@ -1,6 +1,6 @@
 """Test-set metrics, latency and speed-up of every CAN classifier; confusion matrices; the IDS
 figures of every scored model and fusion, also on the four vehicle/attack splits; the payload
-model's size and speed."""
+model's size and speed; the operating points on a long attack-free capture."""
 
 import torch
 
@@ -16,7 +16,8 @@ def main(snakemake) -> None:
         p.held_out, p.ids, p.goals, p.evaluate, p.device, test=inp.test, meta=inp.meta,
         scores=inp.scores, windows=inp.windows, metrics=out.metrics, table=out.table,
         confusion=out.confusion, ids_csv=out.ids, detection=out.detection,
-        vehicle_splits=out.vehicle_splits, payload=inp.get("payload"), frames=inp.get("frames"))
+        vehicle_splits=out.vehicle_splits, payload=inp.get("payload"), frames=inp.get("frames"),
+        operating_points=inp.get("operating_points"))
 
 
 run_script(main, snakemake, tracked=True)

@@ -1,19 +1,22 @@
-"""Window graphs of every split, cached as one NPZ file per split plus a windows table."""
+"""Window graphs of every split, cached as one NPZ file per split plus a windows table; and
+graphs sharded to disk, read a shard at a time (`ShardedGraphs`), for captures whose graphs
+do not fit in memory."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import IterableDataset, get_worker_info
 from torch_geometric.data import Data
 
 from distillery.array_files import load_arrays, save_arrays
 from distillery.can.features import FEATURE_NAMES
-from distillery.can.graph import window_graph
+from distillery.can.graph import GraphBatch, window_graph
 from distillery.can.windows import NORMAL, WindowSettings, split_windows, window_label
 from distillery.data.schemas import CAN_BYTES
 from distillery.errors import InputError
@@ -156,3 +159,45 @@ def load_graphs(path: str | Path) -> list[Data]:
         graphs.append(Data(x=x[n0:n1], edge_index=edge_index[:, e0:e1],
                            edge_attr=edge_attr[e0:e1], y=y[g : g + 1]))
     return graphs
+
+
+def collated(graphs: GraphBatch, y: np.ndarray) -> dict[str, np.ndarray]:
+    """A batch of window graphs (`window_graphs`) with their labels in the collated form of
+    `save_graphs`."""
+    return {"x": graphs.x, "edge_index": graphs.edge_index, "edge_weight": graphs.edge_weight,
+            "node_ptr": graphs.node_ptr, "edge_ptr": graphs.edge_ptr,
+            "y": np.asarray(y, dtype=np.int64)}
+
+
+class ShardedGraphs(IterableDataset):
+    """Window graphs kept on disk as shards (files of `save_graphs`), read one shard at a time:
+    a capture too large for its graphs to fit in memory trains from these. Each pass visits
+    every graph once, shards in a random order and graphs shuffled within their shard (seeded
+    by `seed` and the pass number), so memory holds one shard's graphs; with `shuffle=False`
+    shards and graphs come in the order given. Under several DataLoader workers each reads
+    its own share of the shards."""
+
+    def __init__(self, shards: Sequence[str | Path], seed: int = 0, shuffle: bool = True,
+                 sizes: Sequence[int] | None = None) -> None:
+        super().__init__()
+        self.shards, self.seed, self.shuffle = [Path(s) for s in shards], seed, shuffle
+        self.sizes = None if sizes is None else list(sizes)
+        self.passes = 0
+
+    def __len__(self) -> int:
+        if self.sizes is None:
+            raise TypeError("ShardedGraphs without `sizes` has no length")
+        return sum(self.sizes)
+
+    def __iter__(self) -> Iterator[Data]:
+        rng = np.random.default_rng([self.seed, self.passes])
+        self.passes += 1
+        order = rng.permutation(len(self.shards)) if self.shuffle else np.arange(len(self.shards))
+        info = get_worker_info()
+        if info is not None:
+            order = order[info.id::info.num_workers]
+        for shard in order:
+            graphs = load_graphs(self.shards[shard])
+            within = rng.permutation(len(graphs)) if self.shuffle else range(len(graphs))
+            for g in within:
+                yield graphs[g]

@@ -8,13 +8,18 @@ that detectors whose raw scores live on unrelated scales are comparable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from distillery.can.settings import FusionSettings
+from distillery.errors import InputError
+from distillery.train.tensor_files import load_tensors, save_tensors
 
 EPS = 1e-12
 
@@ -126,3 +131,44 @@ def dqn_scores(q: QNetwork, z: np.ndarray, actions: int) -> tuple[np.ndarray, np
     """The greedy action per window and the mixed z-value it gives (the fused score)."""
     action = q(torch.from_numpy(z).float()).argmax(1).numpy()
     return mixed(z, action, actions), action
+
+
+FUSION_FORMAT = "distillery-can-fusion"
+
+
+@dataclass(frozen=True)
+class FittedFusion:
+    """The fusions as the can_scores rule saved them: the detectors they read (`inputs`, in
+    order), the z-scaler, the stacking coefficients and the DQN agent."""
+
+    inputs: list[str]
+    scaler: ZScaler
+    stacking: np.ndarray
+    q: QNetwork
+    actions: int
+
+    @classmethod
+    def load(cls, path: str | Path) -> FittedFusion:
+        expected, fix = "fusions written by the can_scores rule", "rerun the can_scores rule"
+        state, meta = load_tensors(path, expected, fix)
+        if meta.get("format") != FUSION_FORMAT:
+            raise InputError(path, "format", repr(meta.get("format")), expected, fix=fix)
+        cfg = FusionSettings(**meta["dqn"])
+        q = QNetwork(cfg.hidden, cfg.actions, len(meta["inputs"]))
+        q.load_state_dict(state)
+        return cls(list(meta["inputs"]), ZScaler(np.asarray(meta["z_mean"]),
+                                                 np.asarray(meta["z_std"])),
+                   np.asarray(meta["stacking"]), q.eval(), cfg.actions)
+
+    def save(self, path: str | Path, dqn: Mapping[str, Any]) -> None:
+        """Write the fusions with the DQN's settings (`FusionSettings` as a dict)."""
+        save_tensors(path, self.q.state_dict(), {
+            "format": FUSION_FORMAT, "inputs": self.inputs, "z_mean": self.scaler.mean.tolist(),
+            "z_std": self.scaler.std.tolist(), "stacking": self.stacking.tolist(),
+            "dqn": dict(dqn)})
+
+    def __call__(self, scores: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The stacking and DQN scores of windows from their detectors' scores."""
+        z = self.scaler(np.stack([scores[m] for m in self.inputs], 1))
+        return {"stacking": stacking_scores(self.stacking, z),
+                "dqn": dqn_scores(self.q, z, self.actions)[0]}

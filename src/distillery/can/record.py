@@ -124,7 +124,8 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                        payload: Mapping[str, Any] | None = None, variant: str = "default",
                        split: str = "test", vehicle_splits: Mapping[str, Any] | None = None,
                        split_model: str | None = None,
-                       vehicles: Mapping[str, Sequence[str]] | None = None) -> MetricsFile:
+                       vehicles: Mapping[str, Sequence[str]] | None = None,
+                       operating_points: Mapping[str, Any] | None = None) -> MetricsFile:
     """`models`: {name: flat figures} as `can_evaluate` collects them (`evaluate_model`,
     `best_epoch`, optionally `size_bytes`). `lineup` (`ClassifierSettings.lineup`) gives each
     model's role and the primary student compared with the teacher. Every model gets its
@@ -136,7 +137,9 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
     goals. Every classifier also gets `macro_f1_seen` (`seen_macro_f1`). `vehicle_splits`
     holds every scored model's figures on the four vehicle/attack splits
     (`vehicle_split_figures`), kept in the summary with the `vehicles` known and unknown;
-    `split_model`'s carry the split goals."""
+    `split_model`'s carry the split goals. `operating_points` (`distillery.can.operating`),
+    the figures at low false-positive rates on a long attack-free capture, go to the summary
+    as they are."""
     student = lineup.student
     unknown = sorted(set(models) - set(lineup.roles))
     missing = [m for m in (TEACHER, student) if m not in models]
@@ -197,5 +200,7 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
         summary["vehicle_splits"] = {"split_model": split_model,
                                      "vehicles": plain(dict(vehicles or {})),
                                      "models": plain(dict(vehicle_splits))}
+    if operating_points is not None:
+        summary["operating_points"] = plain(dict(operating_points))
     return MetricsFile(dataset=dataset, track="classifier", variant=variant, split=split,
                        models=records, summary={**summary, **environment(device)})

@@ -210,6 +210,28 @@ class IDSSettings(Settings):
     split goals (`goals.known_split_macro_f1`, `goals.unknown_split_macro_f1`)."""
 
 
+class OperatingPointSettings(Settings):
+    """Operating points measured on a long attack-free capture of a vehicle trained on (a
+    generated one of `duration` s, or `capture`), streamed through the detectors the
+    fusions combine and through the fusions, a block of windows at a time: thresholds at
+    `fprs` on the capture's first `calibration` share of windows, the false-positive rate and
+    false alarms per hour measured on the rest, and the detection rate of the attack test
+    windows at each threshold."""
+
+    fprs: tuple[float, ...] = Field((0.01, 0.001, 0.0001), min_length=1)
+    """Per-window false-positive rates whose thresholds are set on the calibration windows."""
+    calibration: float = Field(0.25, gt=0, lt=1)
+    """Share of the capture's windows, from its start, that sets the thresholds; the windows
+    after it (none overlapping it) measure the false-positive rate."""
+    capture: str | None = None
+    """An attack-free capture file of a vehicle trained on (any ingest layout); null: the
+    capture of `duration` s that the generator writes (generated datasets only)."""
+    duration: PositiveFloat | None = None
+    """Length in s of the attack-free capture generated for a dataset of generated captures
+    (of `generate.vehicle`: its ECUs, a random stream of its own), when `capture` is null;
+    null: none, and no operating points without `capture`."""
+
+
 class CANEvaluateSettings(Settings):
     """Evaluation batches and the latency measurement of every model."""
 
@@ -341,6 +363,8 @@ class ClassifierSettings(Settings):
     """Fusion of the GAT's and the VGAE's anomaly scores."""
     ids: IDSSettings = IDSSettings()
     """Intrusion-detection thresholds and latency."""
+    operating_points: OperatingPointSettings = OperatingPointSettings()
+    """Low false-positive operating points on a long attack-free capture."""
     train: TorchTrainSettings = TorchTrainSettings()
     """Training of every model of the track."""
     evaluate: CANEvaluateSettings = CANEvaluateSettings()

@@ -25,9 +25,17 @@ from distillery.can.export import (
     onnx_logits,
     torchscript_logits,
 )
-from distillery.can.fusion import ZScaler, dqn_scores, fit_dqn, fit_stacking, stacking_scores
+from distillery.can.fusion import (
+    FittedFusion,
+    ZScaler,
+    dqn_scores,
+    fit_dqn,
+    fit_stacking,
+    stacking_scores,
+)
 from distillery.can.ids import ids_figures, ids_table
 from distillery.can.models.build import count_parameters, load_classifier, save_classifier
+from distillery.can.operating import operating_points, operating_table, stream_scores
 from distillery.can.payload import Frames, PayloadModel, window_rows
 from distillery.can.plots import plot_confusion, plot_detection
 from distillery.can.record import SINGLE, classifier_metrics
@@ -43,6 +51,7 @@ from distillery.can.settings import (
     FusionSettings,
     IDSSettings,
     ModelLineup,
+    OperatingPointSettings,
     PayloadSettings,
 )
 from distillery.can.training import (
@@ -60,7 +69,7 @@ from distillery.can.vehicles import (
     vehicle_split_table,
 )
 from distillery.can.windows import WindowSettings
-from distillery.data.can import read_can_frames
+from distillery.data.can import Capture, CaptureReader, read_can_frames
 from distillery.data.splits import read_splits
 from distillery.errors import DistilleryError, InputError
 from distillery.io import atomic_path, read_json, write_json
@@ -69,7 +78,6 @@ from distillery.metrics.record import write_metrics
 from distillery.sweeps import split_variant
 from distillery.train.distributed import process_info
 from distillery.train.settings import TorchTrainSettings, run_seed
-from distillery.train.tensor_files import save_tensors
 from distillery.train.torch_device import describe_torch_device, torch_device
 from distillery.train.torch_loop import predict_logits
 
@@ -255,14 +263,63 @@ def score_models(models: Mapping[str, PathLike], held_out: Sequence[str],
         share = np.bincount(action, minlength=fusion.actions) / len(action)
         print(f"{split}: DQN actions (GAT weight 0 .. 1) {np.round(share, 3).tolist()}")
     print(f"stacking: intercept {coef[0]:.3f}, weights {coef[1:].round(3).tolist()} ({inputs})")
-    save_tensors(fusion_model, q.state_dict(), {
-        "format": "distillery-can-fusion", "inputs": inputs,
-        "z_mean": scaler.mean.tolist(), "z_std": scaler.std.tolist(),
-        "stacking": coef.tolist(), "dqn": fusion.as_dict()})
+    FittedFusion(inputs, scaler, coef, q, fusion.actions).save(fusion_model, fusion.as_dict())
     write_parquet(scores, pd.concat([
         pd.DataFrame({"split": split, "window": np.arange(len(labels[split])),
                       "label": labels[split], "model": name, "score": score})
         for split in sets for name, score in values[split].items()], ignore_index=True))
+
+
+def known_test_scores(scored: pd.DataFrame, windows: pd.DataFrame, held_out: Sequence[str]
+                      ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Every model's scores of the test windows of the vehicles trained on (the record's test
+    windows), and their labels."""
+    known = np.isin(four_splits(windows, held_out), KNOWN_VEHICLE)
+    test = scored[scored["split"] == "test"].sort_values(["model", "window"])
+    by_model = {name: rows["score"].to_numpy()[known] for name, rows in test.groupby("model")}
+    labels = next(iter(test.groupby("model")))[1]["label"].to_numpy()[known]
+    return by_model, labels
+
+
+def measure_operating_points(settings: OperatingPointSettings, held_out: Sequence[str],
+                             device: str, batch_size: int, *, capture: PathLike,
+                             models: Mapping[str, PathLike], fusion: PathLike,
+                             scores: PathLike, windows: PathLike, meta: PathLike,
+                             output: PathLike, table: PathLike,
+                             payload: PathLike | None = None) -> dict[str, Any]:
+    """can_operating_points: the attack-free `capture` streamed a block at a time through the
+    detectors the fusions combine (`models`: {name: file}, and the `payload` model) and the
+    fusions; thresholds at `settings.fprs` on its first windows, the false-positive rate and
+    false alarms per hour measured on the rest, detection of the known vehicles' attack test
+    windows (`scores`, `windows`) at each threshold; also at the validation thresholds."""
+    info = read_json(meta)
+    size, stride = info["windows"]["size"], info["windows"]["stride"]
+    nets = {name: load_classifier(path)[0] for name, path in models.items()}
+    net = None if payload is None else PayloadModel.load(payload)[0]
+    torch_dev = torch_device(device)
+    start, cpu = time.perf_counter(), time.process_time()
+    reader = CaptureReader(Capture(str(capture), "long_normal"), threads=1)
+    stream = stream_scores(reader, size, stride, nets, batch_size, torch_dev, payload=net,
+                           fusion=FittedFusion.load(fusion), source=str(capture))
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    scored = pd.read_parquet(scores)
+    val = scored[(scored["split"] == "val") & (scored["label"] == 0)]
+    val_normal = {name: rows["score"].to_numpy() for name, rows in val.groupby("model")}
+    test, labels = known_test_scores(scored, pd.read_parquet(windows), held_out)
+    figures = operating_points(stream, settings.fprs, settings.calibration, val_normal, test,
+                               labels, info["classes"])
+    figures.update({"capture": str(capture), "scoring_seconds": seconds,
+                    "scoring_cpu_seconds": cpu, "windows_per_s": len(stream) / seconds,
+                    "validation_normal_windows": len(next(iter(val_normal.values())))})
+    write_json(output, figures)
+    rates = operating_table(figures)
+    write_csv(table, rates)
+    print(f"{figures['frames']} frames, {figures['windows']} windows, {figures['hours']:.3f} h "
+          f"of traffic scored in {seconds:.1f} s ({cpu:.1f} CPU s); thresholds on the first "
+          f"{figures['calibration_windows']} windows, false alarms on the last "
+          f"{figures['evaluation_windows']} ({figures['evaluation_hours']:.3f} h)")
+    print(rates.to_string(index=False))
+    return figures
 
 
 def payload_figures(model: PathLike, frames: PathLike, windows: PathLike, size: int,
@@ -296,13 +353,14 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
                          meta: PathLike, scores: PathLike, windows: PathLike,
                          metrics: PathLike, table: PathLike, confusion: PathLike,
                          ids_csv: PathLike, detection: PathLike, vehicle_splits: PathLike,
-                         payload: PathLike | None = None, frames: PathLike | None = None
-                         ) -> None:
+                         payload: PathLike | None = None, frames: PathLike | None = None,
+                         operating_points: PathLike | None = None) -> None:
     """can_evaluate: every classifier ({name: file}) on the test windows of the vehicles
     trained on (metrics, latency, speed-up), every scored model and fusion as an IDS on them
     (`scores`) and on the four vehicle/attack splits of all test windows, the `payload`
-    model's size and speed (it reads `frames`), the goals; the metrics record of `dataset` (a
-    dataset or a sweep variant), its tables and figures."""
+    model's size and speed (it reads `frames`), the goals, the `operating_points` of
+    `measure_operating_points` when given; the metrics record of `dataset` (a dataset or a
+    sweep variant), its tables and figures."""
     info = read_json(meta)
     classes = info["classes"]
     all_windows = pd.read_parquet(windows)
@@ -344,7 +402,9 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
                                 n_windows=len(graphs), ids=detector, held_out=held_out,
                                 fprs=ids.fprs, payload=detector_figures, variant=variant,
                                 vehicle_splits=split_figures, split_model=ids.split_model,
-                                vehicles=known_and_unknown(all_windows))
+                                vehicles=known_and_unknown(all_windows),
+                                operating_points=None if operating_points is None
+                                else read_json(operating_points))
     write_metrics(metrics, record)
     classifiers = [m for m in record.models if m.model in lineup.roles]
     models_table = pd.DataFrame([

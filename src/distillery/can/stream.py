@@ -20,11 +20,15 @@ _FIELDS = ("can_id", "timestamp", "dlc", "data")
 @dataclass(frozen=True)
 class Windows:
     """Windows completed by one block: their numbers in the stream, the time of their last
-    frame (when each could first be scored) and their graphs."""
+    frame (when each could first be scored) and their graphs; `rows` (n_windows, size) are
+    their frames' rows in `columns` (can_id, timestamp, dlc, data: the frames the stream
+    held), for scorers that read the frames themselves."""
 
     numbers: np.ndarray
     t_end: np.ndarray
     graphs: GraphBatch
+    rows: np.ndarray
+    columns: dict[str, np.ndarray]
 
 
 class WindowStream:
@@ -50,7 +54,7 @@ class WindowStream:
             rows = (numbers * self.stride - self._first)[:, None] + np.arange(self.size)
             graphs = window_graphs(kept["can_id"], kept["timestamp"], kept["dlc"], kept["data"],
                                    rows)
-            windows = Windows(numbers, kept["timestamp"][rows[:, -1]], graphs)
+            windows = Windows(numbers, kept["timestamp"][rows[:, -1]], graphs, rows, kept)
             self.next_window = done
         # drop what no later window reads
         drop = max(0, self.next_window * self.stride - self._first)

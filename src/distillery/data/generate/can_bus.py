@@ -23,7 +23,7 @@ of one ID changes).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,12 @@ from distillery.io import atomic_write
 
 # new attacks go at the end: a capture's random stream is seeded with its attack's position
 ATTACKS = ("dos", "fuzzy", "spoofing", "masquerade", "replay", "masquerade_subtle")
+# the random streams of the long attack-free capture: far beyond every attack's position
+NORMAL_STREAM = 1000
+# frames drawn at a time per ECU in the long capture (its frames do not depend on the blocks)
+ECU_CHUNK = 4096
+START_TIME = 1478198376.0  # first timestamp of every generated capture (Car-Hacking's epoch)
+LONG_NORMAL_START = START_TIME + 86400.0  # the long attack-free capture: a day later
 
 
 def _ecus_a(rng: np.random.Generator, n_ids: int) -> list[dict]:
@@ -57,6 +63,16 @@ def _payload_a(rng: np.random.Generator, spec: dict, t: float, count: int) -> np
     data[spec["counter_byte"]] = count % 256
     signal = 128 + 100 * np.sin(2 * np.pi * t / 7.0 + spec["phase"])
     data[spec["signal_byte"]] = int(signal + rng.integers(-3, 4)) % 256
+    return data
+
+
+def _payloads_a(spec: dict, t: np.ndarray, count: np.ndarray, noise: np.ndarray
+                ) -> np.ndarray:
+    """`_payload_a` of many frames of one ECU, with the signal noise given."""
+    data = np.repeat(spec["const"][None, :], len(t), 0)
+    data[:, spec["counter_byte"]] = count % 256
+    signal = 128 + 100 * np.sin(2 * np.pi * t / 7.0 + spec["phase"])
+    data[:, spec["signal_byte"]] = (np.trunc(signal + noise)).astype(np.int64) % 256
     return data
 
 
@@ -93,20 +109,36 @@ def _payload_b(rng: np.random.Generator, spec: dict, t: float, count: int) -> np
     return _checksum(data, spec)
 
 
+def _payloads_b(spec: dict, t: np.ndarray, count: np.ndarray, noise: np.ndarray
+                ) -> np.ndarray:
+    """`_payload_b` of many frames of one ECU, with the signal noise given."""
+    data = np.repeat(spec["const"][None, :], len(t), 0)
+    data[:, 1] = (data[:, 1] & 0xF0) | (count % 16)
+    signal = 3000 + 2500 * np.sin(2 * np.pi * t / spec["signal_period"] + spec["phase"])
+    value = np.trunc(signal).astype(np.int64) + noise
+    data[:, 2], data[:, 3] = value >> 8, value & 0xFF
+    others = np.delete(data[:, : spec["dlc"]], spec["checksum_byte"], axis=1)
+    data[:, spec["checksum_byte"]] = np.bitwise_xor.reduce(others, axis=1)
+    return data
+
+
 @dataclass(frozen=True)
 class Vehicle:
     """A generated vehicle: its ECUs (IDs, periods, payload layouts) drawn from the seed, the
     payload of an ECU's frame at time t with its frame count, the number of ECUs besides the
-    spoofing target, and that target (gear)."""
+    spoofing target, that target (gear), the payloads of many frames of an ECU with their
+    signal noise given (`payload` draws it), and the noise's integer range [low, high)."""
 
     ecus: Callable[[np.random.Generator, int], list[dict]]
     payload: Callable[[np.random.Generator, dict, float, int], np.ndarray]
     n_ids: int
     spoofed_id: int
+    payloads: Callable[[dict, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+    noise: tuple[int, int]
 
 
-VEHICLES = {"a": Vehicle(_ecus_a, _payload_a, 20, 0x43F),
-            "b": Vehicle(_ecus_b, _payload_b, 15, 0x2C4)}
+VEHICLES = {"a": Vehicle(_ecus_a, _payload_a, 20, 0x43F, _payloads_a, (-3, 4)),
+            "b": Vehicle(_ecus_b, _payload_b, 15, 0x2C4, _payloads_b, (-20, 21))}
 
 
 def _normal_traffic(rng: np.random.Generator, specs: list[dict], duration: float,
@@ -191,7 +223,7 @@ def _rng(seed: int, vehicle: str, stream: int) -> np.random.Generator:
 
 def simulate_capture(
     attack: str, duration: float, n_ids: int | None = None, n_bursts: int = 6,
-    burst_length: float = 1.0, seed: int = 0, start_time: float = 1478198376.0,
+    burst_length: float = 1.0, seed: int = 0, start_time: float = START_TIME,
     vehicle: str = "a",
 ) -> list[tuple]:
     """Rows (timestamp, id, dlc, payload bytes, flag) of one capture of `duration` s on
@@ -218,6 +250,79 @@ def simulate_capture(
         rows += _attack_traffic(rng, attack, bursts, car.spoofed_id)
     rows.sort(key=lambda row: row[0])
     return [(start_time + t, *rest) for t, *rest in rows]
+
+
+class _EcuTraffic:
+    """The frames of one ECU in attack-free traffic: frame j's period jitter and signal noise
+    are drawn `ECU_CHUNK` frames at a time from the ECU's own stream, so a frame is the same
+    whatever blocks the capture is cut into."""
+
+    def __init__(self, spec: dict, car: Vehicle, rng: np.random.Generator) -> None:
+        self.spec, self.car, self.rng = spec, car, rng
+        self.next = rng.uniform(0, spec["period"])  # time of the first frame not yet drawn
+        self.t, self.noise = np.empty(0), np.empty(0, np.int64)
+        self.count = 0  # frame count of the first buffered frame
+
+    def until(self, stop: float) -> tuple[np.ndarray, np.ndarray]:
+        """Times and payloads (n, 8) of the frames before `stop` not yet taken."""
+        while not len(self.t) or self.t[-1] < stop:
+            gaps = self.spec["period"] * self.rng.normal(1.0, 0.02, ECU_CHUNK)
+            noise = self.rng.integers(*self.car.noise, ECU_CHUNK)
+            times = self.next + np.concatenate([[0.0], np.cumsum(gaps[:-1])])
+            self.next = times[-1] + gaps[-1]
+            self.t, self.noise = np.concatenate([self.t, times]), np.concatenate(
+                [self.noise, noise])
+        k = int(np.searchsorted(self.t, stop))
+        t, data = self.t[:k], self.car.payloads(self.spec, self.t[:k],
+                                                self.count + np.arange(k), self.noise[:k])
+        self.t, self.noise, self.count = self.t[k:], self.noise[k:], self.count + k
+        data[:, self.spec["dlc"]:] = 0
+        return t, data
+
+
+def normal_blocks(
+    duration: float, seed: int = 0, vehicle: str = "a", start_time: float = LONG_NORMAL_START,
+    block_seconds: float = 60.0, n_ids: int | None = None,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+    """Attack-free traffic of `vehicle`, `duration` s long: the ECUs of its attack captures of
+    `seed` (same IDs, periods, payload layouts, counters and signals), their jitter and noise
+    from a random stream of its own. Yields blocks of `block_seconds` as (timestamp (n,),
+    can_id (n,), dlc (n,), data (n, 8), bytes beyond the DLC 0), each sorted by time; the
+    frames do not depend on `block_seconds`."""
+    if vehicle not in VEHICLES:
+        raise ValueError(f"unknown vehicle {vehicle!r}; expected one of {list(VEHICLES)}")
+    car = VEHICLES[vehicle]
+    specs = car.ecus(_rng(seed, vehicle, 0), car.n_ids if n_ids is None else n_ids)
+    index = list(VEHICLES).index(vehicle)
+    ecus = [_EcuTraffic(spec, car, np.random.default_rng([seed, NORMAL_STREAM, index, e]))
+            for e, spec in enumerate(specs)]
+    for start in np.arange(0.0, duration, block_seconds):
+        stop = min(start + block_seconds, duration)
+        parts = [ecu.until(stop) for ecu in ecus]
+        t = np.concatenate([p[0] for p in parts])
+        order = np.argsort(t, kind="stable")
+        sizes = [len(p[0]) for p in parts]
+        can_id = np.repeat([s["id"] for s in specs], sizes)
+        dlc = np.repeat([s["dlc"] for s in specs], sizes)
+        data = np.concatenate([p[1] for p in parts])
+        yield start_time + t[order], can_id[order], dlc[order], data[order]
+
+
+_HEX = [f"{b:02x}," for b in range(256)]
+
+
+def write_blocks(path: str | Path, blocks: Iterable[tuple[np.ndarray, ...]]) -> int:
+    """Attack-free frames (`normal_blocks`) in the Car-Hacking layout, flag R, block by block;
+    returns the number of frames."""
+    frames = 0
+    with atomic_write(path, "w") as handle:
+        for t, can_id, dlc, data in blocks:
+            handle.write("".join(
+                f"{ts:.6f},{i:04x},{n},{''.join(_HEX[b] for b in row[:n])}R\n"
+                for ts, i, n, row in zip(t.tolist(), can_id.tolist(), dlc.tolist(),
+                                         data.tolist(), strict=True)))
+            frames += len(t)
+    return frames
 
 
 def write_capture(path: str | Path, rows: list[tuple], layout: str = "car_hacking") -> None:
