@@ -141,7 +141,15 @@ def test_metrics_per_element_component_and_agreement() -> None:
     assert metrics["force_mae_z"] == 0.0
     assert metrics["energy_mae_per_atom"] == pytest.approx(0.25)
     agree = agreement(np.array([1.0, 2.0]), pred, np.array([1.0, 2.0]), pred, np.array([2, 2]))
-    assert agree == {"force_mae_vs_teacher": 0.0, "energy_mae_per_atom_vs_teacher": 0.0}
+    assert agree == {"force_mae_vs_teacher": 0.0, "force_r2_vs_teacher": 1.0,
+                     "energy_mae_per_atom_vs_teacher": 0.0}
+    # teacher components 0, 0.3, 0.6 (x4 each); the student off by 0.1 on each: R² = 1 - 0.01
+    # / var, var = 0.06 about the mean 0.3
+    teacher = [np.array([[0.0, 0.3, 0.6], [0.6, 0.3, 0.0]])] * 2
+    student = [t + 0.1 for t in teacher]
+    agree = agreement(np.zeros(2), student, np.zeros(2), teacher, np.array([2, 2]))
+    assert agree["force_r2_vs_teacher"] == pytest.approx(1 - 0.01 / 0.06)
+    assert agree["force_mae_vs_teacher"] == pytest.approx(0.1)
 
 
 def test_sampling_without_teacher_md_needs_no_teacher() -> None:

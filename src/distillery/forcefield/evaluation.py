@@ -34,9 +34,13 @@ def label_metrics(energy: np.ndarray, forces: list[np.ndarray], ref_energy: np.n
 def agreement(energy: np.ndarray, forces: list[np.ndarray], teacher_energy: np.ndarray,
               teacher_forces: list[np.ndarray], n_atoms: np.ndarray) -> dict[str, float]:
     """How closely a student reproduces its teacher: force and energy MAE against the
-    teacher's predictions on the same frames."""
-    return {"force_mae_vs_teacher": float(np.mean(np.abs(np.concatenate(forces)
-                                                         - np.concatenate(teacher_forces)))),
+    teacher's predictions on the same frames, and the coefficient of determination R² of the
+    force components (1 - residual / total sum of squares about the teacher's mean)."""
+    mine, theirs = np.concatenate(forces).ravel(), np.concatenate(teacher_forces).ravel()
+    total = float(np.sum((theirs - theirs.mean()) ** 2))
+    return {"force_mae_vs_teacher": float(np.mean(np.abs(mine - theirs))),
+            "force_r2_vs_teacher": (1.0 - float(np.sum((mine - theirs) ** 2)) / total
+                                    if total > 0 else None),
             "energy_mae_per_atom_vs_teacher": float(np.mean(
                 np.abs(np.asarray(energy) - teacher_energy) / n_atoms))}
 
