@@ -35,9 +35,12 @@ class MappingSettings(Settings):
     """MDTraj selection of the bead atoms (selection mapping)."""
     topology: str | None = None
     """PDB of the all-atom molecule (selection mapping)."""
-    types: Literal["element", "name"] | tuple[str, ...] = "element"
-    """Bead types: element of the bead's main atom, its atom name (selection), or one per
-    bead."""
+    types: Literal["element", "name", "residue_name"] | tuple[str, ...] = "element"
+    """Bead types, which decide the classes that share prior parameters: element of the
+    bead's main atom; its atom name (selection: beads of one name share, whatever their
+    residue, e.g. the carbonyl C of ACE and of ALA, and NME's methyl C, also named C);
+    residue_name (selection: residue and atom name, `ACE:C`, `ALA:C`: one class per residue
+    name); or one type per bead, the user's grouping."""
 
 
 class TopologySettings(Settings):
