@@ -194,7 +194,7 @@ class PriorSourceSettings(Settings):
         return file
 
 
-class EvaluateSettings(Settings):
+class CGEvaluateSettings(Settings):
     """Which state of the trained delta model `cg_evaluate_modes` and `cg_simulate` use."""
 
     checkpoint: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$")
@@ -217,7 +217,7 @@ class CGSettings(PriorFitSettings):
     """Simulation of prior + ML and its comparison with the reference."""
     goals: CGGoalSettings = CGGoalSettings()
     """Targets of the simulated model, checked in metrics.json."""
-    evaluate: EvaluateSettings = EvaluateSettings()
+    evaluate: CGEvaluateSettings = CGEvaluateSettings()
     """The delta model's state that is evaluated and simulated: final, or a checkpoint."""
 
     @model_validator(mode="after")
