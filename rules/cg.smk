@@ -56,7 +56,9 @@ rule cg_fit_priors:
 
 
 rule cg_train_delta:
-    """ML force field trained on reference minus prior energies and forces (resumable)."""
+    """ML force field trained on reference minus prior energies and forces (resumable); with
+    `cg.priors.train` the parametric priors refined with it. The full model's priors (refined,
+    or the fitted ones) beside it."""
     input:
         frames=CG_FRAMES,
         splits=SPLITS,
@@ -68,8 +70,11 @@ rule cg_train_delta:
                               table="delta model metrics per epoch"),
         history_parquet=f"{CG_DIR}/delta/history.parquet",
         info=f"{CG_DIR}/delta/train_info.json",
+        priors=CG_FULL_PRIORS,
+        priors_yaml=f"{CG_DIR}/delta/priors.yaml",
     params:
-        **settings_params(delta=lambda wc: cg(wc).delta),
+        **settings_params(delta=lambda wc: cg(wc).delta,
+                          train_priors=lambda wc: cg(wc).priors.train),
         checkpoints=f"{CHECKPOINTS}/delta",
         cache_dir=JAX_CACHE,
     log:
@@ -84,8 +89,9 @@ rule cg_train_delta:
 
 rule cg_evaluate_modes:
     """Force and energy metrics on the test split of the dataset's models: full, prior-only
-    and ml-only, or prior-only alone without a delta model; the simulation's figures beside
-    them and the track's goals on the simulated model."""
+    and ml-only, or prior-only alone without a delta model (the final delta model, or the
+    training checkpoint of `cg.evaluate.checkpoint`); the simulation's figures beside them
+    and the track's goals on the simulated model."""
     input:
         unpack(cg_model_inputs),
         simulation=f"{CG_DIR}/simulation.json",
@@ -96,7 +102,10 @@ rule cg_evaluate_modes:
         parity=cg_report(f"{CG_DIR}/plots/parity_modes.svg", "priors_modes.rst",
                          figure="force parity per mode"),
     params:
-        **settings_params(models=lambda wc: cg(wc).models(), goals=lambda wc: cg(wc).goals),
+        **settings_params(models=lambda wc: cg(wc).models(), goals=lambda wc: cg(wc).goals,
+                          checkpoint=lambda wc: cg(wc).evaluate.checkpoint,
+                          priors_trained=lambda wc: cg(wc).priors.train),
+        checkpoints=f"{CHECKPOINTS}/delta",
         cache_dir=JAX_CACHE,
     log:
         log_path("cg_evaluate_modes"),
@@ -126,7 +135,9 @@ rule cg_simulate:
                       figure="free-energy surfaces"),
     params:
         **settings_params(simulate=lambda wc: cg(wc).simulate,
-                          models=lambda wc: cg(wc).simulated()),
+                          models=lambda wc: cg(wc).simulated(),
+                          checkpoint=lambda wc: cg(wc).evaluate.checkpoint),
+        checkpoints=f"{CHECKPOINTS}/delta",
         cache_dir=JAX_CACHE,
     log:
         log_path("cg_simulate"),

@@ -4,6 +4,7 @@ PRIOR_TERMS = ["bond", "angle", "dihedral", "pair"]
 CG_FRAMES = f"{CG_DIR}/cg_frames.parquet"
 CG_PRIORS = f"{CG_DIR}/priors.npz"
 CG_DELTA = f"{CG_DIR}/delta/model.npz"
+CG_FULL_PRIORS = f"{CG_DIR}/delta/priors.npz"
 CG_BEADS = f"{CG_DIR}/beads.json"
 
 
@@ -38,11 +39,13 @@ def cg_fit_inputs(wildcards):
 
 
 def cg_model_inputs(wildcards):
-    """Mapped frames, splits and priors; the delta model where the dataset has one (a
-    `delta: null` dataset runs its priors alone)."""
+    """Mapped frames, splits and priors; the delta model and the full model's priors (refined
+    with `cg.priors.train`) where the dataset has one (a `delta: null` dataset runs its priors
+    alone)."""
     inputs = {"frames": CG_FRAMES, "splits": SPLITS, "priors": CG_PRIORS}
     if cg(wildcards).delta is not None:
         inputs["model"] = CG_DELTA
+        inputs["full_priors"] = CG_FULL_PRIORS
     return {k: v.format(dataset=wildcards.dataset) for k, v in inputs.items()}
 
 

@@ -179,7 +179,7 @@ def test_cgnet_learns_a_chiral_residual(tmp_path) -> None:
     train, test = frames.subset(range(200)), frames.subset(range(200, 240))
     cfg = FFTrainSettings(epochs=40, batch_size=20, energy_weight=0.0, checkpoint_every=0,
                           schedule=ScheduleSettings(lr=1e-2, warmup_steps=10))
-    model, result = train_delta(SMALL, cfg, train, test.subset([]), priors, tmp_path,
-                                log=lambda _: None)
+    model, result, _ = train_delta(SMALL, cfg, train, test.subset([]), priors, tmp_path,
+                                   log=lambda _: None)
     metrics = mode_metrics(mode_predictions(priors, model, result.params, test), test)
     assert metrics["full"]["force_mae"] < 0.3 * metrics["prior-only"]["force_mae"]

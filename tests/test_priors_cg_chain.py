@@ -99,7 +99,7 @@ def test_a_learned_residual_supplies_the_term_a_prior_lacks(chain_data, tmp_path
                           progress_interval=1e9, schedule=ScheduleSettings(lr=3e-2,
                                                                            warmup_steps=5))
     model = ModelSettings(kind="schnet", features=8, n_layers=1, n_rbf=8, cutoff=5.0)
-    delta, result = train_delta(model, cfg, train, test.subset([]), priors, tmp_path,
-                                log=lambda _: None)
+    delta, result, _ = train_delta(model, cfg, train, test.subset([]), priors, tmp_path,
+                                   log=lambda _: None)
     metrics = mode_metrics(mode_predictions(priors, delta, result.params, test), test)
     assert metrics["full"]["force_rmse"] < 0.4 * metrics["prior-only"]["force_rmse"]

@@ -134,6 +134,34 @@ def test_fourier_fit_reproduces_dihedral_profile():
     np.testing.assert_allclose(fit.a, true.a, atol=0.003)
 
 
+@pytest.mark.parametrize("centre", [0.0, np.pi])
+def test_fourier_fit_of_a_narrow_well_has_no_deeper_well_where_nothing_was_sampled(centre):
+    """A planar amide torsion: sampled within about 30 degrees of trans (or cis) and never
+    elsewhere. The series must not dip below the sampled PMF on the unsampled circle (an
+    unconstrained least-squares fit puts wells there tens of eV deep: simulations fall in)."""
+    rng = np.random.default_rng(3)
+    phi = np.angle(np.exp(1j * (centre + rng.normal(0, 0.18, 20_000))))
+    hist = boltzmann_inversion(phi, 72, (-np.pi, np.pi), KT, "none")
+    fit = fit_fourier(hist, order=3, slack=KT)
+    used = hist.counts >= 5
+    energy = fit.energy(hist.centres)
+    depth = np.ptp(hist.pmf[used])  # how far above the well the least sampled bins lie
+    assert depth > 4 * KT
+    assert energy[~used].min() - energy[used].min() > 0.8 * depth - KT
+    # the well stays where the data are, with about the curvature they show (kT / variance)
+    grid = np.linspace(-np.pi, np.pi, 3601)
+    lowest = grid[np.argmin(fit.energy(grid))]
+    assert abs(np.angle(np.exp(1j * (lowest - centre)))) < 0.05
+    h = 1e-3
+    curvature = (fit.energy(np.array([centre + h])) + fit.energy(np.array([centre - h]))
+                 - 2 * fit.energy(np.array([centre])))[0] / h**2
+    assert 0.5 * KT / 0.18**2 < curvature < 2.0 * KT / 0.18**2
+    # a fit over the whole circle is untouched by the constraint (no unsampled bin)
+    assert fit_fourier(boltzmann_inversion(rng.uniform(-np.pi, np.pi, 50_000), 36,
+                                           (-np.pi, np.pi), KT, "none"), order=3).a == \
+        pytest.approx((0.0, 0.0, 0.0), abs=0.01)
+
+
 def test_repulsion_sits_below_closest_approach():
     distances = np.random.default_rng(0).uniform(4.0, 9.0, 10_000)
     term = fit_repulsion(distances, KT, 12, quantile=0.01, onset=0.8)

@@ -12,7 +12,9 @@ def main(snakemake) -> None:
     cg_evaluate_modes(inp.frames, inp.splits, inp.priors, params.models,
                       dataset=snakemake.wildcards.dataset, out_metrics=out.metrics,
                       out_table=out.table, out_parity=out.parity, delta=inp.get("model"),
-                      simulation=inp.simulation, goals=params.goals)
+                      simulation=inp.simulation, goals=params.goals,
+                      full_priors=inp.get("full_priors"), checkpoint=params.checkpoint,
+                      checkpoints=params.checkpoints, priors_trained=params.priors_trained)
 
 
 run_script(main, snakemake, tracked=True)

@@ -11,7 +11,9 @@ def main(snakemake) -> None:
     enable_compilation_cache(params.cache_dir)
     cg_simulate(inp.frames, inp.splits, inp.priors, params.simulate, params.models,
                 out_summary=out.summary, out_table=out.table, out_trajectory=out.trajectory,
-                out_distributions=out.distributions, out_fes=out.fes, delta=inp.get("model"))
+                out_distributions=out.distributions, out_fes=out.fes, delta=inp.get("model"),
+                full_priors=inp.get("full_priors"), checkpoint=params.checkpoint,
+                checkpoints=params.checkpoints)
 
 
 run_script(main, snakemake, tracked=True)

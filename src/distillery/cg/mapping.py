@@ -121,7 +121,8 @@ def bead_info(mapping: CGMapping, numbers: np.ndarray, types: Any = "element") -
         return BeadInfo(tuple(types), old.bonds, old.labels)
     if types != "element":
         raise InputError("config", "cg.mapping.types", types,
-                         "element, or a list of names (name needs kind: selection)")
+                         "element, or a list of names (name and residue_name need kind: "
+                         "selection)")
     return BeadInfo(tuple(chemical_symbols[z] for z in mapping.bead_numbers(numbers)))
 
 
@@ -161,7 +162,8 @@ def from_selection(cfg: MappingSettings, numbers: np.ndarray, source: str = "con
                     for b in top.bonds if b.atom1.index in owner and b.atom2.index in owner
                     and owner[b.atom1.index] != owner[b.atom2.index]})
     atoms = [top.atom(a) for a in selected]
-    types = tuple(a.name for a in atoms) if cfg.types == "name" else cfg.types
+    named = {"name": lambda a: a.name, "residue_name": lambda a: f"{a.residue.name}:{a.name}"}
+    types = tuple(map(named[cfg.types], atoms)) if cfg.types in named else cfg.types
     mapping = from_groups(groups, numbers, "mass" if cfg.weights == "selected" else cfg.weights,
                           source)
     weights = mapping.position_weights

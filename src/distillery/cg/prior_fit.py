@@ -65,7 +65,7 @@ def _fit_term(kind: str, name: str, hist: Histogram, sample: np.ndarray, kt: flo
         rep = settings.repulsion
         return fit_repulsion(sample, kt, rep.exponent, rep.quantile, rep.onset)
     if kind == "dihedral":
-        term = fit_fourier(hist, settings.dihedral_order, count, label)
+        term = fit_fourier(hist, settings.dihedral_order, count, label, slack=kt)
     else:
         term = fit_harmonic(hist, count, label)
     if settings.fit == "spline":

@@ -65,12 +65,16 @@ def cg_metrics(dataset: str, modes: Mapping[str, Mapping[str, Any]],
                device: str | Mapping[str, Any], n_frames: int, *,
                simulation: Mapping[str, Any] | None = None,
                goals: CGGoalSettings | None = None, variant: str = "default",
-               split: str = "test") -> MetricsFile:
+               split: str = "test", priors_trained: bool = False,
+               checkpoint: str | None = None) -> MetricsFile:
     """`modes`: {full|prior-only|ml-only: flat figures} as `mode_metrics` computes them (plus
     `n_parameters` of the ML model where it takes part), the dataset's models
     (`CGSettings.models`): all three, or prior-only alone. `simulation`: the summary of
     `cg_simulate`; its figures join the simulated models and the reported one carries the
-    `goals` (the defaults when None). No throughput: the modes are not timed."""
+    `goals` (the defaults when None). `priors_trained`: whether `full` adds the network to
+    priors refined with it (`cg.priors.train`; `prior-only` is always the fitted prior);
+    `checkpoint`: the training checkpoint evaluated in place of the final delta model. No
+    throughput: the modes are not timed."""
     if not modes or set(modes) - set(MODELS):
         raise ValueError(f"coarse-grained modes: found {sorted(modes)}, expected some of "
                          f"{list(MODELS)}")
@@ -81,7 +85,10 @@ def cg_metrics(dataset: str, modes: Mapping[str, Mapping[str, Any]],
         model_record(mode, ROLES[mode], {**modes[mode], **figures.get(mode, {})}, HEADLINE,
                      device=device, goals=model_goals.get(mode, ()))
         for mode in MODELS if mode in modes)
-    summary: dict[str, Any] = {"n_frames": n_frames, "energy_note": ENERGY_NOTE}
+    summary: dict[str, Any] = {"n_frames": n_frames, "energy_note": ENERGY_NOTE,
+                               "priors_trained": priors_trained}
+    if "full" in modes:
+        summary["delta_checkpoint"] = checkpoint or "final"
     if {"full", "prior-only"} <= set(modes):
         # how much of the prior's force error the ML correction removes
         summary["force_mae_ratio_full_vs_prior"] = ratio(

@@ -35,9 +35,12 @@ class MappingSettings(Settings):
     """MDTraj selection of the bead atoms (selection mapping)."""
     topology: str | None = None
     """PDB of the all-atom molecule (selection mapping)."""
-    types: Literal["element", "name"] | tuple[str, ...] = "element"
-    """Bead types: element of the bead's main atom, its atom name (selection), or one per
-    bead."""
+    types: Literal["element", "name", "residue_name"] | tuple[str, ...] = "element"
+    """Bead types, which decide the classes that share prior parameters: element of the
+    bead's main atom; its atom name (selection: beads of one name share, whatever their
+    residue, e.g. the carbonyl C of ACE and of ALA, and NME's methyl C, also named C);
+    residue_name (selection: residue and atom name, `ACE:C`, `ALA:C`: one class per residue
+    name); or one type per bead, the user's grouping."""
 
 
 class TopologySettings(Settings):
@@ -175,6 +178,13 @@ class PriorSourceSettings(Settings):
 
     file: str | None = None
     """A prior file to use instead of fitting (YAML, JSON or NPZ); null: fit the priors."""
+    train: bool = False
+    """Refine the parametric prior terms jointly with the delta network, from the fitted (or
+    the file's) values: log k and x0 of harmonic bonds and angles, the Fourier coefficients of
+    dihedrals, log sigma of the repulsion (k and sigma stay positive; spline tables and the
+    repulsion's epsilon stay fixed). The refined priors (`delta/priors.npz`) serve the `full`
+    model in evaluation and simulation; `prior-only` keeps the fitted ones. Needs a delta
+    model."""
 
     @field_validator("file")
     @classmethod
@@ -182,6 +192,15 @@ class PriorSourceSettings(Settings):
         if file is not None and Path(file).suffix not in PRIOR_SUFFIXES:
             raise ValueError(f"a prior file ending in one of {list(PRIOR_SUFFIXES)}")
         return file
+
+
+class CGEvaluateSettings(Settings):
+    """Which state of the trained delta model `cg_evaluate_modes` and `cg_simulate` use."""
+
+    checkpoint: str | None = Field(None, pattern=r"^[A-Za-z0-9_]+$")
+    """A checkpoint of the delta training (`epoch_0010` every `delta.train.checkpoint_every`
+    epochs, `best`, `latest`) evaluated and simulated in place of the final model (its EMA
+    weights, and its refined priors with `priors.train`); null: the final model."""
 
 
 class CGSettings(PriorFitSettings):
@@ -198,6 +217,18 @@ class CGSettings(PriorFitSettings):
     """Simulation of prior + ML and its comparison with the reference."""
     goals: CGGoalSettings = CGGoalSettings()
     """Targets of the simulated model, checked in metrics.json."""
+    evaluate: CGEvaluateSettings = CGEvaluateSettings()
+    """The delta model's state that is evaluated and simulated: final, or a checkpoint."""
+
+    @model_validator(mode="after")
+    def _delta_options_need_a_delta(self) -> CGSettings:
+        if self.delta is None and self.priors.train:
+            raise ValueError("priors.train refines the priors with the delta network; "
+                             "it needs a delta model (delta is null)")
+        if self.delta is None and self.evaluate.checkpoint is not None:
+            raise ValueError("evaluate.checkpoint names a checkpoint of the delta training; "
+                             "it needs a delta model (delta is null)")
+        return self
 
     def models(self) -> tuple[CGModel, ...]:
         """The models the track evaluates: `full`, `prior-only` and `ml-only` with a delta

@@ -21,16 +21,14 @@ from distillery.cg.compare import (
     free_energy,
     integrated_time,
 )
-from distillery.cg.delta import combined_energy
+from distillery.cg.delta import combined_energy, load_models
 from distillery.cg.langevin import Trajectory, langevin, stability
 from distillery.cg.plots import plot_distributions, plot_fes, plot_placeholder
-from distillery.cg.serialise import load_priors
 from distillery.cg.settings import CGModel, SimulationSettings
 from distillery.cg.topology import Topology
 from distillery.data.frames import FrameSet, read_frames
 from distillery.data.splits import read_splits
 from distillery.io import atomic_path, atomic_write, write_json
-from distillery.potentials.model import load_model
 from distillery.train.jax_device import describe_jax_device
 
 PathLike = str | Path
@@ -87,10 +85,15 @@ def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
                 settings: SimulationSettings, models: Sequence[CGModel], *,
                 out_summary: PathLike, out_table: PathLike, out_trajectory: PathLike,
                 out_distributions: PathLike, out_fes: PathLike,
-                delta: PathLike | None = None) -> dict[str, Any]:
+                delta: PathLike | None = None, full_priors: PathLike | None = None,
+                checkpoint: str | None = None, checkpoints: PathLike | None = None
+                ) -> dict[str, Any]:
     """Simulate `models` (`CGSettings.simulated`: `full` and/or `prior-only`, the first the
     one reported, its trajectory kept) at the resolved `settings.temperature`; `delta`, the
-    delta model's file, serves `full`. Returns the summary written to `out_summary`."""
+    delta model's file, serves `full` with `full_priors` (the priors it was trained with,
+    refined with `cg.priors.train`), or the training checkpoint `checkpoint` of `checkpoints`
+    (`cg.evaluate.checkpoint`); `prior-only` is the fitted prior. Returns the summary written
+    to `out_summary`."""
     unknown = [m for m in models if m not in SIMULATED or (m == "full" and delta is None)]
     if unknown or not models:
         raise ValueError(f"coarse-grained simulation of {list(models)}: expected full (with "
@@ -99,8 +102,8 @@ def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
     test = every.subset(read_splits(splits)["test"])
     reference, starts = every.stacked_positions(), start_frames(test, settings.starts)
     numbers = test.numbers[0]
-    prior = load_priors(priors)
-    net, net_params = load_model(Path(delta).parent) if delta is not None else (None, None)
+    prior, net, net_params, full_prior = load_models(priors, delta, full_priors, checkpoint,
+                                                     checkpoints)
     top, temperature = prior.topology, float(settings.temperature)
     kt = units.kB * temperature
     max_bond = settings.bond_factor * float(geometry.bond_lengths(reference, top.bonds).max())
@@ -108,8 +111,8 @@ def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
     for mode in models:
         print(f"{mode}: simulating {len(starts)} replicas for {settings.steps} steps of "
               f"{settings.timestep} ps at {temperature} K")
-        energy = combined_energy(prior, *((net, net_params) if mode == "full" else (None, None)),
-                                 numbers)
+        energy = (combined_energy(full_prior, net, net_params, numbers) if mode == "full"
+                  else combined_energy(prior, None, None, numbers))
         traj = langevin(energy, starts, numbers, temperature, settings, settings.seed)
         runs[mode] = (traj, stability(traj, top, max_bond, settings.steps // settings.stride))
     primary = models[0]
@@ -175,7 +178,8 @@ def cg_simulate(frames: PathLike, splits: PathLike, priors: PathLike,
                 "sampling": sampled[mode]}
 
     summary = {
-        "model": primary, "temperature": temperature, "n_replicas": len(starts),
+        "model": primary, "delta_checkpoint": (checkpoint or "final") if net else None,
+        "temperature": temperature, "n_replicas": len(starts),
         "n_recorded_frames": len(finite_frames(traj)), "frame_ps": frame_ps,
         "simulated_ps_total": len(starts) * stable["simulated_ps"],
         "fes_variables": list(settings.fes), "js_base": 2,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from ase import units
 
-from distillery.cg.delta import mode_metrics, mode_predictions, train_delta
+from distillery.cg.delta import load_models, mode_metrics, mode_predictions, train_delta
 from distillery.cg.energy import KINDS, Priors
 from distillery.cg.frames import map_dataset
 from distillery.cg.mapping import BeadInfo, bonds_to_hydrogen, constraint_warnings, from_config
@@ -32,7 +32,7 @@ from distillery.data.splits import read_splits
 from distillery.io import atomic_path, read_json, write_json, write_yaml
 from distillery.metrics.build import goal_lines
 from distillery.metrics.record import write_metrics
-from distillery.potentials.model import count_parameters, load_model, save_model
+from distillery.potentials.model import count_parameters, save_model
 from distillery.sweeps import split_variant
 from distillery.train.history import MetricsHistory
 from distillery.train.jax_device import describe_jax_device
@@ -87,11 +87,8 @@ def cg_fit_priors(frames: PathLike, beads: PathLike, splits: PathLike,
         hists = class_histograms(positions, priors.topology, priors.kt, settings)
     for kind in KINDS:
         print(f"{kind} classes: {sorted(hists.get(kind, {}))}")
-    save_priors(out_priors, priors)
+    write_priors(out_priors, out_readable, priors)
     readable = priors_to_dict(priors)
-    if priors.kind == "spline":
-        readable["tables"] = f"spline tables are stored in {Path(out_priors).name}"
-    write_yaml(out_readable, readable)
 
     reference = read_reference_terms(truth, settings.dihedral_order) if truth else {}
     summary = {"dataset": dataset, "kind": priors.kind, "n_train_frames": len(train),
@@ -115,35 +112,82 @@ def cg_fit_priors(frames: PathLike, beads: PathLike, splits: PathLike,
     return priors
 
 
+def write_priors(out_priors: PathLike, out_readable: PathLike, priors: Priors) -> None:
+    """Priors as NPZ (loads for any kind) and readable YAML beside it."""
+    save_priors(out_priors, priors)
+    readable = priors_to_dict(priors)
+    if priors.kind == "spline":
+        readable["tables"] = f"spline tables are stored in {Path(out_priors).name}"
+    write_yaml(out_readable, readable)
+
+
 def cg_train_delta(frames: PathLike, splits: PathLike, priors: PathLike,
                    settings: DeltaSettings, checkpoints: PathLike, *, out_model: PathLike,
                    out_history_csv: PathLike, out_history_parquet: PathLike,
-                   out_info: PathLike) -> None:
+                   out_info: PathLike, out_priors: PathLike, out_priors_readable: PathLike,
+                   train_priors: bool = False) -> None:
     """The ML force field trained on the reference minus the prior (resumes from the latest
-    checkpoint); only rank 0 of a multi-process run writes the outputs."""
+    checkpoint); with `train_priors` (`cg.priors.train`) the parametric prior terms are
+    refined with it. `out_priors`: the full model's priors, refined or the fitted ones. Only
+    rank 0 of a multi-process run writes the outputs."""
     train, val = split_frames(frames, splits, "train", "val")
     history = MetricsHistory(out_history_csv, out_history_parquet)
-    model, result = train_delta(settings.model, settings.train, train, val,
-                                load_priors(priors), checkpoints, history)
+    fitted = load_priors(priors)
+    model, result, full = train_delta(settings.model, settings.train, train, val, fitted,
+                                      checkpoints, history, train_priors=train_priors)
     if not result.is_main:
         return
-    info = {"role": "delta", "target": "reference minus prior", **result.info}
+    info = {"role": "delta", "target": "reference minus prior", "priors_trained": train_priors,
+            **result.info}
+    if train_priors:
+        info["refined_priors"] = refinement(fitted, full)
+        for line in info["refined_priors"]:
+            print(f"refined prior {line}")
     save_model(Path(out_model).parent, model, result.params, meta={"training": info})
+    write_priors(out_priors, out_priors_readable, full)
     write_json(out_info, info)
+
+
+def refinement(fitted: Priors, refined: Priors) -> list[str]:
+    """One line per parametric term: its fitted and refined parameters."""
+    before, after = priors_to_dict(fitted), priors_to_dict(refined)
+    lines = []
+    for kind in KINDS:
+        for name, term in (after.get(kind) or {}).items():
+            old = before[kind][name]
+            changed = [f"{k} {_short(old[k])} -> {_short(v)}" for k, v in term.items()
+                       if k not in ("form", "exponent", "epsilon") and v != old[k]]
+            if changed:
+                lines.append(f"{kind} {name}: " + ", ".join(changed))
+    return lines
+
+
+def _short(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(f"{v:.4g}" for v in value) + "]"
+    return f"{value:.4g}"
 
 
 def cg_evaluate_modes(frames: PathLike, splits: PathLike, priors: PathLike,
                       models: Sequence[CGModel], *, dataset: str, out_metrics: PathLike,
                       out_table: PathLike, out_parity: PathLike,
                       delta: PathLike | None = None, simulation: PathLike | None = None,
-                      goals: CGGoalSettings | None = None) -> dict[str, dict[str, float]]:
+                      goals: CGGoalSettings | None = None, full_priors: PathLike | None = None,
+                      checkpoint: str | None = None, checkpoints: PathLike | None = None,
+                      priors_trained: bool = False) -> dict[str, dict[str, float]]:
     """Force and energy metrics of `models` (`CGSettings.models`) on the test split: the
     metrics record, a table and a force parity plot. `delta`: the delta model's file, needed
-    by every model but `prior-only`. `simulation`: `cg_simulate`'s summary, whose figures join
-    the record with the `goals` checked on them. `dataset` may be a sweep variant."""
+    by every model but `prior-only`; `full_priors`: the priors it was trained with (refined
+    with `priors_trained`); `checkpoint`: a checkpoint of its training in `checkpoints`
+    evaluated instead of the final model (`cg.evaluate.checkpoint`). `simulation`:
+    `cg_simulate`'s summary, whose figures join the record with the `goals` checked on them.
+    `dataset` may be a sweep variant."""
     (test,) = split_frames(frames, splits, "test")
-    model, params = load_model(Path(delta).parent) if delta is not None else (None, None)
-    predictions = mode_predictions(load_priors(priors), model, params, test, models)
+    fitted, model, params, full = load_models(priors, delta, full_priors, checkpoint,
+                                              checkpoints)
+    if checkpoint is not None:
+        print(f"evaluating the delta model of checkpoint {checkpoint}")
+    predictions = mode_predictions(fitted, model, params, test, models, full_priors=full)
     metrics = mode_metrics(predictions, test)
     for mode in metrics:
         if mode != "prior-only":
@@ -154,7 +198,8 @@ def cg_evaluate_modes(frames: PathLike, splits: PathLike, priors: PathLike,
     name, variant = split_variant(dataset)
     record = cg_metrics(name, metrics, describe_jax_device(), n_frames=len(test),
                         simulation=read_json(simulation) if simulation else None, goals=goals,
-                        variant=variant)
+                        variant=variant, priors_trained=priors_trained,
+                        checkpoint=checkpoint if delta is not None else None)
     write_metrics(out_metrics, record)
     for line in goal_lines(record):
         print(f"goal {line}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
+from scipy.optimize import minimize
 
 from distillery.cg.boltzmann import Histogram
 from distillery.cg.terms import FourierTerm, HarmonicTerm, RepulsionTerm, SplineTerm
@@ -42,17 +43,42 @@ def fourier_basis(phi: np.ndarray, order: int) -> np.ndarray:
     return np.concatenate([np.cos(phi[:, None] * n), np.sin(phi[:, None] * n)], axis=1)
 
 
-def fit_fourier(hist: Histogram, order: int, min_count: int = 5,
-                name: str = "dihedral") -> FourierTerm:
-    """Linear least squares of U = c + sum_n a_n cos(n phi) + b_n sin(n phi)."""
+def fit_fourier(hist: Histogram, order: int, min_count: int = 5, name: str = "dihedral",
+                slack: float = 0.0) -> FourierTerm:
+    """Least squares of U = c + sum_n a_n cos(n phi) + b_n sin(n phi) through the sampled
+    bins, constrained to stay at or above the highest sampled PMF less `slack` (kT in the
+    prior fit: the statistical noise of the least sampled bins) on every bin that was not
+    sampled.
+
+    Without the constraint nothing holds the series up where the data never went: a narrow
+    well (a planar amide torsion sampled over 60 degrees) fitted by a few harmonics comes with
+    wells elsewhere on the circle that are tens of eV deeper than anything sampled, and a
+    simulation falls into them. A bin with fewer than `min_count` samples lies at least as
+    high as the least populated bin used, so the constraint only states what the histogram
+    says."""
     use = _fit_bins(hist, min_count, name)
     if use.sum() < 2 * order + 1:
         raise FitError(f"{name}: {int(use.sum())} sampled bins cannot fix a Fourier series "
                        f"of order {order}; lower cg.dihedral_order")
-    design = np.concatenate([np.ones((use.sum(), 1)), fourier_basis(hist.centres[use], order)],
+    design = np.concatenate([np.ones((len(use), 1)), fourier_basis(hist.centres, order)],
                             axis=1)
     w = np.sqrt(hist.counts[use])
-    coef, *_ = np.linalg.lstsq(design * w[:, None], hist.pmf[use] * w, rcond=None)
+    a, y = design[use] * w[:, None], hist.pmf[use] * w
+    coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+    ceiling = float(np.max(hist.pmf[use])) - slack
+    unsampled = design[~use]
+    if len(unsampled) and np.min(unsampled @ coef) < ceiling:
+        # both c and the shape move: the offset c carries no energy, the shape must clear the
+        # ceiling relative to the sampled well
+        result = minimize(lambda c: float(np.sum((a @ c - y) ** 2)), coef,
+                          jac=lambda c: 2.0 * a.T @ (a @ c - y), method="SLSQP",
+                          constraints=[{"type": "ineq", "fun": lambda c: unsampled @ c - ceiling,
+                                        "jac": lambda c: unsampled}],
+                          options={"maxiter": 500, "ftol": 1e-12})
+        if not result.success or np.min(unsampled @ result.x) < ceiling - 1e-6 * (1 + ceiling):
+            raise FitError(f"{name}: no Fourier series of order {order} stays above the "
+                           f"sampled PMF where the data never went ({result.message})")
+        coef = result.x
     return FourierTerm(a=tuple(coef[1 : order + 1]), b=tuple(coef[order + 1 :]))
 
 

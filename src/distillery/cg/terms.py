@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 CONVENTION = ("harmonic: k/2 (x - x0)^2; dihedral: sum_n a_n cos(n phi) + b_n sin(n phi); "
@@ -36,7 +38,7 @@ class FourierTerm:
     def energy(self, phi: Any, xp: Any = np) -> Any:
         n = np.arange(1, np.shape(self.a)[-1] + 1)
         angle = phi[..., None] * n
-        return xp.sum(np.asarray(self.a) * xp.cos(angle) + np.asarray(self.b) * xp.sin(angle),
+        return xp.sum(xp.asarray(self.a) * xp.cos(angle) + xp.asarray(self.b) * xp.sin(angle),
                       axis=-1)
 
     def to_dict(self) -> dict[str, Any]:
@@ -117,19 +119,27 @@ def _lookup(table: np.ndarray, index: Any, xp: Any) -> Any:
     return table[np.arange(table.shape[0]), index]
 
 
+def _stack(values: Sequence[Any]) -> Any:
+    """One array of per-class parameters: numpy, or JAX where a parameter is a JAX array (the
+    trainable priors of `cg.trainable`, traced while training)."""
+    if any(isinstance(v, jax.Array) for v in values):
+        return jnp.stack([jnp.asarray(v) for v in values])
+    return np.array(values)
+
+
 def gather(terms: Sequence[Any], index: np.ndarray) -> Any:
     """One term of the same form whose parameters are arrays over interactions, those of
     `terms[index[m]]` for interaction m: a whole class-resolved kind evaluates in one call."""
     first = terms[0]
     if isinstance(first, HarmonicTerm):
-        return HarmonicTerm(np.array([t.k for t in terms])[index],
-                            np.array([t.x0 for t in terms])[index])
+        return HarmonicTerm(_stack([t.k for t in terms])[index],
+                            _stack([t.x0 for t in terms])[index])
     if isinstance(first, FourierTerm):
-        return FourierTerm(np.array([t.a for t in terms])[index],
-                           np.array([t.b for t in terms])[index])
+        return FourierTerm(_stack([t.a for t in terms])[index],
+                           _stack([t.b for t in terms])[index])
     if isinstance(first, RepulsionTerm):
-        return RepulsionTerm(np.array([t.epsilon for t in terms])[index],
-                             np.array([t.sigma for t in terms])[index], first.exponent)
+        return RepulsionTerm(_stack([t.epsilon for t in terms])[index],
+                             _stack([t.sigma for t in terms])[index], first.exponent)
     tails = [t.tail for t in terms]
     tail = None if first.tail is None else gather(tails, index)
     return SplineTerm(np.array([t.start for t in terms])[index],

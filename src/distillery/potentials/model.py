@@ -84,6 +84,11 @@ class ForceField:
         return self.module.init(jax.random.PRNGKey(seed), numbers, vectors, edges,
                                 edges[::-1], jnp.ones(2, bool))
 
+    def decay_mask(self, net: Any) -> Any:
+        """Which network parameters weight decay reaches: all (a model that adds trainable
+        physical parameters, such as refined CG priors, leaves those out)."""
+        return jax.tree.map(lambda _: True, net)
+
     def energy(self, params: Params, positions: jnp.ndarray, numbers: jnp.ndarray,
                cell: jnp.ndarray, neighbours: Neighbours) -> jnp.ndarray:
         """Total energy of one (padded) frame; atoms with number 0 are padding.

@@ -73,7 +73,8 @@ class LossFunctions:
                         float(cfg.hvp_weight))
         chain = [optax.clip_by_global_norm(float(cfg.clip_norm)), optax.scale_by_adam()]
         if cfg.weight_decay:
-            chain.append(optax.add_decayed_weights(float(cfg.weight_decay)))
+            chain.append(optax.add_decayed_weights(float(cfg.weight_decay),
+                                                   mask=model.decay_mask))
         self.optimizer = optax.chain(*chain)
         self.sums = jax.jit(self._sums)
         self.grad = jax.jit(jax.grad(self._objective, has_aux=True))
