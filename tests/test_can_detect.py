@@ -245,3 +245,27 @@ def test_a_payload_model_other_than_the_exports_is_refused(fused, tmp_path, caps
     assert main(["--model", str(fused["model"]), "--payload", str(other),
                  str(fused["log"])]) == 1
     assert "another payload model than the export's" in capsys.readouterr().err
+
+
+def test_the_fusion_leaves_out_the_windows_it_is_told_to():
+    """A normal-labelled window at a burst's edge scores high on both detectors; left out of
+    the fit, it no longer sets the threshold of the lowest false-positive rate."""
+    rng = np.random.default_rng(0)
+    student = np.concatenate([rng.uniform(0.01, 0.02, 50), rng.uniform(0.9, 1.0, 50), [0.95]])
+    payload = np.concatenate([rng.uniform(1.0, 2.0, 50), rng.uniform(50, 60, 50), [55.0]])
+    attack = np.arange(101) >= 50
+    attack[100] = False  # the edge window: labelled normal
+    kept = np.arange(101) < 100
+    every = np.ones(101, bool)
+    wide, clean = (payload_fusion_metadata(student, payload, attack, fitted, (0.01,), 1.0, "p",
+                                           "x") for fitted in (every, kept))
+    assert (wide["n_val_normal"], clean["n_val_normal"]) == (51, 50)
+
+    def fused(block: dict, i: np.ndarray) -> np.ndarray:
+        z = (np.log(np.stack([student[i], payload[i]], 1)) - block["z_mean"]) / block["z_std"]
+        return stacking_scores(np.asarray(block["coef"]), z)
+
+    normal = np.flatnonzero(~attack & kept)
+    # at 1 % of 50 windows the threshold is the highest normal score kept
+    assert clean["thresholds"]["0.01"] == pytest.approx(fused(clean, normal).max())
+    assert wide["thresholds"]["0.01"] == pytest.approx(fused(wide, np.array([100]))[0])

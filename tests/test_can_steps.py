@@ -184,6 +184,9 @@ def test_an_export_names_the_payload_model_and_fuses_on_validation_scores(files,
     # the threshold at 50 % FPR of the 2 normal validation windows: the lower of their scores
     assert fusion.thresholds == {0.5: pytest.approx(fused[normal].min())}
     # the check holds the student's and the fused test figures (4 test windows, 2 dos)
-    assert {k: v["attacks"]["dos"]["n"] for k, v in result["payload_fusion"].items()
-            if k != "coef"} == {"student": 2, "fused": 2}
-    assert result["payload_fusion"]["coef"] == block["coef"] and result["passed"]
+    fusion_check = result["payload_fusion"]
+    assert {k: fusion_check[k]["attacks"]["dos"]["n"] for k in ("student", "fused")} == {
+        "student": 2, "fused": 2}
+    # the windows are whole 10-frame blocks: no normal window holds attack frames
+    assert fusion_check["val_edge_windows_left_out"] == 0
+    assert fusion_check["coef"] == block["coef"] and result["passed"]

@@ -137,20 +137,24 @@ def payload_fusion_metadata(student: np.ndarray, payload: np.ndarray, attack: np
     """How the live detector fuses the student's score (1 - p(normal)) with the payload
     model's, as the record's `stacking` fusion does: both as z-values (log score standardised
     by the normal windows among `fitted`), then a class-balanced logistic regression with
-    ridge `l2` on the `fitted` validation windows (those of the attacks trained on); the fused
-    score is its logit. Thresholds at `fprs` on the normal validation windows. `payload_file`:
-    the payload model's path relative to the export's folder, `payload_sha256` its digest."""
+    ridge `l2` on the `fitted` validation windows; the fused score is its logit. Thresholds at
+    `fprs` on the normal windows among `fitted`. `fitted` leaves out the windows of attacks
+    not trained on, and should leave out the normal-labelled windows that hold attack frames
+    (a burst's edge), whose high scores would otherwise set the low-FPR thresholds.
+    `payload_file`: the payload model's path relative to the export's folder,
+    `payload_sha256` its digest."""
     scores = np.stack([student, payload], 1)
     scaler = ZScaler.fit(scores[fitted], ~attack[fitted])
     z = scaler(scores)
     coef = fit_stacking(z[fitted], attack[fitted], l2=l2)
     fused = stacking_scores(coef, z)
-    cuts = thresholds(fused[~attack], fprs)
+    normal = fitted & ~attack
+    cuts = thresholds(fused[normal], fprs)
     return {"file": payload_file, "sha256": payload_sha256, "fusion": "stacking",
             "score": "logit of p(attack | z(student), z(payload))",
             "z_mean": scaler.mean.tolist(), "z_std": scaler.std.tolist(),
             "coef": coef.tolist(), "thresholds": {str(f): t for f, t in cuts.items()},
-            "n_val_fitted": int(fitted.sum()), "n_val_normal": int((~attack).sum())}
+            "n_val_fitted": int(fitted.sum()), "n_val_normal": int(normal.sum())}
 
 
 def export_torchscript(model: nn.Module, example: Graph, path: str | Path,

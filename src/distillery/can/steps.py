@@ -421,9 +421,10 @@ def export_model(name: str, fmt: ExportFormat, model_file: PathLike, graphs: Pat
     """can_export_model: one classifier in one format with what the live detector needs
     (window settings, alarm thresholds at `fprs` on the normal validation windows) and, with
     the exported `payload` model, how to fuse the two (`payload_fusion_metadata`, fitted on
-    the validation `scores` of both without the `held_out` attacks; with the `windows` table
-    the check also holds the IDS figures of the fused score and of the student's alone on the
-    test windows of the vehicles trained on); its logits on the first `check_graphs`
+    the validation `scores` of both, leaving out the `held_out` attacks and the windows
+    labelled normal that hold attack frames (the `windows` table); the check also holds the
+    IDS figures of the fused score and of the student's alone on the test windows of the
+    vehicles trained on); its logits on the first `check_graphs`
     test graphs compared with the in-process model's; a difference above `tolerance` fails
     after the check is written."""
     export, run = EXPORTERS[fmt]
@@ -432,9 +433,9 @@ def export_model(name: str, fmt: ExportFormat, model_file: PathLike, graphs: Pat
     metadata = detector_metadata(model, name, info, load_graphs(val), fprs, batch_size)
     fused = None
     if payload is not None:
-        if scores is None:
-            raise ValueError("the payload fusion is fitted on the validation scores: pass "
-                             "`scores`")
+        if scores is None or windows is None:
+            raise ValueError("the payload fusion is fitted on the validation scores of the "
+                             "windows: pass `scores` and `windows`")
         metadata["payload"], fused = _payload_fusion(
             name, info["classes"], payload, scores, windows, held_out, fprs, stacking_l2,
             output)
@@ -460,14 +461,15 @@ def export_model(name: str, fmt: ExportFormat, model_file: PathLike, graphs: Pat
 
 
 def _payload_fusion(name: str, classes: Sequence[str], payload: PathLike, scores: PathLike,
-                    windows: PathLike | None, held_out: Sequence[str], fprs: Sequence[float],
-                    l2: float, output: PathLike) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The payload block of the export `output` of classifier `name`, its validation scores
-    and the payload model's (scores.parquet) fused by `payload_fusion_metadata`; and, with the
-    `windows` table, the IDS figures (`per_attack`) of the fused score and of the student's
-    own on the test windows of the vehicles trained on, at the thresholds of the block and of
-    the student's own (else None)."""
-    table = pd.read_parquet(scores)
+                    windows: PathLike, held_out: Sequence[str], fprs: Sequence[float],
+                    l2: float, output: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The payload block of the export `output` of classifier `name`: its validation scores
+    and the payload model's (scores.parquet) fused by `payload_fusion_metadata` on the
+    windows of the attacks trained on and the normal windows without a single attack frame
+    (the `windows` table); and the IDS figures (`per_attack`) of the fused score and of the
+    student's own on the test windows of the vehicles trained on, at the thresholds of the
+    block and of the student's own (those of its export)."""
+    table, all_windows = pd.read_parquet(scores), pd.read_parquet(windows)
     pairs = {}
     for split in ("val", "test"):
         rows = table[table["split"] == split]
@@ -480,23 +482,26 @@ def _payload_fusion(name: str, classes: Sequence[str], payload: PathLike, scores
         pairs[split] = (pair[0]["label"].to_numpy(), pair[0]["score"].to_numpy(),
                         pair[1]["score"].to_numpy())
     labels, student, payload_val = pairs["val"]
-    fitted = ~np.isin(labels, [classes.index(a) for a in held_out])
+    val_windows = all_windows[all_windows["split"] == "val"].sort_values("window")
+    if len(val_windows) != len(labels):
+        raise InputError(windows, "val windows", f"{len(val_windows)} windows",
+                         f"the {len(labels)} scored in {scores}", fix="rerun the can_scores rule")
+    edge = (labels == 0) & (val_windows["attack_frac"].to_numpy() > 0)
+    fitted = ~np.isin(labels, [classes.index(a) for a in held_out]) & ~edge
     file = Path(os.path.relpath(payload, Path(output).parent)).as_posix()
     block = payload_fusion_metadata(
         student, payload_val, labels > 0, fitted, fprs, l2, file,
         hashlib.sha256(Path(payload).read_bytes()).hexdigest())
-    if windows is None:
-        return block, None
-    known = np.isin(four_splits(pd.read_parquet(windows), held_out), KNOWN_VEHICLE)
-    labels, student_test, payload_test = (a[known] for a in pairs["test"])
+    known = np.isin(four_splits(all_windows, held_out), KNOWN_VEHICLE)
+    labels_test, student_test, payload_test = (a[known] for a in pairs["test"])
     coef = np.asarray(block["coef"])
     fused = coef[0] + fusion_terms(np.asarray(block["z_mean"]), np.asarray(block["z_std"]),
                                    coef, student_test, payload_test).sum(1)
-    own = thresholds(student[pairs["val"][0] == 0], fprs)
-    return block, {"student": per_attack(student_test, labels, classes, own),
-                   "fused": per_attack(fused, labels, classes,
+    own = thresholds(student[labels == 0], fprs)
+    return block, {"student": per_attack(student_test, labels_test, classes, own),
+                   "fused": per_attack(fused, labels_test, classes,
                                        {float(f): t for f, t in block["thresholds"].items()}),
-                   "coef": block["coef"]}
+                   "coef": block["coef"], "val_edge_windows_left_out": int(edge.sum())}
 
 
 def export_payload(model: PathLike, output: PathLike) -> None:
