@@ -33,7 +33,8 @@ rule can_graphs:
 
 rule can_train:
     """The GAT teacher on hard labels, or a student distilled from the teacher's softened logits
-    (`{student}_kd`) or trained on labels alone (`{student}_scratch`)."""
+    (`{student}_kd`) or trained on labels alone (`{student}_scratch`); `_rep<k>`: a seed
+    repeat of one of them (training seed plus k)."""
     input:
         unpack(can_train_inputs),
     output:
@@ -46,7 +47,7 @@ rule can_train:
             # name, role, architecture and `kd`: the KD settings of a distilled student, None
             # for the teacher and the scratch students (a KD change reruns the KD ones only)
             model=can_role,
-            train=lambda wc: can(wc).train,
+            train=lambda wc: can(wc).model_train(wc.model),
             held_out=lambda wc: can(wc).held_out,
             curriculum=lambda wc: can(wc).curriculum,
             device=lambda wc: can(wc).device,
@@ -280,11 +281,30 @@ rule can_operating_points:
         "../workflow_scripts/can_operating_points.py"
 
 
+rule can_export_payload:
+    """The payload model beside the exported students, which name it: the live detector fuses
+    its score with theirs."""
+    input:
+        model=f"{CAN_DIR}/models/payload.safetensors",
+    output:
+        model=f"{EXPORT_DIR}/classifier/payload.safetensors",
+    log:
+        log_path("can_export_payload"),
+    benchmark:
+        benchmark_path("can_export_payload")
+    conda:
+        conda_env("classifier")
+    script:
+        "../workflow_scripts/can_export_payload.py"
+
+
 rule can_export_model:
     """One distilled student in one format, checked against the in-process logits; the file
     carries what `python -m distillery.can.detect` needs (windows, thresholds on normal
-    validation windows at the IDS false-positive rates)."""
+    validation windows at the IDS false-positive rates and, with a payload model, how to fuse
+    its score with the student's, fitted on the validation scores)."""
     input:
+        unpack(can_export_payload_inputs),
         model=f"{CAN_DIR}/models/{{model}}.safetensors",
         graphs=f"{CAN_DIR}/graphs/test.npz",
         val=f"{CAN_DIR}/graphs/val.npz",
@@ -298,7 +318,11 @@ rule can_export_model:
     params:
         check_graphs=64,
         tolerance=1e-4,  # logits, float32
-        **settings_params(fprs=lambda wc: can(wc).ids.fprs),
+        **settings_params(
+            fprs=lambda wc: can(wc).ids.fprs,
+            held_out=lambda wc: can(wc).held_out,
+            stacking_l2=lambda wc: can(wc).fusion.stacking_l2,
+        ),
         batch_size=lambda wc: can(wc).evaluate.batch_size,
     log:
         log_path("can_export_model_{model}_{format}"),

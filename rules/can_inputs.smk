@@ -41,7 +41,7 @@ def can_train_inputs(wildcards):
     inputs = {key: f"{CAN_DIR}/graphs/{key}.npz" for key in ("train", "val")}
     inputs["meta"] = f"{CAN_DIR}/graphs/meta.json"
     if role.distilled:
-        inputs["teacher"] = f"{CAN_DIR}/models/teacher.safetensors"
+        inputs["teacher"] = f"{CAN_DIR}/models/{role.teacher}.safetensors"
     curriculum = can(wildcards).curriculum
     if curriculum.enabled and curriculum.measure(role.distilled) == "label_margin":
         inputs["windows"] = f"{CAN_DIR}/graphs/windows.parquet"  # attack share per window
@@ -67,6 +67,18 @@ def can_payload_inputs(wildcards):
         return {}
     return {"payload": f"{CAN_DIR}/models/payload.safetensors".format(dataset=wildcards.dataset),
             "frames": FRAMES.format(dataset=wildcards.dataset)}
+
+
+def can_export_payload_inputs(wildcards):
+    """The exported payload model, the validation scores its fusion with the student is
+    fitted on and the windows table (the test figures of the fusion in the check), when the
+    dataset has a payload model."""
+    if can(wildcards).payload is None:
+        return {}
+    return {"payload": f"{EXPORT_DIR}/classifier/payload.safetensors".format(
+                dataset=wildcards.dataset),
+            "scores": f"{CAN_DIR}/scores.parquet".format(dataset=wildcards.dataset),
+            "windows": f"{CAN_DIR}/graphs/windows.parquet".format(dataset=wildcards.dataset)}
 
 
 def can_export_files(wildcards):

@@ -19,7 +19,8 @@ SETTINGS = ClassifierSettings(
     teacher=GATSettings(hidden=16), kd=KDSettings(temperature=2.0),
     students={"gat_tiny": GATSettings(hidden=4, heads=1), "mlp_wide": MLPSettings(hidden=64)},
     scratch=("gat_tiny",), primary_student="gat_tiny",
-    anomaly=VGAESettings(hidden=16), anomaly_student=VGAESettings(hidden=4, latent=2, heads=1))
+    anomaly=VGAESettings(hidden=16), anomaly_student=VGAESettings(hidden=4, latent=2, heads=1),
+    seeds=None)
 
 
 def test_models_teacher_then_every_kd_then_the_scratch_students():
@@ -47,11 +48,15 @@ def test_role_gives_the_architecture_and_kd_settings_of_distilled_models_only():
 
 
 def test_kd_settings_belong_to_kd_models_only():
-    with pytest.raises(ValidationError, match="KD settings are for `kd` models only"):
+    with pytest.raises(ValidationError, match="KD settings and a teacher are for `kd` models "
+                                              "only"):
         ClassifierModel(name="teacher", role="teacher", student=None, arch=GATSettings(),
                         kd=KDSettings())
     with pytest.raises(ValidationError, match="every `kd` model needs them"):
         ClassifierModel(name="m_kd", role="kd", student="m", arch=MLPSettings())
+    with pytest.raises(ValidationError, match="every `kd` model needs them"):
+        ClassifierModel(name="m_kd", role="kd", student="m", arch=MLPSettings(),
+                        kd=KDSettings())  # no teacher named
 
 
 def test_anomaly_roles_name_the_teacher_of_the_distilled_vgae():

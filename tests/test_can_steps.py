@@ -10,12 +10,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from distillery.can.dataset import SPLITS, load_graphs
+from distillery.can.exported import ExportedClassifier, PayloadFusion
 from distillery.can.models.build import load_classifier
 from distillery.can.payload import PayloadModel
 from distillery.can.settings import (
     CANEvaluateSettings,
     ClassifierSettings,
     CurriculumSettings,
+    FusionSettings,
     GATSettings,
     KDSettings,
     MLPSettings,
@@ -26,8 +28,10 @@ from distillery.can.steps import (
     build_graphs,
     collect_export_checks,
     export_model,
+    export_payload,
     payload_figures,
     payload_scores,
+    score_models,
     train_classifier,
     train_payload,
 )
@@ -41,7 +45,7 @@ from tests.test_can_graphs import _table
 SETTINGS = ClassifierSettings(
     teacher=GATSettings(hidden=4, heads=1, layers=1, jk=None),
     students={"mlp": MLPSettings(hidden=4)}, scratch=(), kd=KDSettings(temperature=2.0),
-    train=TorchTrainSettings(epochs=2, batch_size=8, amp=False, seed=1))
+    train=TorchTrainSettings(epochs=2, batch_size=8, amp=False, seed=1), seeds=None)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +93,8 @@ def test_graphs_meta_counts_the_windows_of_each_split(files):
 def test_teacher_then_distilled_student_then_its_checked_export(files, teacher):
     root = files["root"]
     assert teacher["kd"] is None and teacher["epochs_run"] == 2
+    # 16 training windows in batches of 8 for 2 epochs, with the configured seed
+    assert (teacher["steps"], teacher["seed"]) == (4, 1)
     with pytest.raises(ValueError, match="mlp_kd: a distilled student needs the teacher"):
         _train(files, "mlp_kd")
     student = _train(files, "mlp_kd", teacher=root / "teacher.safetensors")
@@ -141,3 +147,46 @@ def test_payload_model_trains_on_attack_free_training_windows_and_scores_val_and
                               CANEvaluateSettings(latency_windows=2, latency_repeats=1))
     assert figures["params"] == model.n_parameters and figures["trained_windows"] == 8
     assert figures["windows_per_s"] > 0 and figures["latency_batch1_ms"] > 0
+
+
+def test_an_export_names_the_payload_model_and_fuses_on_validation_scores(files, teacher):
+    root = files["root"]
+    _train(files, "mlp_kd", teacher=root / "teacher.safetensors")
+    frames, windows = root / "frames.parquet", root / "windows.parquet"
+    train_payload(PayloadSettings(), frames=frames, windows=windows, meta=files["meta"],
+                  output=root / "payload.safetensors")
+    out = root / "fused_export"
+    export_payload(root / "payload.safetensors", out / "payload.safetensors")
+    assert (out / "payload.safetensors").read_bytes() == (root / "payload.safetensors"
+                                                           ).read_bytes()
+    scores = root / "scores.parquet"
+    score_models({"teacher": root / "teacher.safetensors", "mlp_kd": root / "mlp_kd.safetensors"},
+                 (), FusionSettings(steps=5), "cpu", 4, graphs=files["graphs"],
+                 meta=files["meta"], scores=scores, fusion_model=root / "fusion.safetensors",
+                 payload=root / "payload.safetensors", frames=frames, windows=windows)
+    result = export_model("mlp_kd", "torchscript", root / "mlp_kd.safetensors",
+                          files["graphs"]["test"], val=files["graphs"]["val"], meta=files["meta"],
+                          fprs=(0.5,), batch_size=4, check_graphs=2, tolerance=1e-4,
+                          output=out / "mlp_kd" / "model.torchscript", check=out / "check.json",
+                          payload=out / "payload.safetensors", scores=scores, windows=windows)
+    exported = ExportedClassifier(out / "mlp_kd" / "model.torchscript")
+    block = exported.meta["payload"]
+    # the export names the payload model beside it, by a path relative to its own folder
+    assert (block["file"], block["n_val_fitted"], block["n_val_normal"]) == (
+        "../payload.safetensors", 4, 2)
+    fusion = PayloadFusion.load(exported)
+    table = pd.read_parquet(scores)
+    val = table[table["split"] == "val"]
+    pair = [val[val["model"] == m].sort_values("window")["score"].to_numpy()
+            for m in ("mlp_kd", "payload")]
+    fused = fusion.coef[0] + fusion.terms(*pair).sum(1)
+    normal = val[val["model"] == "payload"].sort_values("window")["label"].to_numpy() == 0
+    # the threshold at 50 % FPR of the 2 normal validation windows: the lower of their scores
+    assert fusion.thresholds == {0.5: pytest.approx(fused[normal].min())}
+    # the check holds the student's and the fused test figures (4 test windows, 2 dos)
+    fusion_check = result["payload_fusion"]
+    assert {k: fusion_check[k]["attacks"]["dos"]["n"] for k in ("student", "fused")} == {
+        "student": 2, "fused": 2}
+    # the windows are whole 10-frame blocks: no normal window holds attack frames
+    assert fusion_check["val_edge_windows_left_out"] == 0
+    assert fusion_check["coef"] == block["coef"] and result["passed"]

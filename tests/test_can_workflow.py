@@ -20,9 +20,19 @@ def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
     tmp_path = copy_run(tiny_run, tmp_path / "copy")
     record = read_metrics(tmp_path / METRICS)
     models = {m.model: m for m in record.models if m.role not in ("anomaly", "fusion")}
-    assert set(models) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch"}
+    assert set(models) == {"teacher", "gat_small_kd", "mlp_kd", "mlp_scratch",
+                           "gat_small_scratch"}
     assert [models[m].role for m in ("teacher", "mlp_kd", "mlp_scratch")] == [
         "teacher", "student", "baseline"]
+    # the seed repeat of the small GAT (tiny: 2 seeds) is scored, in the seeds summary, and
+    # has no record; the KD student carries the seed goals
+    seeds = record.summary["seeds"]
+    assert seeds["kd"]["models"] == ["gat_small_kd", "gat_small_kd_rep1"]
+    assert seeds["scratch"]["seeds"] == [0, 1] and seeds["teacher"]["seeds"] == [0]
+    assert len(seeds["kd"]["macro_f1_seen"]["values"]) == 2
+    assert seeds["kd"]["auroc_masquerade"]["std"] >= 0.0
+    assert [g.name for g in models["gat_small_kd"].goals] == ["seeds_f1_gap",
+                                                              "seeds_kd_over_scratch_stds"]
     # the payload model, trained on normal windows only, carries the unseen-attack goals
     payload = next(m for m in record.models if m.role == "anomaly")
     assert payload.model == "payload" and payload.primary.name == "min_auroc"
@@ -30,8 +40,8 @@ def test_can_track_end_to_end_and_resume(tiny_run, tmp_path):
                                                "unseen_auroc_masquerade"]
     assert record.summary["classes"] == ["normal", "dos", "masquerade", "spoofing"]
     # the IDS figures of every scored model and fusion; masquerade was never trained on
-    assert set(record.summary["ids"]) == {*models, "vgae", "vgae_student", "payload",
-                                          "stacking", "dqn"}
+    assert set(record.summary["ids"]) == {*models, "gat_small_kd_rep1", "gat_small_scratch_rep1",
+                                          "vgae", "vgae_student", "payload", "stacking", "dqn"}
     assert record.summary["held_out"] == ["masquerade"]
     for figures in record.summary["ids"].values():
         assert set(figures["thresholds"]) == {"0.01", "0.001"}

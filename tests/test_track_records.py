@@ -216,7 +216,7 @@ def test_classifier_goals_pass_and_fail_against_the_settings():
         ("teacher", "macro_f1", 0.98, False), ("mlp_kd", "f1_gap", 0.01, False),
         ("mlp_kd", "speedup", 9.0, False)]
     # the primary student decides which model carries the goals
-    gat_small = ClassifierSettings(primary_student="gat_small").lineup()
+    gat_small = ClassifierSettings(primary_student="gat_small", seeds=None).lineup()
     record = classifier_metrics("can", can_models(), CANGoalSettings(), gat_small, "cpu",
                                 CLASSES, 40)
     assert {m for m, _ in record.goals()} == {"teacher", "gat_small_kd"}

@@ -27,6 +27,7 @@ from torch_geometric.data import Data
 from torch_geometric.nn import GATConv
 
 from distillery.can.exported import METADATA_FORMAT, METADATA_KEY
+from distillery.can.fusion import ZScaler, fit_stacking, stacking_scores
 from distillery.can.ids import thresholds
 from distillery.can.models.vgae import GraphVGAE
 from distillery.can.scores import anomaly_scores
@@ -128,6 +129,32 @@ def detector_metadata(model: nn.Module, name: str, graphs_meta: Mapping[str, Any
             "windows": dict(graphs_meta["windows"]),
             "thresholds": {str(f): t for f, t in cuts.items()},
             "n_val_normal": int(normal.sum())}
+
+
+def payload_fusion_metadata(student: np.ndarray, payload: np.ndarray, attack: np.ndarray,
+                            fitted: np.ndarray, fprs: Sequence[float], l2: float,
+                            payload_file: str, payload_sha256: str) -> dict[str, Any]:
+    """How the live detector fuses the student's score (1 - p(normal)) with the payload
+    model's, as the record's `stacking` fusion does: both as z-values (log score standardised
+    by the normal windows among `fitted`), then a class-balanced logistic regression with
+    ridge `l2` on the `fitted` validation windows; the fused score is its logit. Thresholds at
+    `fprs` on the normal windows among `fitted`. `fitted` leaves out the windows of attacks
+    not trained on, and should leave out the normal-labelled windows that hold attack frames
+    (a burst's edge), whose high scores would otherwise set the low-FPR thresholds.
+    `payload_file`: the payload model's path relative to the export's folder,
+    `payload_sha256` its digest."""
+    scores = np.stack([student, payload], 1)
+    scaler = ZScaler.fit(scores[fitted], ~attack[fitted])
+    z = scaler(scores)
+    coef = fit_stacking(z[fitted], attack[fitted], l2=l2)
+    fused = stacking_scores(coef, z)
+    normal = fitted & ~attack
+    cuts = thresholds(fused[normal], fprs)
+    return {"file": payload_file, "sha256": payload_sha256, "fusion": "stacking",
+            "score": "logit of p(attack | z(student), z(payload))",
+            "z_mean": scaler.mean.tolist(), "z_std": scaler.std.tolist(),
+            "coef": coef.tolist(), "thresholds": {str(f): t for f, t in cuts.items()},
+            "n_val_fitted": int(fitted.sum()), "n_val_normal": int(normal.sum())}
 
 
 def export_torchscript(model: nn.Module, example: Graph, path: str | Path,

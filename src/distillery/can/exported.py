@@ -1,19 +1,24 @@
 """A classifier written by the can_export_model rule, loaded for scoring windows one at a time:
-TorchScript or ONNX (by the file's suffix), with the detector metadata the export carries.
+TorchScript or ONNX (by the file's suffix), with the detector metadata the export carries, and
+the payload model the export names, fused with the classifier's score (`PayloadFusion`).
 
 Needs torch (and onnxruntime for ONNX) but not PyTorch Geometric, so a detector starts fast.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from distillery.can.fusion import EPS
 from distillery.can.metrics import softmax
+from distillery.can.payload import PayloadModel
 from distillery.errors import InputError, reason
 
 METADATA_KEY = "distillery.json"
@@ -102,3 +107,58 @@ class ExportedClassifier:
         score = torch.softmax(logits.double(), 1)[0, 1:].sum()
         (grad,) = torch.autograd.grad(score, features)
         return (grad * (features.detach() - torch.from_numpy(self.feature_mean))).sum(1).numpy()
+
+
+@dataclass(frozen=True)
+class PayloadFusion:
+    """The payload model of an export and how its score joins the classifier's (the
+    export's `payload` block, see `distillery.can.export.payload_fusion_metadata`): each
+    score as a z-value (log score standardised on normal validation windows), the fused score
+    b + w_student z_student + w_payload z_payload (a logistic-regression logit), alarms above
+    the block's thresholds."""
+
+    model: PayloadModel
+    mean: np.ndarray
+    std: np.ndarray
+    coef: np.ndarray
+    thresholds: dict[float, float]
+
+    @classmethod
+    def load(cls, exported: ExportedClassifier, path: str | Path | None = None
+             ) -> PayloadFusion | None:
+        """The export's payload fusion (None: the export has none); the payload model is read
+        from `path`, by default from the file the export names (relative to its folder),
+        whose digest must be the one recorded at export."""
+        block = exported.meta.get("payload")
+        if block is None:
+            return None
+        file = Path(exported.path).parent / block["file"] if path is None else Path(path)
+        try:
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise InputError(file, "file", f"no readable payload model ({reason(exc)})",
+                             f"the payload model that {exported.path} was exported with",
+                             fix="export again, or pass --payload PATH or --no-payload") from None
+        if digest != block["sha256"]:
+            raise InputError(file, "file", "another payload model than the export's",
+                             f"the payload model that {exported.path} was exported with "
+                             f"(sha256 {block['sha256'][:12]}...)",
+                             fix="export the classifier and the payload model again together")
+        model, _ = PayloadModel.load(file)
+        return cls(model, np.asarray(block["z_mean"]), np.asarray(block["z_std"]),
+                   np.asarray(block["coef"]),
+                   {float(f): t for f, t in block["thresholds"].items()})
+
+    def terms(self, student: np.ndarray, payload: np.ndarray) -> np.ndarray:
+        """(n, 2) weighted z-values w z of the classifier's and the payload model's scores;
+        the fused score is `coef[0]` plus their sum."""
+        return fusion_terms(self.mean, self.std, self.coef, student, payload)
+
+
+def fusion_terms(mean: np.ndarray, std: np.ndarray, coef: np.ndarray, student: np.ndarray,
+                 payload: np.ndarray) -> np.ndarray:
+    """(n, 2) weighted z-values w z of the classifier's and the payload model's scores (an
+    export's `payload` block: `z_mean`, `z_std`, `coef`); the fused score is `coef[0]` plus
+    their sum."""
+    z = (np.log(np.stack([student, payload], 1) + EPS) - mean) / std
+    return z * coef[1:]

@@ -135,6 +135,12 @@ def _histograms(frames: Frames, rows: np.ndarray, ids: np.ndarray, alpha: float
     return log_prob, id_log_prob
 
 
+def score_of(surprise: np.ndarray) -> np.ndarray:
+    """(n_windows,) log(1 + e^t) of each window's largest calibrated statistic t of
+    `surprise` (n_windows, T)."""
+    return np.logaddexp(0.0, surprise.max(1))
+
+
 @dataclass(frozen=True)
 class PayloadModel:
     """`ids` (S,) sorted IDs of the normal training traffic; `log_prob` (S, 9, 2, 256)
@@ -215,7 +221,12 @@ class PayloadModel:
 
     def score(self, frames: Frames, rows: np.ndarray) -> np.ndarray:
         """(n_windows,) log(1 + e^t) of each window's largest calibrated statistic."""
-        return np.logaddexp(0.0, self.surprise(frames, rows).max(1))
+        return score_of(self.surprise(frames, rows))
+
+    def id_surprise(self, surprise: np.ndarray) -> np.ndarray:
+        """(n_windows, S) the largest calibrated statistic over the channels (values and
+        changes) of each known ID, from `surprise` (n_windows, T): whose payloads surprise."""
+        return surprise[:, :-1].reshape(len(surprise), len(self.ids), -1).max(2)
 
     def save(self, path: str | Path, metadata: dict[str, Any]) -> None:
         save_tensors(path, {

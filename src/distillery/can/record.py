@@ -10,7 +10,15 @@ from typing import Any
 
 import numpy as np
 
-from distillery.can.settings import FUSIONS, PAYLOAD, TEACHER, CANGoalSettings, ModelLineup
+from distillery.can.settings import (
+    FUSIONS,
+    PAYLOAD,
+    SEED_STD_FLOOR,
+    TEACHER,
+    CANGoalSettings,
+    ModelLineup,
+    SeedLineup,
+)
 from distillery.can.vehicles import FOUR_SPLITS
 from distillery.metrics.build import (
     Headline,
@@ -92,6 +100,58 @@ def payload_record(figures: Mapping[str, Any], ids: Mapping[str, Any], held_out:
         "detection_rate": rates, "fpr": fpr}, DETECTOR_HEADLINE, device=device, goals=checks)
 
 
+def spread(values: Sequence[float | None]) -> dict[str, Any]:
+    """The values of one figure over seeds with their mean and standard deviation (n - 1, as
+    the leaderboard folds sweep seeds; 0 for one seed); None when a seed has no value."""
+    kept = [number(v) for v in values]
+    if not kept or None in kept:
+        return {"values": kept, "mean": None, "std": None}
+    array = np.asarray(kept, dtype=np.float64)
+    return {"values": kept, "mean": float(array.mean()),
+            "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0}
+
+
+def seed_summary(models: Mapping[str, Mapping[str, Any]], ids: Mapping[str, Mapping[str, Any]],
+                 seeds: SeedLineup, classes: Sequence[str], held_out: Sequence[str]
+                 ) -> dict[str, Any]:
+    """Per role of the seed repeats (teacher, kd, scratch): its models and seeds, and over
+    them the mean ± std of macro F1 (all classes, and `macro_f1_seen`), of the AUROC of every
+    held-out attack (1 - p(normal) against the normal test windows) and the optimizer steps
+    each model ran; then the KD student's gap to the teacher and its margin over the scratch
+    twin in units of the larger spread (at least `SEED_STD_FLOOR`)."""
+    roles: dict[str, Any] = {}
+    for role, names in seeds.models.items():
+        figures = [models[m] for m in names]
+        roles[role] = {
+            "models": list(names), "seeds": list(seeds.seeds[role]),
+            "params": number(figures[0].get("params")),
+            "steps": [number(f.get("steps")) for f in figures],
+            "macro_f1": spread([f.get("macro_f1") for f in figures]),
+            "macro_f1_seen": spread([seen_macro_f1(f, classes, held_out) for f in figures]),
+            **{f"auroc_{attack}": spread([
+                ids.get(m, {}).get("attacks", {}).get(attack, {}).get("auroc") for m in names])
+               for attack in held_out}}
+    f1 = {role: roles[role]["macro_f1_seen"] for role in roles}
+    teacher, kd, scratch = f1["teacher"]["mean"], f1["kd"]["mean"], f1["scratch"]["mean"]
+    gap = None if teacher is None or kd is None else teacher - kd
+    margin = None
+    if kd is not None and scratch is not None:
+        margin = (kd - scratch) / max(f1["kd"]["std"], f1["scratch"]["std"], SEED_STD_FLOOR)
+    return {"student": seeds.student, "figure": "macro_f1_seen", **roles,
+            "param_ratio": ratio(roles["kd"]["params"], roles["teacher"]["params"]),
+            "f1_gap": gap, "kd_minus_scratch": None if margin is None else kd - scratch,
+            "kd_over_scratch_stds": margin}
+
+
+def seed_goals(summary: Mapping[str, Any], goals: CANGoalSettings) -> list[Goal]:
+    """The seed goals of the repeated KD student: its mean macro F1 (classes trained on)
+    within `seeds_max_f1_gap` of the teacher's, and above its scratch twin's by at least
+    `seeds_kd_over_scratch` standard deviations."""
+    return [check("seeds_f1_gap", summary["f1_gap"], goals.seeds_max_f1_gap, "<="),
+            check("seeds_kd_over_scratch_stds", summary["kd_over_scratch_stds"],
+                  goals.seeds_kd_over_scratch, ">=")]
+
+
 def split_goals(figures: Mapping[str, Any], goals: CANGoalSettings) -> list[Goal]:
     """The macro-F1 goal of each of the four splits (`vehicle_split_figures` of one model):
     `known_split_macro_f1` on known vehicle and attack, `unknown_split_macro_f1` on the
@@ -159,17 +219,24 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
     both = [speedups[student]["speedup_vs_teacher"],
             speedups[student]["speedup_vs_teacher_batched"]]
     slowest = None if None in both else min(both)  # the goal holds at both batch sizes
-    model_goals = {
+    model_goals: dict[str, list[Goal]] = {
         TEACHER: [check("macro_f1", teacher_f1, goals.teacher_macro_f1, ">=")],
         student: [check("f1_gap", gap, goals.max_f1_gap, "<="),
                   check("speedup", slowest, goals.min_speedup, ">=")],
     }
+    seeds, repeats = None, set()
+    if lineup.seeds is not None:
+        seeds = seed_summary(models, ids or {}, lineup.seeds, classes, held_out)
+        repeated = lineup.seeds.models["kd"][0]
+        model_goals[repeated] = [*model_goals.get(repeated, []), *seed_goals(seeds, goals)]
+        # the repeats have no record of their own: their figures are in `summary.seeds`
+        repeats = {m for names in lineup.seeds.models.values() for m in names[1:]}
     records = tuple(
         model_record(name, lineup.roles[name], {
             **figures, **speedups[name],
             "macro_f1_seen": seen_macro_f1(figures, classes, held_out)}, HEADLINE,
             device=device, goals=model_goals.get(name, ()))
-        for name, figures in models.items())
+        for name, figures in models.items() if name not in repeats)
     if payload is not None and ids is not None and PAYLOAD in ids:
         records += (payload_record(payload, ids[PAYLOAD], held_out, fprs[0], goals, device),)
     if vehicle_splits is not None and split_model is not None:
@@ -193,6 +260,8 @@ def classifier_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
         "n_windows": n_windows,
         "held_out": list(held_out),
     }
+    if seeds is not None:
+        summary["seeds"] = plain(seeds)
     if ids is not None:
         summary["ids"] = plain(dict(ids))
         summary["unseen"] = unseen_summary(ids, held_out, fprs[0])

@@ -11,7 +11,7 @@ from typing import Annotated, Literal, get_args
 from pydantic import Field, PositiveFloat, PositiveInt, TypeAdapter, model_validator
 
 from distillery.base_settings import Settings
-from distillery.train.settings import TorchTrainSettings
+from distillery.train.settings import TorchTrainSettings, run_seed
 
 
 class WindowSettings(Settings):
@@ -126,6 +126,23 @@ ARCH = TypeAdapter(ArchSettings)
 # what a model file may describe: a classifier or the VGAE
 MODEL_ARCH = TypeAdapter(Annotated[GATSettings | MLPSettings | VGAESettings,
                                    Field(discriminator="kind")])
+
+
+class SeedSettings(Settings):
+    """Repeats over training seeds of one student, distilled (`<student>_kd`) and from scratch
+    (`<student>_scratch`), so that the record gives the mean and standard deviation of their
+    macro F1 and unseen-attack AUROC (`summary.seeds`). The model of the dataset's seed keeps
+    its name; repeat k (1 .. n - 1) is `<model>_rep<k>`, trained with the training seed plus
+    k. Repeats are scored and evaluated like any classifier, are not exported and have no
+    record of their own."""
+
+    student: str = "gat_small"
+    """The repeated student (a key of `students`, also listed in `scratch`)."""
+    n: int = Field(3, ge=2)
+    """Seeds per model: the training seed and the next n - 1."""
+    teacher: bool = False
+    """Repeat the teacher too; KD repeat k then distills from teacher repeat k (off: every KD
+    repeat distills from the one teacher, whose spread is then not measured)."""
 
 
 class KDSettings(Settings):
@@ -258,6 +275,13 @@ class CANGoalSettings(Settings):
     unseen_auroc: float = Field(0.97, ge=0, le=1)
     """Lowest AUROC of every held-out attack (against the normal test windows) of the payload
     model."""
+    seeds_max_f1_gap: float = Field(0.01, ge=0)
+    """Largest mean macro F1 of the teacher (over its seeds, or its one seed) minus the mean of
+    the repeated KD student (`seeds`), on the classes trained on (`macro_f1_seen`)."""
+    seeds_kd_over_scratch: float = 1.0
+    """Smallest mean macro F1 (classes trained on) of the repeated KD student minus that of
+    its twin from scratch, in units of the larger of their two standard deviations over
+    seeds (at least `SEED_STD_FLOOR`): 1 is "better by more than one std"."""
     known_split_macro_f1: float = Field(0.95, ge=0, le=1)
     """Lowest macro-F1 (normal against attack windows, alarms at the first `ids.fprs`) of
     `ids.split_model` on the test windows of known vehicles and attacks."""
@@ -267,12 +291,19 @@ class CANGoalSettings(Settings):
 
 
 TEACHER = "teacher"
+SEED_STD_FLOOR = 1e-4  # smallest spread over seeds a KD-over-scratch margin is divided by
+REPEAT = "_rep"  # `<model>_rep<k>`: seed repeat k of a classifier (`SeedSettings`)
 PAYLOAD = "payload"  # the payload model's name among the scored models and in the record
 FUSIONS = ("stacking", "dqn")
 ModelRole = Literal["teacher", "kd", "scratch"]
 # the role's name in the metrics record, shared by every track
 RECORD_ROLES: dict[str, str] = {"teacher": "teacher", "kd": "student", "scratch": "baseline"}
 ExportFormat = Literal["torchscript", "onnx"]
+
+
+def repeat_name(model: str, repeat: int) -> str:
+    """The name of seed repeat `repeat` of the classifier `model` (0: the model itself)."""
+    return f"{model}{REPEAT}{repeat}" if repeat else model
 
 
 class ClassifierModel(Settings):
@@ -285,12 +316,15 @@ class ClassifierModel(Settings):
     student: str | None  # the `students` entry; None: the teacher
     arch: ArchSettings
     kd: KDSettings | None = None
+    repeat: int = 0  # seed repeat (`SeedSettings`): added to the training seed; 0: the model
+    teacher: str | None = None  # the teacher model a `kd` model distills from
 
     @model_validator(mode="after")
     def _kd_with_role(self) -> ClassifierModel:
-        if (self.kd is not None) != self.distilled:
-            raise ValueError(f"classifier model {self.name!r} ({self.role}): KD settings are "
-                             "for `kd` models only, and every `kd` model needs them")
+        if (self.kd is not None) != self.distilled or (self.teacher is not None) != self.distilled:
+            raise ValueError(f"classifier model {self.name!r} ({self.role}): KD settings and "
+                             "a teacher are for `kd` models only, and every `kd` model needs "
+                             "them")
         return self
 
     @property
@@ -304,9 +338,9 @@ class ClassifierModel(Settings):
 
     @property
     def export_formats(self) -> tuple[ExportFormat, ...]:
-        """The distilled students are exported, each as TorchScript and as ONNX (the GAT
-        through `MaskedGATConv`, see distillery.can.export)."""
-        return get_args(ExportFormat) if self.distilled else ()
+        """The distilled students (not their seed repeats) are exported, each as TorchScript
+        and as ONNX (the GAT through `MaskedGATConv`, see distillery.can.export)."""
+        return get_args(ExportFormat) if self.distilled and not self.repeat else ()
 
 
 class AnomalyModel(Settings):
@@ -318,6 +352,15 @@ class AnomalyModel(Settings):
     teacher: str | None = None
 
 
+class SeedLineup(Settings):
+    """The seed repeats (`SeedSettings`) in the evaluation: per role (teacher, kd, scratch)
+    the models of the seeds, the dataset's seed first, and the training seeds themselves."""
+
+    student: str
+    models: dict[str, list[str]]
+    seeds: dict[str, list[int]]
+
+
 class ModelLineup(Settings):
     """Who is who in the evaluation: each classifier's role in the metrics record, the primary
     student's distilled model (compared with the teacher, carries the goals) and its twin
@@ -326,6 +369,8 @@ class ModelLineup(Settings):
     roles: dict[str, str]
     student: str
     scratch: str | None
+    seeds: SeedLineup | None = None
+
 
 
 class ClassifierSettings(Settings):
@@ -340,12 +385,15 @@ class ClassifierSettings(Settings):
                                                           dropout=0.0, jk=None),
                                  "mlp": MLPSettings()}, min_length=1)
     """The students by name, each distilled from the teacher."""
-    scratch: tuple[str, ...] = ("mlp",)
+    scratch: tuple[str, ...] = ("mlp", "gat_small")
     """Students also trained without the teacher."""
     primary_student: str = "mlp"
     """The student compared with the teacher in the summary."""
     kd: KDSettings = KDSettings()
     """The knowledge-distillation loss."""
+    seeds: SeedSettings | None = SeedSettings()
+    """Seed repeats of one student, distilled and from scratch (and optionally of the
+    teacher), for the mean ± std of their figures; null: none."""
     anomaly: VGAESettings = VGAESettings()
     """The VGAE, trained on normal windows only."""
     anomaly_student: VGAESettings | None = VGAESettings(hidden=8, latent=4, heads=2, layers=1)
@@ -377,6 +425,9 @@ class ClassifierSettings(Settings):
         for name in (*self.scratch, self.primary_student):
             if name not in self.students:
                 raise ValueError(f"student {name!r} is not among students {sorted(self.students)}")
+        if self.seeds is not None and self.seeds.student not in self.scratch:
+            raise ValueError(f"seeds.student: {self.seeds.student!r} must be a student also "
+                             f"trained from scratch (`scratch`: {list(self.scratch)})")
         if "normal" in self.held_out:
             raise ValueError("held_out names attacks; normal traffic cannot be held out")
         # a ramp longer than the run would never train on the hardest windows
@@ -393,11 +444,27 @@ class ClassifierSettings(Settings):
         """Every classifier by model name: the teacher, `<student>_kd` for every student,
         `<student>_scratch` for the students in `scratch`. The one place that names them."""
         models = [ClassifierModel(name=TEACHER, role="teacher", student=None, arch=self.teacher),
-                  *(ClassifierModel(name=f"{s}_kd", role="kd", student=s, arch=arch, kd=self.kd)
-                    for s, arch in self.students.items()),
+                  *(ClassifierModel(name=f"{s}_kd", role="kd", student=s, arch=arch, kd=self.kd,
+                                    teacher=TEACHER) for s, arch in self.students.items()),
                   *(ClassifierModel(name=f"{s}_scratch", role="scratch", student=s,
                                     arch=self.students[s]) for s in self.scratch)]
+        if self.seeds is not None:
+            repeated = {TEACHER} if self.seeds.teacher else set()
+            repeated |= {f"{self.seeds.student}_kd", f"{self.seeds.student}_scratch"}
+            models += [m.model_copy(update={
+                "name": repeat_name(m.name, k), "repeat": k,
+                "teacher": repeat_name(TEACHER, k) if m.distilled and self.seeds.teacher
+                else m.teacher})
+                for k in range(1, self.seeds.n) for m in models if m.name in repeated]
         return {m.name: m for m in models}
+
+    def model_train(self, model: str) -> TorchTrainSettings:
+        """The training settings of the classifier `model`: `train` with the seed of its
+        repeat (the training seed plus the repeat's number)."""
+        repeat = self.role(model).repeat
+        if not repeat:
+            return self.train
+        return self.train.model_copy(update={"seed": run_seed(self.train.seed) + repeat})
 
     def models(self) -> tuple[str, ...]:
         """Every classifier of the dataset (`model_roles` order)."""
@@ -433,10 +500,25 @@ class ClassifierSettings(Settings):
         return tuple((m.name, fmt) for m in self.model_roles().values()
                      for fmt in m.export_formats)
 
+    def seed_lineup(self) -> SeedLineup | None:
+        """The models of each seed per role (teacher, kd, scratch) of the seed repeats."""
+        if self.seeds is None:
+            return None
+        student = self.seeds.student
+        bases = {"teacher": TEACHER, "kd": f"{student}_kd", "scratch": f"{student}_scratch"}
+        roles = self.model_roles()
+        models = {role: [base, *(repeat_name(base, k) for k in range(1, self.seeds.n)
+                                 if repeat_name(base, k) in roles)]
+                  for role, base in bases.items()}
+        return SeedLineup(student=student, models=models, seeds={
+            role: [run_seed(self.model_train(m).seed) for m in names]
+            for role, names in models.items()})
+
     def lineup(self) -> ModelLineup:
         roles = self.model_roles().values()
         primary = [m for m in roles if m.student == self.primary_student]
         return ModelLineup(
+            seeds=self.seed_lineup(),
             roles={m.name: m.record_role for m in roles},
             student=next(m.name for m in primary if m.distilled),
             scratch=next((m.name for m in primary if m.role == "scratch"), None))

@@ -4,6 +4,9 @@ these; each also runs without Snakemake."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,8 +26,10 @@ from distillery.can.export import (
     graph_tensors,
     max_logit_difference,
     onnx_logits,
+    payload_fusion_metadata,
     torchscript_logits,
 )
+from distillery.can.exported import fusion_terms
 from distillery.can.fusion import (
     FittedFusion,
     ZScaler,
@@ -33,7 +38,7 @@ from distillery.can.fusion import (
     fit_stacking,
     stacking_scores,
 )
-from distillery.can.ids import ids_figures, ids_table
+from distillery.can.ids import ids_figures, ids_table, per_attack, thresholds
 from distillery.can.models.build import count_parameters, load_classifier, save_classifier
 from distillery.can.operating import operating_points, operating_table, stream_scores
 from distillery.can.payload import Frames, PayloadModel, window_rows
@@ -153,8 +158,12 @@ def train_classifier(model: ClassifierModel, train: TorchTrainSettings,
                             curriculum=order)
     if not process_info().is_main:
         return
+    # optimizer steps run: each epoch's windows (all, or the curriculum's share) in batches
+    sizes = [len(train_set) if order is None else len(order(e))
+             for e in range(1, result.epochs_run + 1)]
     record = {"classes": classes, "n_classes": len(classes),
-              "kd": model.kd and model.kd.as_dict(),
+              "kd": model.kd and model.kd.as_dict(), "seed": run_seed(train.seed),
+              "steps": sum(-(-n // train.batch_size) for n in sizes),
               "curriculum": curriculum.as_dict() if curriculum.enabled else None,
               "best_epoch": result.best_epoch, "epochs_run": result.epochs_run,
               "stopped_early": result.stopped_early, "params": count_parameters(result.model),
@@ -374,6 +383,7 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
     for name, path in models.items():
         model, trained = load_classifier(path)
         figures[name] = {"best_epoch": trained["best_epoch"],
+                         "epochs_run": trained["epochs_run"], "steps": trained.get("steps"),
                          "size_bytes": Path(path).stat().st_size,
                          **evaluate_model(model, graphs, classes, torch_dev, **evaluate.as_dict())}
         print(f"{name}: macro F1 {figures[name]['macro_f1']:.4f}, "
@@ -419,13 +429,18 @@ def evaluate_classifiers(dataset: str, models: Mapping[str, PathLike], lineup: M
                    classes)
     rates = ids_table(detector, held_out)
     write_csv(ids_csv, rates)
-    plot_detection(detection, rates, ids.fprs[0])
+    # the seed repeats are in ids.csv and in `summary.seeds`, not in the figure
+    repeats = [] if lineup.seeds is None else [m for names in lineup.seeds.models.values()
+                                               for m in names[1:]]
+    plot_detection(detection, rates[~rates["model"].isin(repeats)], ids.fprs[0])
     four = vehicle_split_table(split_figures)
     write_csv(vehicle_splits, four)
     print(models_table.to_string(index=False))
     print(rates.to_string(index=False))
     print(four.to_string(index=False))
     _print_unseen(record.summary["unseen"])
+    if "seeds" in record.summary:
+        _print_seeds(record.summary["seeds"])
     for line in goal_lines(record):
         print(f"goal {line}")
 
@@ -440,30 +455,122 @@ def _print_unseen(unseen: Mapping[str, Mapping[str, Any]]) -> None:
               f"single detector: {figures['fusion_beats_best_single']}")
 
 
+def _print_seeds(seeds: Mapping[str, Any]) -> None:
+    for role in ("teacher", "kd", "scratch"):
+        figures = seeds[role]
+        aurocs = ", ".join(f"{k[6:]} AUROC {_mean_std(v)}" for k, v in figures.items()
+                           if k.startswith("auroc_"))
+        print(f"seeds {seeds['student'] if role != 'teacher' else 'teacher'} {role} "
+              f"(seeds {figures['seeds']}, {figures['params']:.0f} parameters, steps "
+              f"{figures['steps']}): macro F1 {_mean_std(figures['macro_f1'])}, on the classes "
+              f"trained on {_mean_std(figures['macro_f1_seen'])}; {aurocs}")
+
+
+def _mean_std(figure: Mapping[str, Any]) -> str:
+    if figure["mean"] is None:
+        return "n/a"
+    return f"{figure['mean']:.4f} ± {figure['std']:.4f}"
+
+
 def export_model(name: str, fmt: ExportFormat, model_file: PathLike, graphs: PathLike, *,
                  val: PathLike, meta: PathLike, fprs: Sequence[float], batch_size: int,
-                 check_graphs: int, tolerance: float, output: PathLike, check: PathLike
-                 ) -> dict[str, Any]:
+                 check_graphs: int, tolerance: float, output: PathLike, check: PathLike,
+                 payload: PathLike | None = None, scores: PathLike | None = None,
+                 windows: PathLike | None = None, held_out: Sequence[str] = (),
+                 stacking_l2: float = 1.0) -> dict[str, Any]:
     """can_export_model: one classifier in one format with what the live detector needs
-    (window settings, alarm thresholds at `fprs` on the normal validation windows), its logits
-    on the first `check_graphs` test graphs compared with the in-process model's; a difference
-    above `tolerance` fails after the check is written."""
+    (window settings, alarm thresholds at `fprs` on the normal validation windows) and, with
+    the exported `payload` model, how to fuse the two (`payload_fusion_metadata`, fitted on
+    the validation `scores` of both, leaving out the `held_out` attacks and the windows
+    labelled normal that hold attack frames (the `windows` table); the check also holds the
+    IDS figures of the fused score and of the student's alone on the test windows of the
+    vehicles trained on); its logits on the first `check_graphs`
+    test graphs compared with the in-process model's; a difference above `tolerance` fails
+    after the check is written."""
     export, run = EXPORTERS[fmt]
     model, _ = load_classifier(model_file)
-    metadata = detector_metadata(model, name, read_json(meta), load_graphs(val), fprs,
-                                 batch_size)
+    info = read_json(meta)
+    metadata = detector_metadata(model, name, info, load_graphs(val), fprs, batch_size)
+    fused = None
+    if payload is not None:
+        if scores is None or windows is None:
+            raise ValueError("the payload fusion is fitted on the validation scores of the "
+                             "windows: pass `scores` and `windows`")
+        metadata["payload"], fused = _payload_fusion(
+            name, info["classes"], payload, scores, windows, held_out, fprs, stacking_l2,
+            output)
     tensors = [graph_tensors(g) for g in load_graphs(graphs)[:check_graphs]]
     export(model, tensors[0], output, metadata)
     diff = max_logit_difference(model, tensors, run, output)
     result = {"model": name, "format": fmt, "n_graphs": len(tensors), "max_logit_diff": diff,
-              "tolerance": tolerance, "passed": diff <= tolerance}
+              "tolerance": tolerance, "passed": diff <= tolerance,
+              **({} if fused is None else {"payload_fusion": fused})}
     write_json(check, result)
     print(f"{name} ({fmt}): max |exported - in-process| logit on {len(tensors)} test graphs: "
           f"{diff:.2e}")
+    if fused is not None:
+        for attack in held_out:
+            figures = {k: fused[k]["attacks"].get(attack) for k in ("student", "fused")}
+            print(f"{attack}: " + "; ".join(
+                f"{k} detection {f['detection_rate'][str(fprs[0])]:.2f} at {fprs[0]} FPR, "
+                f"AUROC {f['auroc']:.3f}" for k, f in figures.items() if f is not None))
     if not result["passed"]:
         raise DistilleryError(f"exported {name} ({fmt}) logits differ by {diff:.2e}, more "
                               f"than {tolerance}; see {check}")
     return result
+
+
+def _payload_fusion(name: str, classes: Sequence[str], payload: PathLike, scores: PathLike,
+                    windows: PathLike, held_out: Sequence[str], fprs: Sequence[float],
+                    l2: float, output: PathLike) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The payload block of the export `output` of classifier `name`: its validation scores
+    and the payload model's (scores.parquet) fused by `payload_fusion_metadata` on the
+    windows of the attacks trained on and the normal windows without a single attack frame
+    (the `windows` table); and the IDS figures (`per_attack`) of the fused score and of the
+    student's own on the test windows of the vehicles trained on, at the thresholds of the
+    block and of the student's own (those of its export)."""
+    table, all_windows = pd.read_parquet(scores), pd.read_parquet(windows)
+    pairs = {}
+    for split in ("val", "test"):
+        rows = table[table["split"] == split]
+        pair = [rows[rows["model"] == m].sort_values("window") for m in (name, PAYLOAD)]
+        if len(pair[0]) != len(pair[1]) or not np.array_equal(pair[0]["label"].to_numpy(),
+                                                              pair[1]["label"].to_numpy()):
+            raise InputError(scores, f"{split} scores", f"{len(pair[1])} payload scores",
+                             f"one per {split} window of {name} ({len(pair[0])})",
+                             fix="rerun the can_scores rule")
+        pairs[split] = (pair[0]["label"].to_numpy(), pair[0]["score"].to_numpy(),
+                        pair[1]["score"].to_numpy())
+    labels, student, payload_val = pairs["val"]
+    val_windows = all_windows[all_windows["split"] == "val"].sort_values("window")
+    if len(val_windows) != len(labels):
+        raise InputError(windows, "val windows", f"{len(val_windows)} windows",
+                         f"the {len(labels)} scored in {scores}", fix="rerun the can_scores rule")
+    edge = (labels == 0) & (val_windows["attack_frac"].to_numpy() > 0)
+    fitted = ~np.isin(labels, [classes.index(a) for a in held_out]) & ~edge
+    file = Path(os.path.relpath(payload, Path(output).parent)).as_posix()
+    block = payload_fusion_metadata(
+        student, payload_val, labels > 0, fitted, fprs, l2, file,
+        hashlib.sha256(Path(payload).read_bytes()).hexdigest())
+    known = np.isin(four_splits(all_windows, held_out), KNOWN_VEHICLE)
+    labels_test, student_test, payload_test = (a[known] for a in pairs["test"])
+    coef = np.asarray(block["coef"])
+    fused = coef[0] + fusion_terms(np.asarray(block["z_mean"]), np.asarray(block["z_std"]),
+                                   coef, student_test, payload_test).sum(1)
+    own = thresholds(student[labels == 0], fprs)
+    return block, {"student": per_attack(student_test, labels_test, classes, own),
+                   "fused": per_attack(fused, labels_test, classes,
+                                       {float(f): t for f, t in block["thresholds"].items()}),
+                   "coef": block["coef"], "val_edge_windows_left_out": int(edge.sum())}
+
+
+def export_payload(model: PathLike, output: PathLike) -> None:
+    """can_export_payload: the payload model beside the exports that name it (read first, so
+    that only a valid model file is exported)."""
+    net, _ = PayloadModel.load(model)
+    with atomic_path(output) as tmp:
+        shutil.copyfile(model, tmp)
+    print(f"exported {output}: {len(net.ids)} IDs, {net.n_parameters} parameters")
 
 
 def collect_export_checks(checks: Sequence[PathLike], output: PathLike) -> dict[str, Any]:
