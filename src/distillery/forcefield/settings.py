@@ -178,7 +178,8 @@ class RDFSettings(Settings):
 
 
 class MDStabilitySettings(Settings):
-    """NVE + Langevin runs of the exported models through the ASE calculator."""
+    """NVE + Langevin runs of the exported models in the JAX engine (an ASE calculator teacher
+    in ASE's integrators)."""
 
     models: tuple[str, ...] = Field(("student", "teacher"), min_length=1)
     """Model names (`teacher`, `student`, `student_<name>`, `baseline...`) of this dataset."""
