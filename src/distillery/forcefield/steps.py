@@ -175,7 +175,8 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
             path = Path(model_files[name])
             model, params = load_model(path.parent)
             energy, forces = predict(model, params, test, evaluate.batch_size)
-            alone = throughput(model, params, speed_frames, batch_size, evaluate.speed_seconds)
+            alone = throughput(model, params, speed_frames, batch_size,
+                               evaluate.latency_seconds)
             figures = {"n_params": alone["n_parameters"], "size_bytes": path.stat().st_size,
                        **calculator_speed(ModelCalculator(model, params), speed_frames,
                                           evaluate.speed_seconds),
