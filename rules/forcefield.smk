@@ -193,7 +193,8 @@ rule ff_export:
 
 rule ff_md_run:
     """Seeded NVE + Langevin runs of one exported model (or of an ASE/export teacher as it is)
-    from test-split structures."""
+    from test-split structures: exports in the JAX engine, ASE calculators in ASE's
+    integrators."""
     input:
         unpack(ff_md_model_inputs),
         frames=FRAMES,
@@ -209,6 +210,7 @@ rule ff_md_run:
             md=lambda wc: ff(wc).md_stability,
             seed=lambda wc: dataset_seed(wc.dataset),
         ),
+        cache_dir=JAX_CACHE,
     log:
         log_path("ff_md_run_{model}"),
     benchmark:

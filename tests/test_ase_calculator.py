@@ -1,5 +1,6 @@
 """The ASE calculator on an exported Morse potential: forces = -dE/dR, stress = dE/dstrain / V,
-and it drives ASE optimisers."""
+and it drives ASE optimisers; the model calculator keeps a list that still holds, and the
+end-to-end speed calls every calculator afresh for every structure."""
 
 from __future__ import annotations
 
@@ -10,8 +11,13 @@ from ase.calculators.calculator import PropertyNotImplementedError
 from ase.calculators.fd import calculate_numerical_stress
 from ase.optimize import BFGS
 
+from distillery.data.frames import FrameSet
 from distillery.forcefield.ase_calculator import ExportedCalculator
+from distillery.forcefield.evaluation import calculator_speed
 from distillery.forcefield.export.jax_export import export_forcefield
+from distillery.potentials.calculator import ModelCalculator, system_changes
+from distillery.potentials.model import ForceField
+from distillery.potentials.settings import ModelSettings
 from tests.morse import CUTOFF, PARAMS, morse_energy
 
 
@@ -76,3 +82,39 @@ def test_bfgs_relaxes_to_zero_force(exported, crystal):
     assert BFGS(crystal, logfile=None).run(fmax=1e-3, steps=200)
     assert crystal.get_potential_energy() < start
     assert np.abs(crystal.get_forces()).max() < 1e-3
+
+
+def test_model_calculator_keeps_a_list_that_holds_and_calls_afresh(crystal):
+    model = ForceField(ModelSettings(kind="schnet", features=8, n_layers=1, n_rbf=4,
+                                     cutoff=3.0))
+    params = {"net": model.init(0), "stats": {"shift": np.zeros(101, np.float32),
+                                              "scale": np.float32(1.0)}}
+    cluster = crystal[:6]
+    cluster.pbc = False
+    cluster.set_cell(np.zeros((3, 3)))  # as the frames of a molecule hold it
+    calculator = ModelCalculator(model, params)
+    builds, calls = [], []
+    build, calculate = calculator._list.build, calculator.calculate
+    calculator._list.build = lambda *a: (builds.append(1), build(*a))[1]
+    calculator.calculate = lambda *a, **k: (calls.append(1), calculate(*a, **k))[1]
+    cluster.calc = calculator
+    forces = cluster.get_forces()
+    moved = cluster.copy()
+    moved.positions[0] += 0.05
+    assert system_changes(cluster, moved) == ["positions"]
+    assert system_changes(None, moved)[:4] == ["positions", "numbers", "cell", "pbc"]
+    frames = FrameSet(numbers=[cluster.numbers, moved.numbers],
+                      positions=[cluster.positions, moved.positions])
+    speed = calculator_speed(calculator, frames, 0.0)
+    # a warm-up and one timed pass of two structures, each computed afresh after a reset, but
+    # six atoms get a list of every pair, which no move expires: built once
+    assert len(calls) == 1 + 2 * 2 and len(builds) == 1
+    assert speed["batch_size"] == 1 and speed["calculator"] == "ModelCalculator"
+    assert speed["atoms_per_s"] == pytest.approx(6 * speed["frames_per_s"])
+    cluster.calc = calculator
+    np.testing.assert_array_equal(cluster.get_forces(), forces)
+    other = cluster.copy()
+    other.numbers[0] = 79  # another element: a new list
+    other.calc = calculator
+    assert not np.allclose(other.get_forces(), forces)
+    assert len(builds) == 2

@@ -55,9 +55,10 @@ def test_pareto_plot_labels_every_model_and_notes_a_zero_error_teacher(tmp_path)
     path = tmp_path / "pareto.svg"
     pareto_plot(path, {"teacher": (50.0, 0.0), "student": (2000.0, 0.02),
                        "student_small": (5000.0, 0.04), "baseline": (1900.0, 0.03)},
-                batch_size=1)
+                "frames/s end to end")
     svg = path.read_text()
-    assert all(name in svg for name in ("student_small", "baseline", "Pareto front"))
+    assert all(name in svg for name in ("student_small", "baseline", "Pareto front",
+                                        "end to end"))
     assert "not drawn (zero or no value): teacher" in svg
 
 

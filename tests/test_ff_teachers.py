@@ -54,7 +54,7 @@ def test_ase_teacher_by_import_path_labels_like_the_calculator_itself() -> None:
     calls = []
     original = teacher._calculator.calculate
     teacher._calculator.calculate = lambda *a, **k: (calls.append(1), original(*a, **k))
-    calculator_speed(teacher, frames.subset([0]), 0.0)
+    calculator_speed(teacher.calculator(), frames.subset([0]), 0.0)
     assert len(calls) == 2  # warm-up and one timed pass: never answered from ASE's cache
 
 

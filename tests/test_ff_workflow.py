@@ -43,6 +43,10 @@ def test_metrics_cover_the_teacher_both_students_and_the_baseline(workdir) -> No
         assert figures["force_error_p90"] <= figures["force_error_p95"] <= figures[
             "force_error_max"]
         assert entry.throughput.unit == "frames/s" and entry.throughput.value > 0
+        # the headline is end to end through the model's ASE calculator; the model alone
+        # on prepared inputs is kept beside it
+        assert figures["calculator"] == "ModelCalculator" and figures["batch_size"] == 1
+        assert figures["frames_per_s_model_only"] > 0
     for kind in ("parity", "errors", "pareto"):
         image = plt.imread(workdir / f"results/md/forcefield/figures/{kind}.png")
         assert image.shape[0] > 100 and image.shape[1] > 100 and image.std() > 0
@@ -55,6 +59,7 @@ def test_metrics_cover_the_teacher_both_students_and_the_baseline(workdir) -> No
     teacher, student = models["teacher"], models["student"]
     speedup = student.throughput.value / teacher.throughput.value
     assert record.summary["speedup_student_vs_teacher"] == pytest.approx(speedup)
+    assert record.summary["throughput_interface"].startswith("end to end through each model's")
     assert student.n_params < teacher.n_params
     # goals come from the settings' defaults and are judged on the student's own figures
     goals = {g.name: g for g in student.goals}

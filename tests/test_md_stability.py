@@ -1,8 +1,10 @@
 """MD with an exported Morse potential: NVE conserves energy, Langevin thermalises, runs are
-reproducible, instabilities are detected, and g(r) of a lattice integrates to its shells."""
+reproducible, instabilities are detected (in ASE's integrators and in the JAX engine, at the
+same step for the same reason), and g(r) of a lattice integrates to its shells."""
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from ase.build import bulk
@@ -10,12 +12,15 @@ from ase.calculators.emt import EMT
 
 from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.export.jax_export import export_forcefield
+from distillery.forcefield.export.jax_loader import ExportedForceField
+from distillery.forcefield.md import exported_potential
 from distillery.forcefield.md_stability import (
     energy_drift,
     instability,
     load_trajectories,
     nearest_neighbours,
     run_md,
+    run_native,
     save_trajectories,
     summarise,
 )
@@ -109,6 +114,63 @@ def test_instability_reasons():
     assert instability(cluster, reference, soft) is None
     cluster.positions[0] += [10.0, 0.0, 0.0]  # one atom leaves the cluster
     assert instability(cluster, reference, soft).startswith("bond stretch")
+
+
+def _exported(directory, **changes):
+    """The Morse export (double precision) with some parameters changed."""
+    export_forcefield(directory, morse_energy, {**PARAMS, **changes}, CUTOFF, float64=True)
+    return ExportedForceField(directory)
+
+
+@pytest.fixture(scope="module")
+def morse_pair(tmp_path_factory):
+    """The stable Morse crystal's export and one with an exploding parameter: a well 57 times
+    deeper with its minimum at 2.0 Å pulls the 2.55 Å neighbours together within 0.04 ps."""
+    return (_exported(tmp_path_factory.mktemp("stable")),
+            _exported(tmp_path_factory.mktemp("exploding"), depth=jnp.float32(20.0),
+                      r0=jnp.float32(2.0)))
+
+
+def test_native_engine_flags_the_exploding_model_where_ase_does(morse_pair, crystal):
+    stable, exploding = morse_pair
+    settings = MDStabilitySettings(steps=200, timestep_fs=2.0, temperature=300.0,
+                                   sample_every=5)
+    for exported, expect_stable in ((stable, True), (exploding, False)):
+        potential = exported_potential(exported, crystal.numbers, crystal.cell.array,
+                                       crystal.pbc)
+        for ensemble in ("nve", "langevin"):
+            native = run_native(crystal, potential, ensemble, settings, seed=0)
+            run = native.trajectory
+            assert (run.unstable_at_ps is None) is expect_stable
+            assert summarise(run, settings)["stable"] is expect_stable
+            if ensemble == "nve":
+                # velocity Verlet in double precision from the same seeded start: ASE's run
+                # is the same trajectory, cut at the same step for the same reason
+                ase = run_md(crystal, ExportedCalculator(exported), "nve", settings, seed=0)
+                assert run.unstable_at_ps == pytest.approx(ase.unstable_at_ps)
+                assert run.reason == ase.reason
+                np.testing.assert_allclose(run.positions, ase.positions, atol=1e-9)
+            if expect_stable:
+                assert native.steps == 200 and len(run.time_ps) == 41
+            else:
+                # blown up after 18 steps (0.036 ps); the unstable state is not sampled
+                assert native.steps == 18 and run.unstable_at_ps == pytest.approx(0.036)
+                assert run.reason.startswith("force blow-up: max |F|")
+                assert run.time_ps.max() < run.unstable_at_ps
+
+
+def test_native_engine_flags_a_cluster_flying_apart(tmp_path, crystal):
+    cluster = crystal[:6]
+    cluster.pbc = False
+    # a negative well depth: every pair repels, and the cluster flies apart
+    potential = exported_potential(_exported(tmp_path, depth=jnp.float32(-2.0)),
+                                   cluster.numbers, cluster.cell.array, cluster.pbc)
+    settings = MDStabilitySettings(steps=400, timestep_fs=2.0, temperature=300.0)
+    run = run_native(cluster, potential, "nve", settings, seed=1).trajectory
+    assert run.reason.startswith("bond stretch: nearest neighbour x")
+    stretched = float(run.reason.split("x")[1].split()[0])
+    assert 1.5 < stretched < 1.6  # caught at the step it crossed bond_factor 1.5
+    assert settings.steps * 0.002 > run.unstable_at_ps > 0.0
 
 
 def test_rdf_of_fcc_lattice_counts_twelve_neighbours():

@@ -24,6 +24,8 @@ def test_export_and_md_stability_rules(tiny_run):
     assert np.isfinite(table["rdf_l1_vs_reference_A"]).all()
     summary = read_json(md / "md_stability.json")
     assert set(summary["models"]) == {"student"}
+    assert summary["models"]["student"]["engine"] == "jax"  # an export runs in the JAX engine
+    assert set(table["engine"]) == {"jax"}
     assert summary["settings"]["steps"] == 30
     rdf = np.asarray(summary["rdf"]["reference"])
     assert rdf.max() > 2.0  # the fcc alloy's first shell

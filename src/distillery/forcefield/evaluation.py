@@ -1,5 +1,6 @@
 """Accuracy of predicted labels (overall, per element, per Cartesian component), agreement with
-the teacher, and the speed of calculator teachers (one structure per call)."""
+the teacher, and every model's speed end to end through its ASE calculator (one structure per
+call), the interface all of them share."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ import time
 from typing import Any
 
 import numpy as np
+from ase.calculators.calculator import Calculator
 from ase.data import chemical_symbols
 
 from distillery.data.frames import FrameSet
-from distillery.forcefield.teachers import Teacher
+from distillery.forcefield.teachers import frame_atoms
 from distillery.metrics.regression import energy_metrics, force_metrics
 
 
@@ -45,14 +47,29 @@ def agreement(energy: np.ndarray, forces: list[np.ndarray], teacher_energy: np.n
                 np.abs(np.asarray(energy) - teacher_energy) / n_atoms))}
 
 
-def calculator_speed(teacher: Teacher, frames: FrameSet, min_seconds: float) -> dict[str, Any]:
-    """Frames/s of a one-structure-per-call teacher over `frames` (repeated for at least
-    `min_seconds`, at least one pass; the first call, which may load weights, is not timed)."""
-    teacher.label(frames.subset([0]), log=lambda _: None)
+def calculator_speed(calculator: Calculator, frames: FrameSet, min_seconds: float
+                     ) -> dict[str, Any]:
+    """End-to-end frames/s of an ASE calculator over `frames` (repeated for at least
+    `min_seconds`, at least one pass), the same for a teacher, a student and a baseline: each
+    call hands it one structure and reads back energy and forces, after a `reset`, so that ASE
+    never answers from its cache and the calculator decides itself what it can keep (a
+    neighbour list that still holds). One untimed pass first loads weights and compiles every
+    shape."""
+    structures = [frame_atoms(frames, k) for k in range(len(frames))]
+
+    def one_pass() -> None:
+        for atoms in structures:
+            calculator.reset()
+            atoms.calc = calculator
+            atoms.get_potential_energy()
+            atoms.get_forces()
+
+    one_pass()
     passes, start = 0, time.perf_counter()
     while passes == 0 or time.perf_counter() - start < min_seconds:
-        teacher.label(frames, log=lambda _: None)
+        one_pass()
         passes += 1
     elapsed = time.perf_counter() - start
     return {"frames_per_s": passes * len(frames) / elapsed,
-            "atoms_per_s": passes * int(frames.n_atoms.sum()) / elapsed, "batch_size": 1}
+            "atoms_per_s": passes * int(frames.n_atoms.sum()) / elapsed, "batch_size": 1,
+            "calculator": type(calculator).__name__}

@@ -1,13 +1,20 @@
-"""NVE and Langevin MD with any ASE calculator: energy drift, time to first instability, and
-sampled structures for the radial distribution function."""
+"""NVE and Langevin MD stability runs: energy drift, time to first instability, and sampled
+structures for the radial distribution function.
+
+A JAX model (an export, a trained model) runs in the JAX engine (`run_native`,
+`distillery.forcefield.md`), with the instability criteria checked at every step inside the
+compiled steps; any other ASE calculator (a foundation-model or tight-binding teacher) runs in
+ASE's integrators (`run_md`), with the same criteria checked after every step.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 from ase import Atoms, units
 from ase.md.langevin import Langevin
@@ -15,31 +22,15 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 from distillery.errors import ConfigError
+from distillery.forcefield.md import MDRun, MDSettings, Potential, maxwell_boltzmann, simulate
+from distillery.forcefield.md.engine import STOPPED, StopCondition, Trajectory
 from distillery.forcefield.rdf import pair_distances
 from distillery.forcefield.settings import MDStabilitySettings
 from distillery.io import atomic_write
 
 ENSEMBLES = ("nve", "langevin")
-
-
-@dataclass
-class Trajectory:
-    """Samples of one run; it stops at the first instability."""
-
-    ensemble: str
-    time_ps: np.ndarray
-    potential: np.ndarray  # eV
-    kinetic: np.ndarray  # eV
-    max_force: np.ndarray  # eV/Å
-    positions: np.ndarray  # (samples, n_atoms, 3) Å
-    n_atoms: int
-    unstable_at_ps: float | None = None
-    reason: str | None = None
-
-    @property
-    def temperature(self) -> np.ndarray:
-        """Instantaneous kinetic temperature (K), 3N degrees of freedom."""
-        return 2.0 * self.kinetic / (3.0 * self.n_atoms * units.kB)
+# which integrators ran a model: the JAX engine, or ASE's with the model's calculator
+ENGINES = ("jax", "ase")
 
 
 def nearest_neighbours(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
@@ -70,6 +61,63 @@ def instability(atoms: Atoms, reference_nearest: np.ndarray, settings: MDStabili
     if nearest.min() < settings.collapse_factor * reference_nearest.min():
         return f"collapse: closest pair {nearest.min():.2f} Å"
     return None
+
+
+def _nearest_in_jax(positions: jax.Array, cell: jax.Array, inverse: jax.Array,
+                    periodic: jax.Array) -> jax.Array:
+    """`nearest_neighbours` inside a compiled step: the same minimum-image arithmetic as
+    `pair_distances` (`inverse`: the inverse cell, the identity without periodic axes)."""
+    n = positions.shape[0]
+    delta = positions[None, :, :] - positions[:, None, :]
+    fractional = delta @ inverse
+    fractional = fractional - jnp.where(periodic, jnp.round(fractional), 0.0)
+    delta = jnp.where(jnp.any(periodic), fractional @ cell, delta)
+    distance = jnp.sqrt(jnp.sum(delta**2, axis=-1))
+    return jnp.min(jnp.where(jnp.eye(n, dtype=bool), jnp.inf, distance), axis=1)
+
+
+def _unstable(positions: jax.Array, energy: jax.Array, forces: jax.Array,
+              reference: jax.Array, cell: jax.Array, inverse: jax.Array, periodic: jax.Array,
+              limits: jax.Array) -> jax.Array:
+    """`instability` as a predicate of one state (the engine checks non-finite values itself);
+    `limits`: max_force, bond_factor, collapse_factor."""
+    max_force, bond_factor, collapse_factor = limits[0], limits[1], limits[2]
+    blow_up = jnp.sqrt(jnp.max(jnp.sum(forces**2, axis=-1))) > max_force
+    nearest = _nearest_in_jax(positions, cell, inverse, periodic)
+    stretch = jnp.max(nearest / reference) > bond_factor
+    collapse = jnp.min(nearest) < collapse_factor * jnp.min(reference)
+    return blow_up | stretch | collapse
+
+
+def stability_condition(start: Atoms, settings: MDStabilitySettings) -> StopCondition:
+    """The instability criteria of `instability`, relative to the nearest neighbours of
+    `start`, as the JAX engine's stop condition."""
+    cell, pbc = np.asarray(start.cell.array, np.float64), np.asarray(start.pbc, bool)
+    periodic = pbc if np.any(pbc) else np.zeros(3, bool)
+    inverse = np.linalg.inv(cell) if np.any(periodic) else np.eye(3)
+    reference = nearest_neighbours(start.positions, cell, pbc)
+    limits = np.array([settings.max_force, settings.bond_factor, settings.collapse_factor])
+    return StopCondition(_unstable, (reference, cell, inverse, periodic, limits))
+
+
+def run_native(start: Atoms, potential: Potential, ensemble: str,
+               settings: MDStabilitySettings, seed: int) -> MDRun:
+    """`run_md` in the JAX engine: the same seeded Maxwell-Boltzmann start, `settings.steps`
+    steps of velocity Verlet (NVE) or BAOAB Langevin, integrated in double precision (as ASE
+    does), stopping at the first step that `instability` flags; the trajectory gives its
+    reason as `instability` words it."""
+    if ensemble not in ENSEMBLES:
+        raise ConfigError(f"MD ensemble: found {ensemble!r}, expected one of {list(ENSEMBLES)}")
+    atoms = maxwell_boltzmann(start, settings.temperature, seed)
+    md = MDSettings(ensemble=ensemble, steps=settings.steps, timestep_fs=settings.timestep_fs,
+                    temperature=settings.temperature, friction_per_ps=settings.friction_per_ps,
+                    sample_every=settings.sample_every, seed=seed, float64=True)
+    run = simulate(potential, atoms, md, stability_condition(atoms, settings))
+    if run.trajectory.reason == STOPPED:
+        reference = nearest_neighbours(atoms.positions, atoms.cell.array, atoms.pbc)
+        # the same test in double precision on the host; at a bound both may round apart
+        run.trajectory.reason = instability(run.final, reference, settings) or STOPPED
+    return run
 
 
 def _integrator(atoms: Atoms, ensemble: str, settings: MDStabilitySettings,

@@ -59,11 +59,11 @@ def error_histogram(path: str | Path, force_ref: np.ndarray,
     _save(fig, path)
 
 
-def pareto_plot(path: str | Path, points: Points, batch_size: int) -> None:
-    """Force MAE (eV/Å) against frames/s per model, both axes log, every model a labelled
-    point and the Pareto front ringed and dashed; lower right is better. A model without a positive
-    speed and error (a teacher that is the reference has zero error) cannot sit on log axes:
-    it is named in a note instead."""
+def pareto_plot(path: str | Path, points: Points, x_label: str) -> None:
+    """Force MAE (eV/Å) against frames/s (`x_label`: how they were timed) per
+    model, both axes log, every model a labelled point and the Pareto front ringed and dashed;
+    lower right is better. A model without a positive speed and error (a teacher that is the
+    reference has zero error) cannot sit on log axes: it is named in a note instead."""
     fig = Figure(figsize=(5.5, 4.2))
     ax = fig.subplots()
     drawn = {n: (s, e) for n, (s, e) in points.items()
@@ -84,7 +84,7 @@ def pareto_plot(path: str | Path, points: Points, batch_size: int) -> None:
                 transform=ax.transAxes, fontsize=7)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel(f"frames/s at batch {batch_size}")
+    ax.set_xlabel(x_label)
     ax.set_ylabel("force MAE vs reference (eV/Å)")
     ax.set_title("accuracy against speed")
     _save(fig, path)

@@ -14,6 +14,11 @@ from distillery.metrics.record import MetricsFile
 
 HEADLINE = Headline(primary="force_mae", direction="minimize", unit="eV/Å",
                     throughput="frames_per_s", throughput_unit="frames/s")
+# what the headline throughput (`frames_per_s`) times for every model alike, stated in the
+# record's summary; `frames_per_s_model_only` is the model alone on prepared inputs
+SPEED_INTERFACE = ("end to end through each model's ASE calculator, one structure per call: "
+                   "positions in, energy and forces out, neighbour lists and host transfers "
+                   "included")
 
 
 def training_figures(info: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -37,11 +42,13 @@ def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                        teacher_type: str = "model",
                        seed_groups: Mapping[str, Sequence[str]] | None = None) -> MetricsFile:
     """`models`: {model name: flat figures} as `ff_evaluate` collects them (`evaluate` +
-    `throughput` figures, `n_params`, `size_bytes`, `config`, `training`), named `teacher`,
-    `student[_<name>]` and `baseline[_<name>]`; the teacher and at least one student are
-    required. Students and baselines get their speed-up and force-MAE ratio over the teacher,
-    a student with a baseline its force-MAE ratio over it; every student carries the goals, a
-    trained teacher its own force-MAE goal when one is set.
+    `calculator_speed` figures, the model-only `*_model_only` speeds, `n_params`,
+    `size_bytes`, `config`, `training`), named `teacher`, `student[_<name>]` and
+    `baseline[_<name>]`; the teacher and at least one student are required. Students and
+    baselines get their speed-up (end to end, `SPEED_INTERFACE`; also model alone,
+    `speedup_vs_teacher_model_only`, when the teacher is a model too) and force-MAE ratio over
+    the teacher, a student with a baseline its force-MAE ratio over it; every student carries
+    the goals, a trained teacher its own force-MAE goal when one is set.
     A `reference` teacher (the method that wrote the labels) makes the students surrogates and
     a `foundation` teacher's labels are the reference: then there is no ratio to the teacher's
     error, which is zero up to numerics; a foundation student's goal is its own force MAE.
@@ -71,7 +78,10 @@ def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
             # its error is zero up to numerics and a ratio to it means nothing
             mae_ratio = (None if teacher_type != "model" else
                          ratio(figures.get(HEADLINE.primary), teacher.get(HEADLINE.primary)))
-            figures |= {"speedup_vs_teacher": speedup, "force_mae_ratio_vs_teacher": mae_ratio}
+            figures |= {"speedup_vs_teacher": speedup, "force_mae_ratio_vs_teacher": mae_ratio,
+                        "speedup_vs_teacher_model_only": ratio(
+                            figures.get("frames_per_s_model_only"),
+                            teacher.get("frames_per_s_model_only"))}
             summary[f"force_mae_ratio_{name}_vs_teacher"] = mae_ratio
         if role == "student":
             summary[f"speedup_{name}_vs_teacher"] = figures["speedup_vs_teacher"]
@@ -102,7 +112,8 @@ def forcefield_metrics(dataset: str, models: Mapping[str, Mapping[str, Any]],
                                     goals=model_goals))
     return MetricsFile(dataset=dataset, track="forcefield", variant=variant, split=split,
                        models=tuple(records),
-                       summary={"n_frames": n_frames, "teacher_type": teacher_type, **summary,
+                       summary={"n_frames": n_frames, "teacher_type": teacher_type,
+                                "throughput_interface": SPEED_INTERFACE, **summary,
                                 **environment(device)})
 
 

@@ -145,11 +145,13 @@ class EvaluateSettings(Settings):
     speed_frames: PositiveInt = 32
     """Test frames timed for throughput."""
     speed_seconds: PositiveFloat = 3.0
-    """Minimum timing window per model in s."""
+    """Minimum timing window per model in s of the headline throughput (end to end through its
+    ASE calculator)."""
     latency_batch_sizes: tuple[PositiveInt, ...] = (1, 8, 64)
-    """Batch sizes timed for frames/s and ms per batch."""
+    """Batch sizes timed for frames/s and ms per batch (the model alone)."""
     latency_seconds: PositiveFloat = 0.5
-    """Minimum timing window per batch size in s."""
+    """Minimum timing window in s per batch size, and of the model alone at the evaluation
+    batch."""
 
 
 class ToleranceSettings(Settings):
@@ -184,7 +186,8 @@ class RDFSettings(Settings):
 
 
 class MDStabilitySettings(Settings):
-    """NVE + Langevin runs of the exported models through the ASE calculator."""
+    """NVE + Langevin runs of the exported models in the JAX engine (an ASE calculator teacher
+    in ASE's integrators)."""
 
     models: tuple[str, ...] = Field(("student", "teacher"), min_length=1)
     """Model names (`teacher`, `student`, `student_<name>`, `baseline...`) of this dataset."""

@@ -17,7 +17,6 @@ from ase import Atoms
 from distillery.data.frames import FrameSet, read_frames, write_frames
 from distillery.data.splits import read_splits
 from distillery.errors import DistilleryError
-from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.cards import model_card
 from distillery.forcefield.evaluation import agreement, calculator_speed, label_metrics
 from distillery.forcefield.export.forcefield import compare_exported, export_trained
@@ -29,11 +28,13 @@ from distillery.forcefield.labelling import (
     mixed_labels,
     sample_distill_frames,
 )
+from distillery.forcefield.md import exported_potential
 from distillery.forcefield.md_plots import langevin_temperature_plot, nve_energy_plot, rdf_plot
 from distillery.forcefield.md_stability import (
     ENSEMBLES,
     load_trajectories,
     run_md,
+    run_native,
     save_trajectories,
     summarise,
 )
@@ -54,6 +55,7 @@ from distillery.forcefield.teachers import JaxTeacher, load_teacher
 from distillery.io import atomic_path, atomic_write, read_json, write_json
 from distillery.metrics.build import goal_lines
 from distillery.metrics.record import read_metrics, write_metrics
+from distillery.potentials.calculator import ModelCalculator
 from distillery.potentials.inference import latency_by_batch, predict, throughput
 from distillery.potentials.model import ForceField, load_model, save_model
 from distillery.sweeps import split_variant
@@ -153,7 +155,8 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
     device = describe_jax_device()
     speed_frames = test.subset(range(min(evaluate.speed_frames, len(test))))
     labeller = load_teacher(teacher, teacher_file)
-    # speed-ups compare equal batch sizes: calculator teachers take one structure per call
+    # the model-only speeds compare equal batch sizes: a calculator teacher takes one structure
+    # per call (the headline speeds are all one structure per call, through ASE calculators)
     batch_size = evaluate.batch_size if labeller.batched else 1
     kind = teacher.teacher_type()
     # the reference method labels the test frames as it labelled them before: its labels are
@@ -169,14 +172,21 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
         if name == "teacher" and not isinstance(labeller, JaxTeacher):
             energy, forces = t_energy, t_forces
             figures = {"kind": labeller.name, "source": teacher.source,
-                       **calculator_speed(labeller, speed_frames, evaluate.speed_seconds)}
+                       **calculator_speed(labeller.calculator(), speed_frames,
+                                          evaluate.speed_seconds)}
         else:
             path = Path(model_files[name])
             model, params = load_model(path.parent)
             energy, forces = predict(model, params, test, evaluate.batch_size)
-            speed = throughput(model, params, speed_frames, batch_size, evaluate.speed_seconds)
-            figures = {"n_params": speed.pop("n_parameters"), "size_bytes": path.stat().st_size,
-                       **speed, "config": model.config,
+            alone = throughput(model, params, speed_frames, batch_size,
+                               evaluate.latency_seconds)
+            figures = {"n_params": alone["n_parameters"], "size_bytes": path.stat().st_size,
+                       **calculator_speed(ModelCalculator(model, params), speed_frames,
+                                          evaluate.speed_seconds),
+                       "frames_per_s_model_only": alone["frames_per_s"],
+                       "atoms_per_s_model_only": alone["atoms_per_s"],
+                       "batch_size_model_only": batch_size, "compile_s": alone["compile_s"],
+                       "config": model.config,
                        **latency_by_batch(model, params, speed_frames,
                                           evaluate.latency_batch_sizes,
                                           evaluate.latency_seconds)}
@@ -187,16 +197,19 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
                          "training": training_figures(read_json(infos[name]) if name in infos
                                                       else None)}
         predictions[name] = (energy / test.n_atoms, np.concatenate(forces))
+        alone_text = (f", model alone {figures['frames_per_s_model_only']:.1f} at batch "
+                      f"{batch_size}" if "frames_per_s_model_only" in figures else "")
         print(f"{name}: force MAE {metrics['force_mae']:.4f} eV/Å, energy MAE "
               f"{metrics['energy_mae_per_atom'] * 1000:.2f} meV/atom, "
-              f"{records[name]['frames_per_s']:.1f} frames/s at batch {batch_size}")
+              f"{figures['frames_per_s']:.1f} frames/s end to end through "
+              f"{figures['calculator']}{alone_text}")
     parity_plot(outputs["parity"], e_ref, f_ref, predictions)
     error_histogram(outputs["errors"], f_ref, {n: f for n, (_, f) in predictions.items()})
     replicas = {m for group in (seed_groups or {}).values() for m in group[1:]}
     pareto_plot(outputs["pareto"], {n: (m["frames_per_s"], m["force_mae"])
                                     for n, m in records.items()
                                     if n not in replicas and baseline_of(n) not in replicas},
-                batch_size)
+                "frames/s end to end (ASE calculator, one structure per call)")
     name, variant = split_variant(dataset)
     record = forcefield_metrics(name, records, goals, device, n_frames=len(test),
                                 variant=variant, teacher_type=kind, seed_groups=seed_groups)
@@ -241,26 +254,40 @@ def md_run(model_name: str, settings: MDStabilitySettings, teacher: TeacherSetti
            program: str | None, teacher_file: str | None, frames: str, splits: str, seed: int,
            trajectories: str, summary: str) -> None:
     """`ff_md_run`: NVE and Langevin MD of one exported model (or of a teacher from elsewhere,
-    as it is) from test-split structures."""
+    as it is) from test-split structures. An export (every trained model, an `export` teacher)
+    runs in the JAX engine, any other teacher (an ASE calculator) in ASE's integrators; the
+    summary names the engine."""
     all_frames = read_frames(frames)
     starts = read_splits(splits)["test"][:settings.starts]
-    calculator = (ExportedCalculator(Path(program).parent) if program is not None
-                  else load_teacher(teacher, teacher_file).calculator())
+    export_dir = (Path(program).parent if program is not None
+                  else Path(teacher_file).parent if teacher.source == "export" else None)
+    engine = "ase" if export_dir is None else "jax"
+    exported = None if export_dir is None else ExportedForceField(export_dir)
+    calculator = load_teacher(teacher, teacher_file).calculator() if exported is None else None
     runs, summaries = [], []
     for i, k in enumerate(starts):
         atoms = Atoms(numbers=all_frames.numbers[k], positions=all_frames.positions[k],
                       cell=None if all_frames.cell is None else all_frames.cell[k],
                       pbc=False if all_frames.pbc is None else all_frames.pbc[k])
+        potential = (None if exported is None else
+                     exported_potential(exported, atoms.numbers, atoms.cell.array, atoms.pbc))
         for ensemble in ENSEMBLES:
-            print(f"{model_name}: {ensemble} from test frame {k}", flush=True)
-            run = run_md(atoms, calculator, ensemble, settings, seed=seed + i,
-                         progress_every=max(settings.steps // 5, 1))
+            print(f"{model_name}: {ensemble} from test frame {k} ({engine} engine)", flush=True)
+            if potential is None:
+                run = run_md(atoms, calculator, ensemble, settings, seed=seed + i,
+                             progress_every=max(settings.steps // 5, 1))
+            else:
+                native = run_native(atoms, potential, ensemble, settings, seed=seed + i)
+                run = native.trajectory
+                print(f"  {native.steps} steps, {native.steps_per_s:.0f} steps/s "
+                      f"(compile {native.compile_seconds:.1f} s)", flush=True)
             runs.append(run)
-            summaries.append({"start_frame": int(k), **summarise(run, settings)})
+            summaries.append({"start_frame": int(k), "engine": engine,
+                              **summarise(run, settings)})
             print(f"  {summaries[-1]}", flush=True)
     save_trajectories(trajectories, runs)
-    write_json(summary, {"model": model_name, "settings": settings.as_dict(),
-                         "runs": summaries})
+    write_json(summary, {"model": model_name, "engine": engine,
+                         "settings": settings.as_dict(), "runs": summaries})
 
 
 def md_report(dataset: str, settings: MDStabilitySettings, trajectories: Sequence[str],
@@ -297,14 +324,17 @@ def md_report(dataset: str, settings: MDStabilitySettings, trajectories: Sequenc
     write_json(outputs["summary"], {
         "dataset": dataset,
         "rdf": {"r": r, "reference": g_ref, **curves},
-        "models": {m: _md_summary(stored[m]["runs"], rdf_distance(curves[m], g_ref, r))
+        "models": {m: _md_summary(stored[m], rdf_distance(curves[m], g_ref, r))
                    for m in models},
         "settings": stored[models[0]]["settings"],
     })
 
 
-def _md_summary(runs: list[dict[str, Any]], rdf_l1: float) -> dict[str, Any]:
+def _md_summary(stored: dict[str, Any], rdf_l1: float) -> dict[str, Any]:
+    """One model's entry of md_stability.json from its summary.json; `engine`: which
+    integrators ran it (`jax` or `ase`; null in a summary written before it was recorded)."""
+    runs = stored["runs"]
     drifts = [abs(run.get("energy_drift_eV_per_atom_per_ps", np.nan)) for run in runs]
-    return {"runs": runs, "rdf_l1_vs_reference_A": rdf_l1,
+    return {"engine": stored.get("engine"), "runs": runs, "rdf_l1_vs_reference_A": rdf_l1,
             "all_stable": all(run["stable"] for run in runs),
             "max_abs_nve_drift_eV_per_atom_per_ps": float(np.nanmax(drifts))}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
+from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
 from distillery.potentials.inference import bound_energy_and_forces
@@ -15,11 +17,33 @@ from distillery.potentials.neighbours import VerletList
 DEFAULT_SKIN = 0.5  # Å beyond the cutoff: an atom may move skin/2 before the list is rebuilt
 
 
+def system_changes(old: Atoms | None, new: Atoms) -> list[str]:
+    """What changed from `old` (the structure of the last results) to `new` among the
+    properties a force field reads (positions, numbers, cell, pbc), compared exactly: what
+    ASE's `check_state` finds at its default tolerance of 1e-15, without its per-property
+    `allclose` calls, which cost a small model's calculator as much as the model itself."""
+    if old is None:
+        return list(all_changes)
+    pairs = (("positions", old.positions, new.positions), ("numbers", old.numbers, new.numbers),
+             ("cell", old.cell.array, new.cell.array), ("pbc", old.pbc, new.pbc))
+    return [name for name, a, b in pairs if a.shape != b.shape or not np.array_equal(a, b)]
+
+
+def packed_energy_and_forces(energy_and_forces: Any) -> Any:
+    """`energy_and_forces(*args)` compiled to return one (n_atoms + 1, 3) array: the forces,
+    then the energy in the last row's first column. A call then reads back one array."""
+    def packed(*args: Any) -> jax.Array:
+        energy, forces = energy_and_forces(*args)
+        return jnp.concatenate([forces, jnp.broadcast_to(energy, (1, 3)).astype(forces.dtype)])
+
+    return jax.jit(packed)
+
+
 class ModelCalculator(Calculator):
     """Energy and forces of one structure. The neighbour list has a skin and is rebuilt only
-    when an atom moved more than half of it (or the cell, atoms or pbc changed); its padded edge
-    count only grows, so jit compiles a handful of times in MD. A call sends the positions and
-    reads back the energy and forces, nothing else."""
+    when an atom moved more than half of it (or the cell, atoms or pbc changed, also after a
+    `reset`); its padded edge count only grows, so jit compiles a handful of times in MD. A
+    call sends the positions and reads back one array (forces and energy), nothing else."""
 
     implemented_properties = ("energy", "forces")
 
@@ -28,8 +52,10 @@ class ModelCalculator(Calculator):
         super().__init__(**kwargs)
         self.model = model
         self.params = params
-        self._energy_and_forces = bound_energy_and_forces(model, params)
+        self._energy_and_forces = packed_energy_and_forces(bound_energy_and_forces(model,
+                                                                                   params))
         self._list = VerletList(model.cutoff, skin, edge_multiple)
+        self._numbers: np.ndarray | None = None  # atomic numbers of the current list
         self._static: tuple[Any, ...] = ()  # numbers, cell and neighbours on the device
 
     @property
@@ -41,16 +67,20 @@ class ModelCalculator(Calculator):
     def skin(self) -> float:
         return self._list.skin
 
+    def check_state(self, atoms: Atoms, tol: float = 1e-15) -> list[str]:
+        return system_changes(self.atoms, atoms)
+
     def calculate(self, atoms: Any = None, properties: Any = ("energy",),
                   system_changes: Any = all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
-        positions = self.atoms.positions
+        positions, numbers = self.atoms.positions, self.atoms.numbers
         cell, pbc = self.atoms.cell.array, self.atoms.pbc
-        if set(system_changes) - {"positions"} or self._list.expired(positions, cell, pbc):
+        # the list, not ASE's change flags, decides: a reset keeps a list that still holds
+        if (self._numbers is None or not np.array_equal(numbers, self._numbers)
+                or self._list.expired(positions, cell, pbc)):
             neighbours = self._list.build(positions, cell, pbc)
-            self._static = jax.device_put((self.atoms.numbers.astype(np.int32),
+            self._numbers = numbers.copy()
+            self._static = jax.device_put((numbers.astype(np.int32),
                                            np.asarray(cell, np.float64), neighbours))
-        numbers, cell_dev, neighbours = self._static
-        energy, forces = jax.device_get(
-            self._energy_and_forces(positions, numbers, cell_dev, neighbours))
-        self.results = {"energy": float(energy), "forces": np.asarray(forces, np.float64)}
+        out = np.asarray(self._energy_and_forces(positions, *self._static))
+        self.results = {"energy": float(out[-1, 0]), "forces": out[:-1].astype(np.float64)}

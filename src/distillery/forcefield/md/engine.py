@@ -1,13 +1,17 @@
 """MD on the device: velocity Verlet (NVE) and BAOAB Langevin steps compiled into one
-`jax.lax.scan` per chunk of steps, with the observables (potential and kinetic energy, largest
-force, sampled positions) computed in the same program.
+`jax.lax.while_loop` per chunk of steps, with the observables (potential and kinetic energy,
+largest force, sampled positions) computed in the same program.
 
 Units are ASE's (Å, eV, amu, ASE time), so a step is the same arithmetic as ASE's
 `VelocityVerlet`. A potential with a cutoff reads a neighbour list of range cutoff + skin built
 on the host (`VerletList`); inside a chunk every step first checks that no atom has moved more
-than skin/2 since the list was built, and once one has, the remaining steps of the chunk leave
-the state as it is. The host then rebuilds the list at that state and runs the next chunk, so
+than skin/2 since the list was built, and once one has, the chunk ends with the state before
+that step. The host then rebuilds the list at that state and runs the next chunk, so
 every force is computed with a list that holds all pairs within the cutoff.
+
+Every step also checks its energy and forces for non-finite values and, when the caller gives
+one, a `StopCondition` (e.g. the MD stability criteria): the run ends at the first step where
+either holds, with that state as its final one.
 """
 
 from __future__ import annotations
@@ -27,10 +31,40 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from distillery.forcefield.md.potentials import Potential
 from distillery.forcefield.md.settings import MDSettings
-from distillery.forcefield.md_stability import Trajectory
 from distillery.potentials.neighbours import Neighbours, VerletList
 
 NON_FINITE = "non-finite energy or forces"
+STOPPED = "stop condition met"
+
+
+@dataclass
+class Trajectory:
+    """Samples of one run; it stops at the first instability."""
+
+    ensemble: str
+    time_ps: np.ndarray
+    potential: np.ndarray  # eV
+    kinetic: np.ndarray  # eV
+    max_force: np.ndarray  # eV/Å
+    positions: np.ndarray  # (samples, n_atoms, 3) Å
+    n_atoms: int
+    unstable_at_ps: float | None = None
+    reason: str | None = None
+
+    @property
+    def temperature(self) -> np.ndarray:
+        """Instantaneous kinetic temperature (K), 3N degrees of freedom."""
+        return 2.0 * self.kinetic / (3.0 * self.n_atoms * units.kB)
+
+
+class StopCondition(NamedTuple):
+    """`check(positions, energy, forces, *args) -> bool`, traced into every step: the run ends
+    at the first state for which it holds (the start included). `check` should be one
+    module-level function, so that runs share the compiled program; what differs between runs
+    goes in `args` (arrays)."""
+
+    check: Any
+    args: tuple[Any, ...] = ()
 
 
 class MDState(NamedTuple):
@@ -109,15 +143,33 @@ def _sample(state: MDState, masses: jax.Array) -> Sample:
                   jnp.sqrt(jnp.max(jnp.sum(state.forces**2, axis=-1))), state.positions)
 
 
-@partial(jax.jit, static_argnames=("potential", "ensemble", "n_steps", "sample_every"))
+def _halts(state: MDState, stop: Any, stop_args: tuple[Any, ...]) -> jax.Array:
+    """Whether the run must end at `state`: non-finite energy or forces, or the stop check."""
+    bad = ~(jnp.isfinite(state.energy) & jnp.all(jnp.isfinite(state.forces)))
+    if stop is not None:
+        bad = bad | stop(state.positions, state.energy, state.forces, *stop_args)
+    return bad
+
+
+# a chunk's status: running, stopped by an expired list (the host rebuilds it and goes on), or
+# halted (non-finite values or the stop condition: the run ends)
+RUNNING, EXPIRED, HALTED = 0, 1, 2
+
+
+@partial(jax.jit, static_argnames=("potential", "ensemble", "n_steps", "sample_every", "stop"))
 def _chunk(state: MDState, neighbours: Neighbours | None, reference: jax.Array,
-           limit: jax.Array, target: jax.Array, integrator: Integrator, *,
-           potential: Potential, ensemble: str, n_steps: int, sample_every: int
-           ) -> tuple[MDState, Sample, jax.Array]:
-    """`n_steps` steps, stopping early (the state then stays) at step `target` or once a step
-    would move an atom more than `limit` from `reference`. Returns the state, the samples at
-    the steps that are multiples of `sample_every` (slots of unused samples have step -1) and
-    whether the list expired."""
+           limit: jax.Array, target: jax.Array, integrator: Integrator,
+           stop_args: tuple[Any, ...], *, potential: Potential, ensemble: str, n_steps: int,
+           sample_every: int, stop: Any) -> tuple[MDState, Sample, jax.Array]:
+    """Up to `n_steps` steps, ending early at step `target`, before a step that would move an
+    atom more than `limit` from `reference` (status EXPIRED, the state before it kept) or at a
+    state that `_halts` (status HALTED, that state kept, unsampled). Returns the state, the
+    samples at the steps that are multiples of `sample_every` (slots of unused samples have
+    step -1) and the status.
+
+    A `while_loop` that leaves as soon as the chunk is done, with every step computed
+    unconditionally (a `lax.cond` around the force call costs a small model a third of its
+    step); only the one step found uncovered is computed in vain."""
     n_slots = -(-n_steps // sample_every)
     first = state.step // sample_every + 1  # the first sample this chunk may take
     masses, dt = integrator.masses, integrator.dt
@@ -125,36 +177,45 @@ def _chunk(state: MDState, neighbours: Neighbours | None, reference: jax.Array,
     buffer = jax.tree.map(lambda x: jnp.zeros((n_slots + 1, *x.shape), x.dtype), empty)
     buffer = buffer._replace(step=buffer.step - 1)
 
-    def step(carry: tuple[MDState, jax.Array, Sample], _: None
-             ) -> tuple[tuple[MDState, jax.Array, Sample], None]:
-        state, expired, buffer = carry
+    def going(carry: tuple[MDState, jax.Array, Sample, jax.Array]) -> jax.Array:
+        state, status, _, done = carry
+        return (status == RUNNING) & (state.step < target) & (done < n_steps)
+
+    def step(carry: tuple[MDState, jax.Array, Sample, jax.Array]
+             ) -> tuple[MDState, jax.Array, Sample, jax.Array]:
+        state, _, buffer, done = carry
         moved = _drift(state, ensemble, integrator)
         displacement = jnp.max(jnp.sum((moved.positions - reference) ** 2, axis=-1))
         covered = displacement <= limit**2
-        go = covered & ~expired & (state.step < target)
-
-        def finish(moved: MDState) -> MDState:
-            energy, forces = potential.energy_and_forces(moved.positions, neighbours)
-            forces = forces.astype(moved.forces.dtype)
-            return moved._replace(energy=energy.astype(moved.energy.dtype), forces=forces,
-                                  momenta=moved.momenta + 0.5 * dt * forces, step=moved.step + 1)
-
-        new = jax.lax.cond(go, finish, lambda _: state, moved)
+        energy, forces = potential.energy_and_forces(moved.positions, neighbours)
+        forces = forces.astype(moved.forces.dtype)
+        computed = moved._replace(energy=energy.astype(moved.energy.dtype), forces=forces,
+                                  momenta=moved.momenta + 0.5 * dt * forces,
+                                  step=moved.step + 1)
+        new = jax.tree.map(lambda a, b: jnp.where(covered, a, b), computed, state)
+        halted = covered & _halts(new, stop, stop_args)
         # a new multiple of sample_every fills its slot; anything else writes the spare slot
-        taken = go & (new.step % sample_every == 0)
+        taken = covered & ~halted & (new.step % sample_every == 0)
         slot = jnp.where(taken, new.step // sample_every - first, n_slots)
         buffer = jax.tree.map(lambda b, x: b.at[slot].set(x), buffer, _sample(new, masses))
-        return (new, expired | ((state.step < target) & ~covered), buffer), None
+        status = jnp.where(halted, HALTED, jnp.where(covered, RUNNING, EXPIRED))
+        return new, status.astype(jnp.int32), buffer, done + 1
 
-    (state, expired, buffer), _ = jax.lax.scan(step, (state, jnp.asarray(False), buffer),
-                                               None, length=n_steps)
-    return state, jax.tree.map(lambda b: b[:n_slots], buffer), expired
+    state, status, buffer, _ = jax.lax.while_loop(
+        going, step, (state, jnp.asarray(RUNNING, jnp.int32), buffer, jnp.asarray(0, jnp.int32)))
+    return state, jax.tree.map(lambda b: b[:n_slots], buffer), status
 
 
-@partial(jax.jit, static_argnames="potential")
-def _energy_and_forces(positions: jax.Array, neighbours: Neighbours | None, *,
-                       potential: Potential) -> tuple[jax.Array, jax.Array]:
-    return potential.energy_and_forces(positions, neighbours)
+@partial(jax.jit, static_argnames=("potential", "stop"))
+def _start(positions: jax.Array, neighbours: Neighbours | None, stop_args: tuple[Any, ...], *,
+           potential: Potential, stop: Any) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """Energy and forces at the start, and whether the run must end there."""
+    energy, forces = potential.energy_and_forces(positions, neighbours)
+    energy, forces = energy.astype(positions.dtype), forces.astype(positions.dtype)
+    bad = ~(jnp.isfinite(energy) & jnp.all(jnp.isfinite(forces)))
+    if stop is not None:
+        bad = bad | stop(positions, energy, forces, *stop_args)
+    return energy, forces, bad
 
 
 def maxwell_boltzmann(atoms: Atoms, temperature: float, seed: int) -> Atoms:
@@ -166,17 +227,23 @@ def maxwell_boltzmann(atoms: Atoms, temperature: float, seed: int) -> Atoms:
     return atoms
 
 
-def simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun:
+def simulate(potential: Potential, atoms: Atoms, settings: MDSettings,
+             stop: StopCondition | None = None) -> MDRun:
     """`settings.steps` steps from `atoms` (positions and momenta as given; see
     `maxwell_boltzmann`). Samples every `sample_every` steps, the start included; stops early
-    at a non-finite energy or force, or when one step moves an atom more than skin/2."""
-    x64 = jax.enable_x64(True) if potential.float64 else contextlib.nullcontext()
+    at a non-finite energy or force (reason `NON_FINITE`), at the first state that meets
+    `stop` (reason `STOPPED`; the final structure is that state), or when one step moves an
+    atom more than skin/2."""
+    double = potential.float64 or settings.float64
+    x64 = jax.enable_x64(True) if double else contextlib.nullcontext()
     with x64:
-        return _simulate(potential, atoms, settings)
+        return _simulate(potential, atoms, settings, stop)
 
 
-def _simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun:
+def _simulate(potential: Potential, atoms: Atoms, settings: MDSettings,
+              stop: StopCondition | None) -> MDRun:
     real = jnp.zeros(()).dtype
+    check, stop_args = (None, ()) if stop is None else (stop.check, tuple(stop.args))
     cell, pbc = atoms.cell.array, atoms.pbc
     integrator = _integrator(settings, atoms.get_masses(), real)
     verlet = None if potential.cutoff is None else VerletList(potential.cutoff, settings.skin)
@@ -191,37 +258,45 @@ def _simulate(potential: Potential, atoms: Atoms, settings: MDSettings) -> MDRun
 
     start = time.perf_counter()
     neighbours, reference, limit = fresh_list(positions)
-    energy, forces = _energy_and_forces(jnp.asarray(positions, real), neighbours,
-                                        potential=potential)
+    energy, forces, halted = _start(jnp.asarray(positions, real), neighbours, stop_args,
+                                    potential=potential, stop=check)
     state = MDState(jnp.asarray(positions, real), jnp.asarray(atoms.get_momenta(), real),
-                    forces.astype(real), energy.astype(real), jnp.asarray(0, jnp.int32),
-                    jax.random.PRNGKey(settings.seed))
+                    forces, energy, jnp.asarray(0, jnp.int32), jax.random.PRNGKey(settings.seed))
     every = settings.sample_every
     chunk = partial(_chunk, potential=potential, ensemble=settings.ensemble,
-                    n_steps=settings.chunk_steps, sample_every=every)
+                    n_steps=settings.chunk_steps, sample_every=every, stop=check)
     target = jnp.asarray(settings.steps, jnp.int32)
-    samples = [jax.device_get(_sample(state, integrator.masses))]
+    samples: list[Sample] = []
     builds, done, fresh, compile_seconds = 1, 0, True, 0.0
-    stop: tuple[int, str] | None = None  # (step, reason) of an early end
-    while done < settings.steps and stop is None:
+    end: tuple[int, str] | None = None  # (step, reason) of an early end
+    if bool(halted):
+        end = (0, STOPPED if np.isfinite(float(energy)) and np.all(np.isfinite(forces))
+               else NON_FINITE)
+    else:
+        samples.append(jax.device_get(_sample(state, integrator.masses)))
+    while done < settings.steps and end is None:
         tick = time.perf_counter()
-        state, chunk_samples, expired = chunk(state, neighbours, reference, limit, target,
-                                              integrator)
-        chunk_samples, expired, now = jax.device_get((chunk_samples, expired, state.step))
+        state, chunk_samples, status = chunk(state, neighbours, reference, limit, target,
+                                             integrator, stop_args)
+        chunk_samples, status, now = jax.device_get((chunk_samples, status, state.step))
         if done == 0:
             compile_seconds = time.perf_counter() - tick
-        stop = _keep_samples(samples, chunk_samples)
-        if stop is None and bool(expired):
+        end = _keep_samples(samples, chunk_samples)
+        if end is None and status == HALTED:
+            finite = (np.isfinite(float(state.energy))
+                      and bool(np.all(np.isfinite(np.asarray(state.forces)))))
+            end = (int(now), STOPPED if finite else NON_FINITE)
+        elif end is None and status == EXPIRED:
             if fresh and int(now) == done:
-                stop = (done, f"an atom moved more than skin/2 ({0.5 * settings.skin} Å) in "
-                              "one step: lower timestep_fs or raise skin")
+                end = (done, f"an atom moved more than skin/2 ({0.5 * settings.skin} Å) in "
+                             "one step: lower timestep_fs or raise skin")
             else:
                 neighbours, reference, limit = fresh_list(np.asarray(state.positions))
                 builds += 1
-        fresh = bool(expired)
+        fresh = status == EXPIRED
         done = int(now)
     seconds = time.perf_counter() - start
-    return MDRun(_trajectory(samples, settings, len(atoms), stop),
+    return MDRun(_trajectory(samples, settings, len(atoms), end),
                  _final(atoms, state), done, seconds, compile_seconds, builds)
 
 

@@ -31,7 +31,9 @@ class Potential:
 
     With a `cutoff`, the engine passes a neighbour list of at least that range (padded,
     `models.neighbours.VerletList`); without one the function needs none and gets None.
-    `float64`: positions in double precision (the engine then runs with x64 enabled).
+    `float64`: the model computes in double precision (the engine then runs with x64
+    enabled). A single-precision model takes positions of either precision (an engine that
+    integrates in double precision hands it single-precision copies).
     """
 
     energy_and_forces: EnergyAndForces
@@ -48,9 +50,13 @@ def model_potential(model: ForceField, params: Params, numbers: np.ndarray,
         numbers_dev = jnp.asarray(np.asarray(numbers), jnp.int32)
         cell_dev = jnp.asarray(np.zeros((3, 3)) if cell is None else np.asarray(cell, float))
 
+    dtype = jnp.float64 if float64 else jnp.float32
+
     def energy_and_forces(positions: jax.Array, neighbours: Neighbours | None
                           ) -> tuple[jax.Array, jax.Array]:
-        return bound(positions, numbers_dev, cell_dev.astype(positions.dtype), neighbours)
+        if neighbours is not None:
+            neighbours = neighbours._replace(shifts=neighbours.shifts.astype(dtype))
+        return bound(positions.astype(dtype), numbers_dev, cell_dev.astype(dtype), neighbours)
 
     # a CGnet reads every bead pair itself: cutoff 0, no list
     return Potential(energy_and_forces, model.cutoff or None, float64)
@@ -66,9 +72,11 @@ def exported_potential(exported: ExportedForceField, numbers: np.ndarray,
     program = exported.program
     numbers32 = np.asarray(numbers, np.int32)
 
+    dtype = exported.dtype
+
     def energy_and_forces(positions: jax.Array, neighbours: None
                           ) -> tuple[jax.Array, jax.Array]:
-        energy, forces, _ = program(positions, numbers32, cell.astype(positions.dtype), pbc)
+        energy, forces, _ = program(positions.astype(dtype), numbers32, cell.astype(dtype), pbc)
         return energy, forces
 
     return Potential(energy_and_forces, None, exported.dtype == np.float64)

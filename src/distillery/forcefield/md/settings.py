@@ -24,3 +24,6 @@ class MDSettings(Settings):
     # idle steps after a neighbour list expires mid-chunk
     chunk_steps: PositiveInt = 200
     seed: NonNegativeInt = 0  # Langevin noise and starting velocities
+    # integrate (positions, momenta, energies) in double precision; the model computes in its
+    # own precision either way (ASE's integrators are double precision too)
+    float64: bool = False
