@@ -13,12 +13,13 @@ from distillery.data.generate.md_crystal import MdCrystalSettings, crystal, simu
 from distillery.errors import ConfigError
 from distillery.io import read_json
 
-COPPER = {"kind": "md_crystal", "element": "Cu", "structure": "fcc", "lattice_constant": 3.6,
-          "repeat": 2, "n_frames": 10, "stride": 2, "equilibration": 5}
+COPPER = {"kind": "md_crystal", "calculator": "ase.calculators.emt:EMT", "element": "Cu",
+          "structure": "fcc", "lattice_constant": 3.6, "repeat": 2, "n_frames": 10, "stride": 2,
+          "equilibration": 5}
 
 
 def test_silicon_default_cell_is_64_atoms_of_diamond() -> None:
-    atoms = crystal(MdCrystalSettings())
+    atoms = crystal(MdCrystalSettings(calculator="ase.calculators.emt:EMT"))
     assert len(atoms) == 64 and set(atoms.numbers) == {14}
     np.testing.assert_allclose(atoms.cell.array, np.eye(3) * 10.86)
     # diamond: four nearest neighbours at sqrt(3)/4 a

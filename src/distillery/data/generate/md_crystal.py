@@ -34,9 +34,9 @@ class MdCrystalSettings(Settings):
     """Cubic lattice constant in Å (5.43: silicon)."""
     repeat: PositiveInt = 2
     """Cubic unit cells along each edge (diamond: 8 atoms each, 64 atoms at 2)."""
-    calculator: str = "ase.calculators.emt:EMT"
-    """ASE calculator as `package.module:Class`, e.g. `chgnet.model.dynamics:CHGNetCalculator`
-    or `sevenn.calculator:SevenNetCalculator`."""
+    calculator: str
+    """ASE calculator as `package.module:Class`, e.g. `chgnet.model.dynamics:CHGNetCalculator`,
+    `sevenn.calculator:SevenNetCalculator` or `ase.calculators.emt:EMT` (fcc metals only)."""
     kwargs: dict[str, Any] = Field(default_factory=dict)
     """Keyword arguments the calculator is built with."""
     temperature: PositiveFloat = 1000.0
