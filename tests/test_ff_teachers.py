@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from ase.calculators.emt import EMT
 
+from distillery.data.frames import FrameSet
+from distillery.data.generate.md_crystal import crystal
 from distillery.errors import ConfigError
 from distillery.forcefield.evaluation import agreement, calculator_speed, label_metrics
 from distillery.forcefield.labelling import (
@@ -58,10 +60,22 @@ def test_ase_teacher_by_import_path_labels_like_the_calculator_itself() -> None:
     assert len(calls) == 2  # warm-up and one timed pass: never answered from ASE's cache
 
 
-def test_default_chgnet_teacher_labels_with_its_bundled_weights() -> None:
-    """The foundation-model teacher of the validation mode's `alloy_chgnet`, as configured: CHGNet's
-    own weights, energies in eV (not per atom) whose gradient is minus the forces."""
-    settings = load_files([DEFAULT_CONFIG, VALIDATION_CONFIG]).forcefield("alloy_chgnet").teacher
+def _check_minus_gradient(teacher, frames, forces) -> None:
+    """Central difference of the teacher's energy along a random direction equals -F . v."""
+    n = len(frames.numbers[0])
+    v = np.random.default_rng(0).standard_normal((n, 3))
+    h = 1e-3
+    shifted = frames.subset([0, 0])
+    shifted.positions = [frames.positions[0] + h * v, frames.positions[0] - h * v]
+    e_plus, e_minus = teacher.label(shifted, QUIET)[0]
+    assert (e_plus - e_minus) / (2 * h) == pytest.approx(-np.sum(forces[0] * v), rel=0.02,
+                                                         abs=2e-3)
+
+
+def test_validation_chgnet_teacher_labels_with_its_bundled_weights() -> None:
+    """The foundation-model teacher of the validation mode's `si_chgnet`, as configured:
+    CHGNet's own weights, energies in eV (not per atom) whose gradient is minus the forces."""
+    settings = load_files([DEFAULT_CONFIG, VALIDATION_CONFIG]).forcefield("si_chgnet").teacher
     teacher = load_teacher(settings)
     assert not teacher.batched and teacher.name == "CHGNetCalculator"
     frames = toy_frames(2, seed=6, noise=0.1)  # 8-atom Cu/Au cells
@@ -70,14 +84,29 @@ def test_default_chgnet_teacher_labels_with_its_bundled_weights() -> None:
     for f in forces:
         assert f.shape == (8, 3) and np.abs(f).max() > 0.05
         np.testing.assert_allclose(f.sum(axis=0), 0.0, atol=2e-3)
-    # central difference of the energy along a random direction: -F . v
-    v = np.random.default_rng(0).standard_normal((8, 3))
-    h = 1e-3
-    shifted = frames.subset([0, 0])
-    shifted.positions = [frames.positions[0] + h * v, frames.positions[0] - h * v]
-    e_plus, e_minus = teacher.label(shifted, QUIET)[0]
-    assert (e_plus - e_minus) / (2 * h) == pytest.approx(-np.sum(forces[0] * v), rel=0.02,
-                                                         abs=2e-3)
+    _check_minus_gradient(teacher, frames, forces)
+
+
+def test_validation_sevennet_teacher_loads_its_shipped_weights() -> None:
+    """SevenNet-0 as `si_sevennet` configures it: the weights inside the sevenn wheel (nothing
+    downloaded), silicon near its DFT cohesive energy per atom, forces minus the gradient."""
+    config = load_files([DEFAULT_CONFIG, VALIDATION_CONFIG])
+    settings = config.forcefield("si_sevennet").teacher
+    teacher = load_teacher(settings)
+    assert not teacher.batched and teacher.name == "SevenNetCalculator"
+    atoms = crystal(config.datasets["si_sevennet"].generate.model_copy(update={"repeat": 1}))
+    rng = np.random.default_rng(3)
+    frames = FrameSet(numbers=[atoms.numbers] * 2,
+                      positions=[atoms.positions + rng.normal(scale=0.08, size=(8, 3))
+                                 for _ in range(2)],
+                      cell=np.repeat(atoms.cell.array[None], 2, 0),
+                      pbc=np.repeat(atoms.pbc[None], 2, 0))
+    energy, forces = teacher.label(frames, QUIET)
+    assert np.all((energy / 8 > -5.6) & (energy / 8 < -5.1))  # MPtrj PBE silicon, eV/atom
+    for f in forces:
+        assert f.shape == (8, 3) and np.abs(f).max() > 0.05
+        np.testing.assert_allclose(f.sum(axis=0), 0.0, atol=2e-3)
+    _check_minus_gradient(teacher, frames, forces)
 
 
 def test_bad_teacher_settings_fail_with_the_key_named() -> None:

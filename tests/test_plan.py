@@ -20,7 +20,7 @@ from distillery.plan.cli import main as plan_main
 from distillery.plan.data import PlanData, load_plan_data, plan_role
 from distillery.plan.measure import Candidate, Measurement
 from distillery.plan.search import ModeRule, Space, choose_from_all, search_mode
-from distillery.settings import deep_merge, load
+from distillery.settings import deep_merge, load, load_files
 from distillery.train.plan_settings import (
     MODES,
     PlanSettings,
@@ -29,7 +29,7 @@ from distillery.train.plan_settings import (
     SpaceSettings,
     ValidationSettings,
 )
-from tests.conftest import DEFAULT_CONFIG
+from tests.conftest import DEFAULT_CONFIG, VALIDATION_CONFIG
 from tests.ff_toy import toy_frames
 
 
@@ -194,6 +194,20 @@ def test_without_frames_a_generated_system_is_measured_synthetically(config, tmp
     assert data.n_train == 240  # 300 frames of the generator, 80 % training
     assert data.bucket.n_atoms == 112  # 108 atoms, padded to a multiple of 8
     assert data.batches_per_epoch(16) == 15
+
+
+def test_a_generated_crystal_is_measured_on_periodic_synthetic_frames(tmp_path):
+    resolved = load_files([DEFAULT_CONFIG, VALIDATION_CONFIG])
+    data = load_plan_data(resolved.dataset("si_chgnet"), "si_chgnet",
+                          resolved.forcefield("si_chgnet"), "student", tmp_path, seed=0,
+                          max_batch=4, log=lambda _: None)
+    assert data.source.startswith("4 synthetic frames of md_crystal")
+    # the student's distill set: 15 training frames (half the generator's 30), 6 displaced
+    # copies of each, 3 teacher-MD runs of 150 steps keeping every 5th
+    assert data.n_train == 15 * 7 + 3 * 30
+    # 64 silicon atoms; the 5 Å cutoff reaches periodic images (28 neighbours each), which
+    # only a periodic frame has
+    assert data.bucket.n_atoms == 64 and data.bucket.n_edges >= 64 * 28
 
 
 def test_plan_on_cpu_writes_overlays_the_settings_accept(config, tmp_path):

@@ -264,11 +264,12 @@ def test_validation_overlay_adds_its_datasets_and_keeps_the_defaults():
     default = load_files([DEFAULT_CONFIG])
     both = load_files([DEFAULT_CONFIG, VALIDATION_CONFIG])
     added = set(both.datasets) - set(default.datasets)
-    assert added == {"mol_validation", "alloy_chgnet"}
+    assert added == {"mol_validation", "si_chgnet", "si_sevennet"}
     assert set(default.datasets) <= set(both.datasets)
     teacher = both.forcefield("mol_validation").teacher
     assert teacher.teacher_type() == "model" and teacher.train.patience > 0
-    assert both.forcefield("alloy_chgnet").teacher.teacher_type() == "foundation"
+    for foundation in ("si_chgnet", "si_sevennet"):
+        assert both.forcefield(foundation).teacher.teacher_type() == "foundation"
 
 
 def test_further_seeds_train_each_student_and_baseline_again(config):

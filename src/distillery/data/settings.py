@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, PositiveFloat, PositiveInt, model_validat
 from distillery.base_settings import Settings
 from distillery.data.can_layouts import LAYOUTS
 from distillery.data.generate.can_bus import VEHICLES
+from distillery.data.generate.md_crystal import MdCrystalSettings
 from distillery.data.generate.openmm_peptide import OpenmmPeptideSettings
 from distillery.data.generate.xtb_molecule import XtbMoleculeSettings
 from distillery.tracks import Track
@@ -202,7 +203,7 @@ class CanBusGenerate(Settings):
 
 GenerateSettings = Annotated[
     MdEmtGenerate | CgChainGenerate | CanBusGenerate | XtbMoleculeSettings
-    | OpenmmPeptideSettings, Field(discriminator="kind")]
+    | OpenmmPeptideSettings | MdCrystalSettings, Field(discriminator="kind")]
 G = TypeVar("G", bound=BaseModel)
 
 

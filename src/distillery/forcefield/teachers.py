@@ -7,11 +7,10 @@ for everything else (foundation models such as CHGNet, tblite's GFN2-xTB, EMT, e
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 from ase import Atoms
@@ -21,6 +20,7 @@ from distillery.data.frames import FrameSet
 from distillery.errors import ConfigError
 from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.settings import TeacherSettings
+from distillery.imports import import_object
 from distillery.potentials.calculator import ModelCalculator
 from distillery.potentials.inference import predict
 from distillery.potentials.model import ForceField, Params, load_model
@@ -130,16 +130,6 @@ class CalculatorTeacher:
             minus = self._forces(atoms)[1]
             targets.append((plus - minus) / (2.0 * h))
         return directions, targets
-
-
-def import_object(path: str, where: str) -> Any:
-    """`package.module:Name` -> the object (e.g. an ASE calculator class)."""
-    module, _, attribute = path.partition(":")
-    try:
-        return getattr(importlib.import_module(module), attribute)
-    except (ImportError, AttributeError, ValueError) as error:
-        raise ConfigError(f"{where}: found {path!r} ({error}), expected an importable "
-                          "'package.module:Name', e.g. 'ase.calculators.emt:EMT'") from error
 
 
 def load_teacher(settings: TeacherSettings, path: str | Path | None = None) -> Teacher:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from distillery.data.frames import FrameSet, read_frames
+from distillery.data.generate.md_crystal import crystal
 from distillery.data.generate.md_emt import simulate_alloy
 from distillery.data.generate.xtb_molecule import load_molecule
 from distillery.data.settings import at_temperature
@@ -105,8 +106,8 @@ def load_plan_data(entry: DatasetSettings, dataset: str, forcefield: ForcefieldS
 def synthetic_frames(entry: DatasetSettings, dataset: str, seed: int, missing: Path
                      ) -> tuple[FrameSet, int]:
     """A few frames of a generated dataset's system, and how many frames the generator
-    makes. EMT alloy frames come labelled from a short MD run; molecules are rattled
-    copies (labels do not change a step's cost)."""
+    makes. EMT alloy frames come labelled from a short MD run; molecules and crystals are
+    rattled copies (labels do not change a step's cost)."""
     generate, n = entry.generate, SYNTHETIC_FRAMES
     if generate is not None and generate.kind == "md_emt":
         short = at_temperature(generate, entry.temperature).model_copy(
@@ -117,12 +118,18 @@ def synthetic_frames(entry: DatasetSettings, dataset: str, seed: int, missing: P
                         energy=arrays["E"], forces=list(arrays["F"]),
                         cell=np.repeat(arrays["cell"][None], n, 0),
                         pbc=np.repeat(arrays["pbc"][None], n, 0)), total
-    if generate is not None and generate.kind == "xtb_molecule":
-        atoms = load_molecule(generate.molecule)
+    if generate is not None and generate.kind in ("xtb_molecule", "md_crystal"):
+        atoms = (load_molecule(generate.molecule) if generate.kind == "xtb_molecule"
+                 else crystal(generate))
         rng = np.random.default_rng(seed)
         positions = [atoms.positions + rng.normal(scale=0.05, size=atoms.positions.shape)
                      for _ in range(n)]
+        periodic = bool(atoms.pbc.any())
         return FrameSet(numbers=[atoms.numbers] * n, positions=positions, energy=np.zeros(n),
-                        forces=[np.zeros_like(p) for p in positions]), generate.n_frames
+                        forces=[np.zeros_like(p) for p in positions],
+                        cell=np.repeat(atoms.cell.array[None], n, 0) if periodic else None,
+                        pbc=np.repeat(atoms.pbc[None], n, 0) if periodic else None
+                        ), generate.n_frames
     raise ConfigError(f"{missing}: missing, and datasets.{dataset} is not generated as an EMT "
-                      f"alloy or an xTB molecule; fix: build it first (snakemake {missing})")
+                      f"alloy, an xTB molecule or a crystal; fix: build it first "
+                      f"(snakemake {missing})")

@@ -3,18 +3,20 @@ dataset's `generate:` block."""
 
 from __future__ import annotations
 
-from distillery.data.generate import cg_chain, md_emt, openmm_peptide, xtb_molecule
+from distillery.data.generate import cg_chain, md_crystal, md_emt, openmm_peptide, xtb_molecule
 from distillery.data.settings import GenerateSettings, at_temperature
 from distillery.errors import ConfigError
 from distillery.io import write_json
 
-LABELLED_MD = {"xtb_molecule": xtb_molecule, "openmm_peptide": openmm_peptide}
+LABELLED_MD = {"xtb_molecule": xtb_molecule, "openmm_peptide": openmm_peptide,
+               "md_crystal": md_crystal}
 
 
 def generate_frames(dataset: str, generate: GenerateSettings, temperature: float | None,
                     seed: int, npz: str, truth: str) -> None:
-    """EMT alloy MD, a CG bead chain, GFN2-xTB molecular MD or OpenMM peptide MD; the
-    dataset's temperature is the system's unless the generator block sets its own."""
+    """EMT alloy MD, a CG bead chain, GFN2-xTB molecular MD, OpenMM peptide MD or crystal MD
+    under any ASE calculator; the dataset's temperature is the system's unless the generator
+    block sets its own."""
     settings = at_temperature(generate, temperature)
     if settings.kind in LABELLED_MD:
         record = LABELLED_MD[settings.kind].generate(npz, settings, seed)
