@@ -220,7 +220,9 @@ def test_students_are_named_sizes_each_with_its_own_baseline(config):
     md, mol = resolved.forcefield("md"), resolved.forcefield("mol")
     # md names its own sizes, which replace the global `students:`
     assert md.models() == ("teacher", "student", "student_small", "baseline", "baseline_small")
-    assert mol.models() == ("teacher", "student", "student_tiny", "baseline")
+    # mol trains its student under three seeds, each with a baseline; the tiny size has none
+    assert mol.models() == ("teacher", "student", "student_seed1", "student_seed2",
+                            "student_tiny", "baseline", "baseline_seed1", "baseline_seed2")
     small = md.role("student_small")
     assert (small.model.features, small.train.epochs, small.train.seed) == (8, 20, 7)
     assert small.train.hvp_weight == 1.0  # students learn the teacher's HVP targets
