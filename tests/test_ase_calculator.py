@@ -11,11 +11,12 @@ from ase.calculators.calculator import PropertyNotImplementedError
 from ase.calculators.fd import calculate_numerical_stress
 from ase.optimize import BFGS
 
+from distillery.atoms_state import system_changes
 from distillery.data.frames import FrameSet
 from distillery.forcefield.ase_calculator import ExportedCalculator
 from distillery.forcefield.evaluation import calculator_speed
 from distillery.forcefield.export.jax_export import export_forcefield
-from distillery.potentials.calculator import ModelCalculator, system_changes
+from distillery.potentials.calculator import ModelCalculator
 from distillery.potentials.model import ForceField
 from distillery.potentials.settings import ModelSettings
 from tests.morse import CUTOFF, PARAMS, morse_energy

@@ -114,8 +114,10 @@ def test_every_student_has_a_model_card_from_the_metrics_record(workdir) -> None
         card = (cards / f"{name}.md").read_text().splitlines()
         assert card[0] == f"# {name}: distilled force field of `md`"
         assert f"| parameters | {models[name].n_params:,} |" in card
-        rows = card[card.index(f"| batch | {name} | teacher | speed-up |") + 2:][:2]
-        assert [row.split(" | ")[0] for row in rows] == ["| 1", "| 4"]
+        rows = card[card.index(f"| timed | {name} | teacher | speed-up |") + 2:][:3]
+        assert [row.split(" | ")[0] for row in rows] == [
+            "| end to end (ASE calculator, one structure per call)", "| model alone, batch 1",
+            "| model alone, batch 4"]
         assert card[-1].startswith("**Fit for:** ")
     student = (cards / "student.md").read_text()
     assert "stable in every run" in student or "unstable: " in student  # md_stability ran it

@@ -12,8 +12,8 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from distillery.atoms_state import system_changes
 from distillery.forcefield.export.jax_loader import ExportedForceField
-from distillery.potentials.calculator import system_changes
 
 
 class ExportedCalculator(Calculator):

@@ -10,23 +10,12 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
+from distillery.atoms_state import system_changes
 from distillery.potentials.inference import bound_energy_and_forces
 from distillery.potentials.model import ForceField, Params
 from distillery.potentials.neighbours import VerletList
 
 DEFAULT_SKIN = 0.5  # Å beyond the cutoff: an atom may move skin/2 before the list is rebuilt
-
-
-def system_changes(old: Atoms | None, new: Atoms) -> list[str]:
-    """What changed from `old` (the structure of the last results) to `new` among the
-    properties a force field reads (positions, numbers, cell, pbc), compared exactly: what
-    ASE's `check_state` finds at its default tolerance of 1e-15, without its per-property
-    `allclose` calls, which cost a small model's calculator as much as the model itself."""
-    if old is None:
-        return list(all_changes)
-    pairs = (("positions", old.positions, new.positions), ("numbers", old.numbers, new.numbers),
-             ("cell", old.cell.array, new.cell.array), ("pbc", old.pbc, new.pbc))
-    return [name for name, a, b in pairs if a.shape != b.shape or not np.array_equal(a, b)]
 
 
 def packed_energy_and_forces(energy_and_forces: Any) -> Any:
