@@ -178,29 +178,24 @@ def evaluate(dataset: str, models: Sequence[str], model_files: Mapping[str, str]
             figures = {"kind": labeller.name, "source": teacher.source,
                        **calculator_speed(labeller.calculator(), speed_frames,
                                           evaluate.speed_seconds)}
-        elif name in replicas:
-            path = Path(model_files[name])
-            model, params = load_model(path.parent)
-            energy, forces = predict(model, params, test, evaluate.batch_size)
-            figures = {"n_params": count_parameters(params["net"]),
-                       "size_bytes": path.stat().st_size, "config": model.config,
-                       **agreement(energy, forces, t_energy, t_forces, test.n_atoms)}
         else:
             path = Path(model_files[name])
             model, params = load_model(path.parent)
             energy, forces = predict(model, params, test, evaluate.batch_size)
-            alone = throughput(model, params, speed_frames, batch_size,
-                               evaluate.latency_seconds)
-            figures = {"n_params": alone["n_parameters"], "size_bytes": path.stat().st_size,
-                       **calculator_speed(ModelCalculator(model, params), speed_frames,
-                                          evaluate.speed_seconds),
-                       "frames_per_s_model_only": alone["frames_per_s"],
-                       "atoms_per_s_model_only": alone["atoms_per_s"],
-                       "batch_size_model_only": batch_size, "compile_s": alone["compile_s"],
-                       "config": model.config,
-                       **latency_by_batch(model, params, speed_frames,
-                                          evaluate.latency_batch_sizes,
-                                          evaluate.latency_seconds)}
+            figures = {"n_params": count_parameters(params["net"]),
+                       "size_bytes": path.stat().st_size, "config": model.config}
+            if name not in replicas:
+                alone = throughput(model, params, speed_frames, batch_size,
+                                   evaluate.latency_seconds)
+                figures |= {**calculator_speed(ModelCalculator(model, params), speed_frames,
+                                               evaluate.speed_seconds),
+                            "frames_per_s_model_only": alone["frames_per_s"],
+                            "atoms_per_s_model_only": alone["atoms_per_s"],
+                            "batch_size_model_only": batch_size,
+                            "compile_s": alone["compile_s"],
+                            **latency_by_batch(model, params, speed_frames,
+                                               evaluate.latency_batch_sizes,
+                                               evaluate.latency_seconds)}
             if name != "teacher":
                 figures |= agreement(energy, forces, t_energy, t_forces, test.n_atoms)
         metrics = label_metrics(energy, forces, ref_energy, ref_forces, test.numbers)
