@@ -24,6 +24,7 @@ from distillery.metrics.build import (
     Headline,
     check,
     environment,
+    mean_std,
     model_record,
     number,
     plain,
@@ -106,9 +107,8 @@ def spread(values: Sequence[float | None]) -> dict[str, Any]:
     kept = [number(v) for v in values]
     if not kept or None in kept:
         return {"values": kept, "mean": None, "std": None}
-    array = np.asarray(kept, dtype=np.float64)
-    return {"values": kept, "mean": float(array.mean()),
-            "std": float(array.std(ddof=1)) if len(array) > 1 else 0.0}
+    mean, std = mean_std(kept)
+    return {"values": kept, "mean": mean, "std": 0.0 if std is None else std}
 
 
 def seed_summary(models: Mapping[str, Mapping[str, Any]], ids: Mapping[str, Mapping[str, Any]],

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 
 from distillery.forcefield.settings import FFGoalSettings, baseline_of, model_role
-from distillery.metrics.build import Headline, check, environment, model_record, ratio
+from distillery.metrics.build import (
+    Headline,
+    check,
+    environment,
+    mean_std,
+    model_record,
+    ratio,
+)
 from distillery.metrics.record import MetricsFile
 
 HEADLINE = Headline(primary="force_mae", direction="minimize", unit="eV/Å",
@@ -126,15 +133,8 @@ def seed_figures(models: Mapping[str, Mapping[str, Any]], group: Sequence[str]
         HEADLINE.primary)) for m in group]
     pairs = [(s, b) for s, b in pairs if s is not None and b is not None and b > 0]
     student, baseline = (np.array([p[k] for p in pairs], float) for k in (0, 1))
-
-    def spread(values: np.ndarray) -> tuple[float | None, float | None]:
-        if not len(values):
-            return None, None
-        return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else None
-
-    ratios = student / baseline if len(pairs) else student
     figures: dict[str, Any] = {"n_seeds": len(pairs)}
     for key, values in (("force_mae", student), ("baseline_force_mae", baseline),
-                        ("force_mae_ratio_vs_baseline", ratios)):
-        figures[f"{key}_mean"], figures[f"{key}_std"] = spread(values)
+                        ("force_mae_ratio_vs_baseline", student / baseline)):
+        figures[f"{key}_mean"], figures[f"{key}_std"] = mean_std(values)
     return figures

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 
 from distillery.metrics.record import (
@@ -71,6 +72,16 @@ def ratio(numerator: Any, denominator: Any) -> float | None:
     denominator is zero (a ratio to a perfect or untimed reference has no value)."""
     a, b = number(numerator), number(denominator)
     return None if a is None or b is None or b == 0 else a / b
+
+
+def mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
+    """Mean and sample standard deviation (n - 1, as the leaderboard folds sweep seeds) of a
+    figure over seeds; None for what too few values leave undefined (both for none, the std
+    for one)."""
+    array = np.asarray(values, dtype=np.float64)
+    if not len(array):
+        return None, None
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else None
 
 
 def device_name(device: str | Mapping[str, Any]) -> str:
